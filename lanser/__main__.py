@@ -1,0 +1,3 @@
+from lanser.cli import main
+
+main()

@@ -1,0 +1,133 @@
+"""What every command shares: the common options, the error handler, JSON output.
+
+Commands stay thin: they take options, build an :class:`Invocation`, call one
+library function and render. Heavy modules (pygls, tree-sitter, git) are imported
+inside commands, never here, so ``lanser --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from lanser.errors import ExitCode, LanserError
+
+RootOpt = Annotated[
+    Path | None,
+    typer.Option("--root", help="Workspace root (default: the git top-level, else the cwd).",
+                 show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print stable JSON on stdout.")]
+ServerOpt = Annotated[
+    str | None,
+    typer.Option("--server", help="Language server (default: basedpyright, or the config's).",
+                 show_default=False),
+]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option("--timeout", help="Seconds a server request may take.", show_default=False),
+]
+
+
+@dataclass
+class Invocation:
+    """The parsed common options of one command."""
+
+    root: Path | None
+    json: bool
+    server: str | None
+    timeout: float | None
+
+    @functools.cached_property
+    def workspace(self) -> Any:
+        from lanser.workspace import Workspace
+
+        return Workspace.open(self.root)
+
+    @property
+    def server_name(self) -> str:
+        return self.server or self.workspace.config.server
+
+    @property
+    def request_timeout(self) -> float:
+        return self.timeout if self.timeout is not None else self.workspace.config.timeout
+
+    def server_spec(self) -> Any:
+        from lanser.lsp.registry import get_server
+
+        return get_server(self.server_name, self.workspace.config.servers)
+
+
+def dumps(data: Any) -> str:
+    """The one JSON encoding of lanser output: sorted keys, compact, UTF-8."""
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(dumps(data) + "\n")
+    sys.stdout.flush()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handle_errors(func: F) -> F:
+    """Run a command: known errors -> their exit code and message, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        json_mode = bool(kwargs.get("json_out", False))
+        try:
+            code = func(*args, **kwargs)
+        except LanserError as exc:
+            _report(exc.to_json(), exc.message, json_mode)
+            raise typer.Exit(int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except typer.Exit:
+            raise
+        except Exception as exc:  # a bug of ours: say where the details are
+            log = _write_crash_log()
+            message = f"internal error: {type(exc).__name__}: {exc} (details in {log})"
+            _report({"error": {"code": "internal", "message": message}}, message, json_mode)
+            raise typer.Exit(int(ExitCode.RUNTIME)) from None
+        raise typer.Exit(int(code or 0))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _report(payload: dict[str, Any], message: str, json_mode: bool) -> None:
+    if json_mode:
+        emit_json(payload)
+    else:
+        from rich.console import Console
+
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"[bold red]error[/] ({payload['error']['code']}): {message}", markup=True
+        )
+
+
+def _write_crash_log() -> str:
+    fd, path = tempfile.mkstemp(prefix="lanser-crash-", suffix=".log")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(traceback.format_exc())
+    return path
+
+
+def run_async(coro: Any) -> Any:
+    """The one ``asyncio.run`` of a command, with pygls's own logging silenced."""
+    import asyncio
+    import logging
+
+    logging.getLogger("pygls").setLevel(logging.CRITICAL)
+    return asyncio.run(coro)

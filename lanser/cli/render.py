@@ -1,0 +1,86 @@
+"""Human output with rich: one renderer per answer shape, no logic beyond layout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console(highlight=False, soft_wrap=True)
+
+_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "information": "blue",
+                   "hint": "dim"}
+
+
+def _where(item: dict[str, Any]) -> str:
+    return f"{item['path']}:{item['line']}:{item['col']}"
+
+
+def _target(answer: dict[str, Any]) -> None:
+    target = answer.get("target")
+    if target:
+        extra = "" if target["method"] == "position" else (
+            f"  (via {target['method']}, confidence {target['confidence']:.2f})")
+        console.print(f"[bold]{answer['op']}[/] at {_where(target)}{extra}")
+
+
+def answer(answer: dict[str, Any]) -> None:
+    _target(answer)
+    if "locations" in answer:
+        locations(answer["locations"])
+    elif "hover" in answer:
+        hover = answer["hover"]
+        console.print(hover["contents"] if hover else "[dim]nothing to show[/]", markup=False)
+    elif "symbols" in answer:
+        symbols(answer["symbols"])
+    elif "calls" in answer:
+        calls(answer["calls"])
+    elif "files" in answer:
+        diagnostics(answer["files"], answer.get("summary", {}))
+
+
+def locations(items: list[dict[str, Any]]) -> None:
+    if not items:
+        console.print("[dim]no locations[/]")
+    for item in items:
+        console.print(_where(item), markup=False)
+
+
+def symbols(items: list[dict[str, Any]]) -> None:
+    table = Table("location", "kind", "qualified name", box=None)
+    for item in items:
+        table.add_row(_where(item), item["kind"], item["qualname"])
+    console.print(table)
+
+
+def calls(items: list[dict[str, Any]]) -> None:
+    table = Table("location", "name", "call sites", box=None)
+    for item in items:
+        sites = ", ".join(f"{s['line']}:{s['col']}" for s in item["call_sites"])
+        table.add_row(_where(item), item["name"], sites)
+    console.print(table if items else "[dim]no calls[/]")
+
+
+def diagnostics(files: list[dict[str, Any]], summary: dict[str, int]) -> None:
+    table = Table("location", "severity", "code", "message", box=None)
+    for entry in files:
+        if entry["status"] != "ready":
+            table.add_row(entry["path"], "[bold red]not ready[/]", "",
+                          "the server did not answer in time")
+        for diag in entry["diagnostics"]:
+            style = _SEVERITY_STYLE.get(diag["severity"], "")
+            table.add_row(_where(diag), f"[{style}]{diag['severity']}[/]", diag["code"] or "",
+                          diag["message"])
+    console.print(table)
+    console.print(", ".join(f"{n} {k}" for k, n in summary.items() if n) or "no diagnostics")
+
+
+def servers(rows: list[dict[str, Any]]) -> None:
+    table = Table("server", "pinned", "installed", "available", "command")
+    for row in rows:
+        name = row["name"] + (" (default)" if row["default"] else "")
+        available = "yes" if row["available"] else f"no: {row['reason']}"
+        table.add_row(name, row["pinned"] or "-", row["installed"] or "-", available,
+                      " ".join(row["command"]))
+    console.print(table)

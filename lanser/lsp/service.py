@@ -1,0 +1,287 @@
+"""Language operations over one session: what every query command and the daemon run.
+
+:class:`LanguageService` takes workspace paths and user positions, keeps the server
+in step with the disk, asks, and returns normalized records
+(:mod:`lanser.lsp.facts`). :func:`execute` is the JSON face of the same operations,
+shared by the in-process CLI path and the daemon so both give the same bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lanser.errors import ServerError, Unsupported, UsageError
+from lanser.lsp.facts import (
+    Call,
+    Diagnostic,
+    FileChange,
+    Hover,
+    Location,
+    Normalizer,
+    PathNames,
+    Symbol,
+    Texts,
+)
+from lanser.lsp.registry import ServerSpec
+from lanser.lsp.session import Session
+from lanser.lsp.tracker import DiskTracker
+from lanser.positions import Position, Span
+from lanser.workspace import Workspace
+
+#: Query operations and the LSP method behind each.
+LOCATION_METHODS = {
+    "definition": "textDocument/definition",
+    "declaration": "textDocument/declaration",
+    "type-definition": "textDocument/typeDefinition",
+    "implementation": "textDocument/implementation",
+}
+
+
+#: The server capability each request needs.
+PROVIDERS = {
+    "textDocument/definition": "definitionProvider",
+    "textDocument/declaration": "declarationProvider",
+    "textDocument/typeDefinition": "typeDefinitionProvider",
+    "textDocument/implementation": "implementationProvider",
+    "textDocument/references": "referencesProvider",
+    "textDocument/hover": "hoverProvider",
+    "textDocument/documentSymbol": "documentSymbolProvider",
+    "workspace/symbol": "workspaceSymbolProvider",
+    "textDocument/prepareCallHierarchy": "callHierarchyProvider",
+    "textDocument/rename": "renameProvider",
+    "textDocument/codeAction": "codeActionProvider",
+}
+
+
+@dataclass(frozen=True)
+class FileDiagnostics:
+    """Diagnostics of one file; ``ready`` is False when the server did not answer in time."""
+
+    path: str
+    ready: bool
+    diagnostics: tuple[Diagnostic, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "status": "ready" if self.ready else "not_ready",
+            "diagnostics": [d.to_json() for d in self.diagnostics],
+        }
+
+
+class LanguageService:
+    """A workspace and the session of one server, kept fresh against the disk."""
+
+    def __init__(self, workspace: Workspace, spec: ServerSpec, *, timeout: float = 30.0,
+                 track_disk: bool = False) -> None:
+        self.workspace = workspace
+        self.spec = spec
+        self.session = Session(spec, workspace.root, timeout=timeout)
+        self._tracker = DiskTracker() if track_disk else None
+        self._lock = asyncio.Lock()
+        anchors = []
+        base = spec.resolved_command()
+        for part in base[1:2]:
+            # The server's own install dir names its bundled stubs (typeshed).
+            candidate = Path(part).parent
+            if candidate.exists():
+                anchors.append((candidate, f"<{spec.name}>"))
+        self.names = PathNames(workspace.root, anchors)
+
+    async def start(self) -> LanguageService:
+        await self.session.start()
+        if self._tracker is not None:
+            self._tracker.scan(self.workspace.python_files())
+        return self
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    async def __aenter__(self) -> LanguageService:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- freshness ------------------------------------------------------------
+
+    async def refresh(self) -> None:
+        """Bring the server up to date with every file changed on disk since last time."""
+        if self._tracker is None:
+            return
+        changes = self._tracker.scan(self.workspace.python_files())
+        if not changes:
+            return
+        open_paths = {doc.path for doc in self.session.documents.values()}
+        watched_changed = []
+        for path in changes.changed:
+            if path in open_paths:
+                await self.session.sync_file(path)
+            else:
+                watched_changed.append(path)
+        for path in changes.deleted:
+            self.session.close_file(path)
+        self.session.files_changed(changes.created, watched_changed, changes.deleted)
+
+    def _normalizer(self) -> Normalizer:
+        def overlay(path: Path) -> Any:
+            from lanser.workspace import path_to_uri
+
+            doc = self.session.documents.get(path_to_uri(path))
+            return doc.source if doc is not None else None
+
+        return Normalizer(self.names, Texts(overlay))
+
+    async def _open(self, path: Path, pos: Position | None = None) -> tuple[Any, dict[str, Any]]:
+        doc = await self.session.sync_file(path)
+        params: dict[str, Any] = {"textDocument": {"uri": doc.uri}}
+        if pos is not None:
+            line, character = doc.source.to_lsp(pos)
+            params["position"] = {"line": line, "character": character}
+        return doc, params
+
+    async def _ask(self, method: str, params: Any) -> Any:
+        """A request, refused up front when the server did not announce the feature."""
+        provider = PROVIDERS.get(method)
+        if provider is not None and not self.session.capabilities.get(provider):
+            raise Unsupported(f"{self.spec.name} does not support {method}",
+                              server=self.spec.name, method=method)
+        return await self.session.request(method, params)
+
+    # -- operations -----------------------------------------------------------
+
+    async def locations(self, op: str, path: Path, pos: Position) -> list[Location]:
+        async with self._lock:
+            await self.refresh()
+            _, params = await self._open(path, pos)
+            raw = await self._ask(LOCATION_METHODS[op], params)
+            return self._normalizer().locations(raw)
+
+    async def references(self, path: Path, pos: Position, *,
+                         include_declaration: bool = False) -> list[Location]:
+        async with self._lock:
+            await self.refresh()
+            _, params = await self._open(path, pos)
+            params["context"] = {"includeDeclaration": include_declaration}
+            raw = await self._ask("textDocument/references", params)
+            return self._normalizer().locations(raw)
+
+    async def hover(self, path: Path, pos: Position) -> Hover | None:
+        async with self._lock:
+            await self.refresh()
+            _, params = await self._open(path, pos)
+            raw = await self._ask("textDocument/hover", params)
+            return self._normalizer().hover(path, raw)
+
+    async def symbols(self, path: Path) -> list[Symbol]:
+        async with self._lock:
+            await self.refresh()
+            _, params = await self._open(path)
+            raw = await self._ask("textDocument/documentSymbol", params)
+            return self._normalizer().document_symbols(path, raw)
+
+    async def workspace_symbols(self, query: str) -> list[Symbol]:
+        async with self._lock:
+            await self.refresh()
+            raw = await self._ask("workspace/symbol", {"query": query})
+            return self._normalizer().workspace_symbols(raw)
+
+    async def calls(self, path: Path, pos: Position, *, incoming: bool) -> list[Call]:
+        async with self._lock:
+            await self.refresh()
+            _, params = await self._open(path, pos)
+            items = await self._ask("textDocument/prepareCallHierarchy", params)
+            method, end = (("callHierarchy/incomingCalls", "from") if incoming
+                           else ("callHierarchy/outgoingCalls", "to"))
+            found: list[Call] = []
+            normalizer = self._normalizer()
+            for item in items or []:
+                raw = await self.session.request(method, {"item": item})
+                found.extend(normalizer.calls(raw, end=end, origin=path))
+            return sorted(set(found), key=lambda c: c.sort_key)
+
+    async def diagnostics(self, paths: list[Path] | None = None, *,
+                          timeout: float | None = None) -> list[FileDiagnostics]:
+        """Fresh diagnostics of ``paths`` (default: every Python file of the workspace)."""
+        async with self._lock:
+            await self.refresh()
+            targets = sorted(set(paths) if paths else set(self.workspace.python_files()),
+                             key=self.workspace.relative)
+            docs = [await self.session.sync_file(p) for p in targets]
+            normalizer = self._normalizer()
+            results = []
+            for path, doc in zip(targets, docs):
+                raw = await self.session.diagnostics(doc, timeout=timeout)
+                results.append(FileDiagnostics(
+                    self.names.name(path), raw is not None,
+                    tuple(normalizer.diagnostics(path, raw or [])),
+                ))
+            return results
+
+    async def rename(self, path: Path, pos: Position, new_name: str) -> list[FileChange]:
+        """The server's edit for renaming the symbol at ``pos``; refused renames raise."""
+        async with self._lock:
+            await self.refresh()
+            _, params = await self._open(path, pos)
+            provider = self.session.capabilities.get("renameProvider")
+            if isinstance(provider, dict) and provider.get("prepareProvider"):
+                prepared = await self.session.request("textDocument/prepareRename", params)
+                if not prepared:
+                    raise UsageError(
+                        f"{self.spec.name} cannot rename at {self.workspace.relative(path)}:"
+                        f"{pos}: no renameable symbol there", code="rename_refused",
+                    )
+            params["newName"] = new_name
+            try:
+                raw = await self._ask("textDocument/rename", params)
+            except ServerError as exc:
+                raise UsageError(f"rename refused: {exc.message}", code="rename_refused") from None
+            if not raw:
+                raise UsageError(f"{self.spec.name} returned no edit for this rename",
+                                 code="rename_refused")
+            return self._normalizer().workspace_edit(raw)
+
+    async def code_actions(self, path: Path, span: Span) -> list[dict[str, Any]]:
+        """Code actions offered for ``span``, each with its edit in user coordinates."""
+        async with self._lock:
+            await self.refresh()
+            doc, params = await self._open(path)
+            start = doc.source.to_lsp(span.start)
+            end = doc.source.to_lsp(span.end)
+            raw_diags = await self.session.diagnostics(doc) or []
+            params["range"] = {"start": {"line": start[0], "character": start[1]},
+                               "end": {"line": end[0], "character": end[1]}}
+            params["context"] = {"diagnostics": [
+                d for d in raw_diags
+                if d["range"]["start"]["line"] <= end[0] and d["range"]["end"]["line"] >= start[0]
+            ]}
+            actions = await self._ask("textDocument/codeAction", params) or []
+            normalizer = self._normalizer()
+            out = []
+            for action in actions:
+                if "command" in action and isinstance(action["command"], str):
+                    continue  # a bare Command: executing it would let the server write
+                if "edit" not in action and action.get("data") is not None:
+                    try:
+                        action = await self.session.request("codeAction/resolve", action)
+                    except ServerError:
+                        continue
+                if not action.get("edit"):
+                    continue
+                out.append({"title": action.get("title", ""), "kind": action.get("kind"),
+                            "changes": normalizer.workspace_edit(action["edit"])})
+            out.sort(key=lambda a: (a["title"], a["kind"] or ""))
+            return out
+
+    def server_info(self) -> dict[str, Any]:
+        return {
+            "name": self.spec.name,
+            "reported_name": self.session.server_name,
+            "version": self.session.server_version,
+            "pinned": self.spec.pinned,
+            "command": [self.names.name(Path(c)) if "/" in c else c
+                        for c in self.session.command],
+        }

@@ -1,0 +1,131 @@
+"""The workspace: its root, its files, and the rule that nothing leaves it.
+
+Every path a user gives is resolved here, once: relative to the current directory
+when that lies inside the root, else relative to the root; symlinks are followed
+and the real path must stay inside the root.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import quote, unquote, urlparse
+
+from lanser.config import Config, load_config
+from lanser.errors import MissingFile, OutsideWorkspace, UsageError
+from lanser.positions import SourceText, read_source
+
+#: Directories never walked when the root is not a git repository.
+_SKIP_DIRS = {".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", ".lanser",
+              ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox", "build", "dist"}
+
+
+def find_root(root: str | Path | None = None) -> Path:
+    """``root`` if given, else the git top-level of the current directory, else it."""
+    if root is not None:
+        path = Path(root).expanduser()
+        if not path.is_dir():
+            raise UsageError(f"--root {root}: not a directory", code="bad_root")
+        return path.resolve()
+    cwd = Path.cwd()
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=cwd, capture_output=True, text=True, timeout=10, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return cwd.resolve()
+    if out.returncode == 0 and out.stdout.strip():
+        return Path(out.stdout.strip()).resolve()
+    return cwd.resolve()
+
+
+def path_to_uri(path: Path) -> str:
+    return "file://" + quote(str(path))
+
+
+def uri_to_path(uri: str) -> Path:
+    return Path(unquote(urlparse(uri).path))
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @classmethod
+    def open(cls, root: str | Path | None = None) -> Workspace:
+        return cls(find_root(root))
+
+    @cached_property
+    def config(self) -> Config:
+        return load_config(self.root)
+
+    @cached_property
+    def is_git(self) -> bool:
+        return (self.root / ".git").exists()
+
+    # -- paths ----------------------------------------------------------------
+
+    def resolve(self, given: str | Path, *, must_exist: bool = True) -> Path:
+        """The real absolute path of a user-given path, jailed to the root."""
+        raw = Path(given).expanduser()
+        if not raw.is_absolute():
+            cwd = Path.cwd().resolve()
+            base = cwd if cwd == self.root or self.root in cwd.parents else self.root
+            raw = base / raw
+        real = Path(os.path.realpath(raw))
+        if real != self.root and self.root not in real.parents:
+            raise OutsideWorkspace(
+                f"{given}: outside the workspace {self.root}", path=str(given)
+            )
+        if must_exist and not real.exists():
+            raise MissingFile(f"{given}: no such file", path=str(given))
+        return real
+
+    def resolve_file(self, given: str | Path) -> Path:
+        path = self.resolve(given)
+        if not path.is_file():
+            raise UsageError(f"{given}: not a regular file", code="not_a_file")
+        return path
+
+    def relative(self, path: Path) -> str:
+        """Workspace-relative path with ``/`` separators (absolute if outside)."""
+        try:
+            return path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    def read(self, given: str | Path) -> SourceText:
+        return read_source(self.resolve_file(given))
+
+    # -- files ----------------------------------------------------------------
+
+    def python_files(self) -> list[Path]:
+        """All Python files of the workspace not ignored by git, sorted by path."""
+        if self.is_git:
+            out = subprocess.run(
+                ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard",
+                 "--", "*.py", "*.pyi"],
+                cwd=self.root, capture_output=True, check=False, timeout=60,
+            )
+            if out.returncode == 0:
+                names = [n for n in out.stdout.decode("utf-8", "replace").split("\0") if n]
+                files = {(self.root / n) for n in names}
+                return sorted((p for p in files if p.is_file()), key=self.relative)
+        found = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+            found.extend(Path(dirpath) / f for f in filenames if f.endswith((".py", ".pyi")))
+        return sorted(found, key=self.relative)
+
+    @property
+    def state_dir(self) -> Path:
+        """``.lanser/`` under the root, created with a ``.gitignore`` keeping it out of git."""
+        path = self.root / ".lanser"
+        if not path.is_dir():
+            path.mkdir(parents=True, exist_ok=True)
+            (path / ".gitignore").write_text("*\n", encoding="utf-8")
+        return path

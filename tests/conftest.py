@@ -1,0 +1,89 @@
+"""Shared fixtures: tiny real workspaces, real git repos, the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "lanser-tests", "GIT_AUTHOR_EMAIL": "tests@lanser.invalid",
+    "GIT_COMMITTER_NAME": "lanser-tests", "GIT_COMMITTER_EMAIL": "tests@lanser.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1", "HOME": os.environ.get("HOME", "/tmp"),
+}
+
+
+def write_files(root: Path, files: dict[str, str | bytes]) -> Path:
+    """Create ``files`` (relative path -> text or bytes) under ``root``; text is written as-is."""
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_bytes(content.encode("utf-8"))
+    return root
+
+
+def git(root: Path, *args: str) -> str:
+    env = {**os.environ, **GIT_ENV}
+    out = subprocess.run(["git", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false",
+                          *args], cwd=root, env=env, capture_output=True, text=True, check=True)
+    return out.stdout
+
+
+def init_repo(root: Path, message: str = "base") -> Path:
+    """Make ``root`` a git repository with everything committed."""
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--allow-empty", "-m", message)
+    return root
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.stdout)
+
+
+def run_cli(args: list[str], *, cwd: Path, timeout: float = 180,
+            env: dict[str, str] | None = None) -> CliResult:
+    """Run the real ``lanser`` command in a subprocess (as users and agents do)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "lanser", *args], cwd=cwd, capture_output=True, text=True,
+        timeout=timeout, env={**os.environ, **(env or {})},
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Callable[[dict[str, str | bytes]], Path]:
+    """A factory: files -> a workspace directory (not a git repo)."""
+    counter = iter(range(1000))
+
+    def make(files: dict[str, str | bytes], *, git_repo: bool = False) -> Path:
+        root = tmp_path / f"ws{next(counter)}"
+        root.mkdir()
+        write_files(root, files)
+        if git_repo:
+            init_repo(root)
+        return root.resolve()
+
+    return make
+
+
+@pytest.fixture
+def cli() -> Callable[..., CliResult]:
+    return run_cli
