@@ -35,6 +35,13 @@ app = typer.Typer(
 COMMAND_MODULES = (
     "lanser.cli.servers",
     "lanser.cli.query",
+    "lanser.cli.selector",
+    "lanser.cli.bundle",
+    "lanser.cli.edit",
+    "lanser.cli.test",
+    "lanser.cli.reward",
+    "lanser.cli.episode",
+    "lanser.cli.daemon",
     "lanser.cli.demo",
 )
 
