@@ -9,7 +9,7 @@ from lanser.bundles.bundle import (
     load_bundle,
     make_bundle,
 )
-from lanser.bundles.canonical import canonical_bytes, content_hash
+from lanser.canonical import canonical_bytes, content_hash
 
 __all__ = [
     "SCHEMA",

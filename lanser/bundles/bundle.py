@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from lanser import __version__
-from lanser.bundles.canonical import content_hash
+from lanser.canonical import content_hash
 from lanser.errors import UsageError
 from lanser.workspace import Workspace
 

@@ -14,7 +14,7 @@ import os
 import subprocess
 from typing import Any
 
-from lanser.bundles.canonical import content_hash
+from lanser.canonical import content_hash
 from lanser.errors import LanserError
 from lanser.workspace import Workspace
 

@@ -32,7 +32,8 @@ def demo(json_out: JsonOpt = False, server: ServerOpt = None, timeout: TimeoutOp
                          f"{info['version']}")
     for step in result["steps"]:
         request = step["request"]
-        where = f" {request['path']}:{request['line']}:{request['col']}" if "line" in request else ""
+        where = (f" {request['path']}:{request['line']}:{request['col']}"
+                 if "line" in request else "")
         render.console.rule(f"{request['op']}{where}")
         answer = dict(step["answer"], op=request["op"])
         if request["op"] == "diagnostics":

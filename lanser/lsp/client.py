@@ -1,8 +1,9 @@
-"""Answer one query: through the workspace's daemon when one runs, else in-process.
+"""Answer queries: through the workspace's daemon when one runs, else in-process.
 
 The in-process path starts a server, asks, and shuts it down: correct but cold.
-The daemon path (:mod:`lanser.lsp.daemon`) sends the same JSON request over a Unix
-socket to warm servers; both run :func:`lanser.lsp.operations.execute`.
+The daemon path (:mod:`lanser.lsp.daemon`) sends the same JSON requests over a
+Unix socket to warm servers; both run :func:`lanser.lsp.operations.execute`, so
+both give the same bytes.
 """
 
 from __future__ import annotations
@@ -14,31 +15,36 @@ from lanser.lsp.registry import ServerSpec
 from lanser.workspace import Workspace
 
 
-async def query_in_process(workspace: Workspace, spec: ServerSpec, request: dict[str, Any],
-                           *, timeout: float) -> dict[str, Any]:
+async def query_in_process(workspace: Workspace, spec: ServerSpec,
+                           requests: list[dict[str, Any]], *, timeout: float
+                           ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     from lanser.lsp.operations import execute
     from lanser.lsp.service import LanguageService
 
     async with LanguageService(workspace, spec, timeout=timeout) as service:
-        result = await execute(service, request)
-        result["server"] = _server_brief(service.server_info())
-        return result
+        answers = [await execute(service, request) for request in requests]
+        return answers, service.server_info()
 
 
-def _server_brief(info: dict[str, Any]) -> dict[str, Any]:
-    return {"name": info["name"], "version": info["version"]}
+def query_batch(workspace: Workspace, spec: ServerSpec, requests: list[dict[str, Any]], *,
+                timeout: float, use_daemon: bool = True
+                ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Run ``requests`` on one server; return their answers and the server's identity."""
+    if use_daemon:
+        from lanser.lsp import daemon_client
+
+        reply = daemon_client.try_query(workspace.root, spec.name, requests, timeout=timeout)
+        if reply is not None:
+            return reply
+    import logging
+
+    logging.getLogger("pygls").setLevel(logging.CRITICAL)
+    return asyncio.run(query_in_process(workspace, spec, requests, timeout=timeout))
 
 
 def query(workspace: Workspace, spec: ServerSpec, request: dict[str, Any], *,
           timeout: float, use_daemon: bool = True) -> dict[str, Any]:
-    """Run ``request`` and return its JSON answer (plus ``server``: name and version)."""
-    if use_daemon:
-        from lanser.lsp import daemon_client
-
-        answer = daemon_client.try_query(workspace.root, spec.name, request, timeout=timeout)
-        if answer is not None:
-            return answer
-    import logging
-
-    logging.getLogger("pygls").setLevel(logging.CRITICAL)
-    return asyncio.run(query_in_process(workspace, spec, request, timeout=timeout))
+    """One request; its answer carries ``server`` (name and version)."""
+    answers, server = query_batch(workspace, spec, [request], timeout=timeout,
+                                  use_daemon=use_daemon)
+    return {**answers[0], "server": {"name": server["name"], "version": server["version"]}}

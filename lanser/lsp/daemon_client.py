@@ -10,6 +10,6 @@ from pathlib import Path
 from typing import Any
 
 
-def try_query(root: Path, server: str, request: dict[str, Any], *,
-              timeout: float) -> dict[str, Any] | None:
+def try_query(root: Path, server: str, requests: list[dict[str, Any]], *,
+              timeout: float) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
     return None

@@ -41,6 +41,13 @@ class ServerSpec:
     settings: dict[str, Any] = field(default_factory=dict)
     initialization_options: dict[str, Any] | None = None
     builtin: bool = True
+    #: Send ``settings`` with ``workspace/didChangeConfiguration`` after start. Off for
+    #: servers that pull them (``workspace/configuration``): a push makes pyright
+    #: enumerate the workspace twice.
+    push_settings: bool = True
+    #: A ``window/logMessage`` the server sends once it knows every workspace file.
+    #: Until then pyright's references miss files, so requests wait for it.
+    ready_log: str | None = None
 
     def installed_version(self) -> str | None:
         if self.package is None:
@@ -127,6 +134,8 @@ def _pyright_settings(section: str) -> dict[str, Any]:
     return {section: {"analysis": analysis}, "python": {"analysis": dict(analysis)}}
 
 
+_PYRIGHT_READY = r"^(Found \d+ source files?|No source files found)"
+
 BUILTIN: dict[str, ServerSpec] = {
     spec.name: spec
     for spec in (
@@ -136,6 +145,8 @@ BUILTIN: dict[str, ServerSpec] = {
             package="basedpyright",
             pinned="1.40.2",
             settings=_pyright_settings("basedpyright"),
+            push_settings=False,
+            ready_log=_PYRIGHT_READY,
         ),
         ServerSpec(
             name="pyright",
@@ -143,6 +154,8 @@ BUILTIN: dict[str, ServerSpec] = {
             package="pyright",
             pinned="1.1.414",
             settings=_pyright_settings("pyright"),
+            push_settings=False,
+            ready_log=_PYRIGHT_READY,
         ),
         ServerSpec(
             name="pylsp",
@@ -197,6 +210,7 @@ def all_servers(configured: dict[str, dict[str, Any]] | None = None) -> dict[str
             settings=dict(table.get("settings", {})),
             initialization_options=table.get("initialization_options"),
             builtin=False,
+            ready_log=table.get("ready_log"),
         )
     return servers
 

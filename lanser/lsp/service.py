@@ -213,7 +213,7 @@ class LanguageService:
             docs = [await self.session.sync_file(p) for p in targets]
             normalizer = self._normalizer()
             results = []
-            for path, doc in zip(targets, docs):
+            for path, doc in zip(targets, docs, strict=True):
                 raw = await self.session.diagnostics(doc, timeout=timeout)
                 results.append(FileDiagnostics(
                     self.names.name(path), raw is not None,
@@ -277,11 +277,23 @@ class LanguageService:
             return out
 
     def server_info(self) -> dict[str, Any]:
+        """The server's identity as bundles record it: nothing machine-specific.
+
+        ``config_hash`` covers everything lanser sends that changes answers: the
+        client capabilities, the settings and the initialization options.
+        """
+        from lanser.canonical import content_hash
+        from lanser.lsp.capabilities import capabilities_document
+
         return {
             "name": self.spec.name,
-            "reported_name": self.session.server_name,
             "version": self.session.server_version,
-            "pinned": self.spec.pinned,
             "command": [self.names.name(Path(c)) if "/" in c else c
                         for c in self.session.command],
+            "capabilities_hash": content_hash(self.session.capabilities),
+            "config_hash": content_hash({
+                "client_capabilities": capabilities_document(),
+                "settings": self.spec.settings,
+                "initialization_options": self.spec.initialization_options,
+            }),
         }

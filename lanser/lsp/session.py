@@ -27,6 +27,7 @@ import hashlib
 import itertools
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,11 +36,10 @@ from lsprotocol import types as lsp
 from pygls.lsp.client import LanguageClient
 
 from lanser import __version__
-from lanser.errors import ServerCrash, ServerError, ServerTimeout, ServerUnavailable
+from lanser.errors import ServerCrash, ServerError, ServerTimeout, ServerUnavailable, UnreadableFile
 from lanser.lsp.capabilities import client_capabilities
 from lanser.lsp.registry import ServerSpec
-from lanser.positions import SourceText, decode_source, MAX_SOURCE_BYTES
-from lanser.errors import UnreadableFile
+from lanser.positions import MAX_SOURCE_BYTES, SourceText, decode_source
 from lanser.workspace import path_to_uri
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,8 @@ class Session:
         self._published: dict[str, _Published] = {}
         self._published_changed = asyncio.Event()
         self._pull_registered = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._ready_pattern = re.compile(spec.ready_log) if spec.ready_log else None
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
         self._tasks: list[asyncio.Task[Any]] = []
@@ -128,7 +130,9 @@ class Session:
         try:
             await client.start_io(*self.command, cwd=str(self.root), env=env)
         except OSError as exc:
-            raise ServerUnavailable(f"{self.spec.name}: cannot start {self.command[0]}: {exc}")
+            raise ServerUnavailable(
+                f"{self.spec.name}: cannot start {self.command[0]}: {exc}"
+            ) from None
         self._client = client
         process = client._server
         if process is not None and process.stderr is not None:
@@ -149,7 +153,7 @@ class Session:
         self.server_name = info.get("name") or self.spec.name
         self.server_version = info.get("version") or self.spec.installed_version()
         client.protocol.notify("initialized", lsp.InitializedParams())
-        if self.spec.settings:
+        if self.spec.settings and self.spec.push_settings:
             client.protocol.notify(
                 "workspace/didChangeConfiguration",
                 lsp.DidChangeConfigurationParams(settings=self.spec.settings),
@@ -200,6 +204,7 @@ class Session:
         documents = list(self.documents.values())
         self._published.clear()
         self._pull_registered = asyncio.Event()
+        self._ready = asyncio.Event()
         self.registrations.clear()
         await self.start()
         assert self._client is not None
@@ -228,11 +233,22 @@ class Session:
         """Send a request; a crash restarts the server and retries once."""
         if self.state is SessionState.CRASHED:
             await self.restart()
+        await self.wait_ready()
         try:
             return await self._call(method, params, timeout=timeout)
         except ServerCrash:
             await self.restart()
             return await self._call(method, params, timeout=timeout)
+
+    async def wait_ready(self) -> bool:
+        """Wait (bounded by the timeout) until the server knows the whole workspace."""
+        if self._ready_pattern is None or self._ready.is_set():
+            return True
+        try:
+            await asyncio.wait_for(self._ready.wait(), self.timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
 
     async def _call(self, method: str, params: Any, *, timeout: float | None = None) -> Any:
         client = self._client
@@ -410,6 +426,11 @@ class Session:
         def apply_edit(params: Any) -> dict[str, Any]:
             return {"applied": False, "failureReason": "lanser never lets a server write"}
 
+        @client.feature("window/logMessage")
+        def log_message(params: lsp.LogMessageParams) -> None:
+            if self._ready_pattern is not None and self._ready_pattern.search(params.message):
+                self._ready.set()
+
         @client.feature("workspace/workspaceFolders")
         def workspace_folders(params: Any) -> list[dict[str, str]]:
             return [{"uri": path_to_uri(self.root), "name": "root"}]
@@ -422,8 +443,8 @@ class Session:
                        "workspace/foldingRange/refresh", "window/showDocument"):
             client.feature(method)(_ignore)
 
-        for method in ("$/progress", "window/logMessage", "window/showMessage",
-                       "telemetry/event", "pyright/beginProgress", "pyright/reportProgress",
+        for method in ("$/progress", "window/showMessage", "telemetry/event",
+                       "pyright/beginProgress", "pyright/reportProgress",
                        "pyright/endProgress", "$/logTrace"):
             client.feature(method)(_ignore)
 

@@ -58,6 +58,8 @@ class DiskTracker:
                 changes.created.append(path)
             elif old.digest != digest:
                 changes.changed.append(path)
-        changes.deleted = sorted(p for p in self._seen if p not in current and not os.path.exists(p))
+        changes.deleted = sorted(
+            p for p in self._seen if p not in current and not os.path.exists(p)
+        )
         self._seen = current
         return changes
