@@ -11,7 +11,9 @@ rules live here once:
 * a character outside the Basic Multilingual Plane (an emoji) is one code point
   and two UTF-16 units;
 * a column may point one past the last character of its line (the end of line),
-  never further.
+  never further;
+* a server that counts columns in code points (``utf-32``: pylsp, which passes
+  jedi's columns through unconverted) is spoken to in its own units.
 """
 
 from __future__ import annotations
@@ -102,13 +104,15 @@ class SourceText:
 
     # -- LSP <-> user ---------------------------------------------------------
 
-    def to_lsp(self, pos: Position) -> tuple[int, int]:
-        """User position -> LSP ``(line, character)``, 0-based, UTF-16 units."""
+    def to_lsp(self, pos: Position, encoding: str = "utf-16") -> tuple[int, int]:
+        """User position -> LSP ``(line, character)``, 0-based, in ``encoding`` units."""
         self.check(pos)
+        if encoding == "utf-32":
+            return pos.line - 1, pos.col - 1
         prefix = self.lines[pos.line - 1][: pos.col - 1]
         return pos.line - 1, utf16_len(prefix)
 
-    def from_lsp(self, line: int, character: int) -> Position:
+    def from_lsp(self, line: int, character: int, encoding: str = "utf-16") -> Position:
         """LSP ``(line, character)`` -> user position, clamped into the text.
 
         Servers report positions one past the last line or inside a surrogate pair
@@ -119,6 +123,8 @@ class SourceText:
             return Position(last, len(self.lines[last - 1]) + 1)
         line = max(line, 0)
         text = self.lines[line]
+        if encoding == "utf-32":
+            return Position(line + 1, min(max(character, 0), len(text)) + 1)
         units = 0
         for index, ch in enumerate(text):
             if units >= character:

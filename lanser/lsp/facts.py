@@ -72,8 +72,10 @@ class PathNames:
 class Texts:
     """Text of files that answers point into, read once per answer."""
 
-    def __init__(self, overlay: Callable[[Path], SourceText | None] | None = None) -> None:
+    def __init__(self, overlay: Callable[[Path], SourceText | None] | None = None,
+                 encoding: str = "utf-16") -> None:
         self._overlay = overlay
+        self.encoding = encoding
         self._cache: dict[Path, SourceText | None] = {}
 
     def get(self, path: Path) -> SourceText | None:
@@ -93,8 +95,8 @@ class Texts:
         if text is None:  # unreadable target: keep UTF-16 columns, 1-based
             return Span(Position(start["line"] + 1, start["character"] + 1),
                         Position(end["line"] + 1, end["character"] + 1))
-        return Span(text.from_lsp(start["line"], start["character"]),
-                    text.from_lsp(end["line"], end["character"]))
+        return Span(text.from_lsp(start["line"], start["character"], self.encoding),
+                    text.from_lsp(end["line"], end["character"], self.encoding))
 
 
 @dataclass(frozen=True)

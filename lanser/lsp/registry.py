@@ -48,6 +48,10 @@ class ServerSpec:
     #: A ``window/logMessage`` the server sends once it knows every workspace file.
     #: Until then pyright's references miss files, so requests wait for it.
     ready_log: str | None = None
+    #: Units of LSP columns when the server does not announce ``positionEncoding``.
+    #: pylsp 1.15 passes jedi's code-point columns through unconverted (measured:
+    #: a definition after two emoji lands two columns early if read as UTF-16).
+    position_encoding: str = "utf-16"
 
     def installed_version(self) -> str | None:
         if self.package is None:
@@ -162,6 +166,7 @@ BUILTIN: dict[str, ServerSpec] = {
             command=("{script:pylsp}",),
             package="python-lsp-server",
             pinned="1.15.0",
+            position_encoding="utf-32",
             # Only pyflakes: style linters would drown real problems and vary by config.
             settings={
                 "pylsp": {
@@ -211,6 +216,7 @@ def all_servers(configured: dict[str, dict[str, Any]] | None = None) -> dict[str
             initialization_options=table.get("initialization_options"),
             builtin=False,
             ready_log=table.get("ready_log"),
+            position_encoding=table.get("position_encoding", "utf-16"),
         )
     return servers
 

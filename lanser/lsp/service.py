@@ -133,13 +133,13 @@ class LanguageService:
             doc = self.session.documents.get(path_to_uri(path))
             return doc.source if doc is not None else None
 
-        return Normalizer(self.names, Texts(overlay))
+        return Normalizer(self.names, Texts(overlay, self.session.encoding))
 
     async def _open(self, path: Path, pos: Position | None = None) -> tuple[Any, dict[str, Any]]:
         doc = await self.session.sync_file(path)
         params: dict[str, Any] = {"textDocument": {"uri": doc.uri}}
         if pos is not None:
-            line, character = doc.source.to_lsp(pos)
+            line, character = doc.source.to_lsp(pos, self.session.encoding)
             params["position"] = {"line": line, "character": character}
         return doc, params
 
@@ -249,8 +249,8 @@ class LanguageService:
         async with self._lock:
             await self.refresh()
             doc, params = await self._open(path)
-            start = doc.source.to_lsp(span.start)
-            end = doc.source.to_lsp(span.end)
+            start = doc.source.to_lsp(span.start, self.session.encoding)
+            end = doc.source.to_lsp(span.end, self.session.encoding)
             raw_diags = await self.session.diagnostics(doc) or []
             params["range"] = {"start": {"line": start[0], "character": start[1]},
                                "end": {"line": end[0], "character": end[1]}}

@@ -105,6 +105,8 @@ class Session:
         self.server_version: str | None = None
         self.capabilities: dict[str, Any] = {}
         self.registrations: dict[str, dict[str, Any]] = {}
+        #: Units of the server's columns: "utf-16" (the LSP default) or "utf-32".
+        self.encoding = spec.position_encoding
         self.restarts = 0
         self.requests = 0
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL)
@@ -147,8 +149,9 @@ class Session:
             client_info=lsp.ClientInfo(name="lanser", version=__version__),
             initialization_options=self.spec.initialization_options,
         )
-        result = await self._call("initialize", params, timeout=max(self.timeout, 60.0))
+        result = await self._call("initialize", params)
         self.capabilities = result.get("capabilities", {}) if result else {}
+        self.encoding = self.capabilities.get("positionEncoding") or self.spec.position_encoding
         info = (result or {}).get("serverInfo") or {}
         self.server_name = info.get("name") or self.spec.name
         self.server_version = info.get("version") or self.spec.installed_version()

@@ -1,0 +1,66 @@
+"""Servers that die or hang: answered after a restart, or a timeout in bounded time."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from lanser.lsp.registry import get_server
+from lanser.lsp.service import LanguageService
+from lanser.positions import Position
+from lanser.workspace import Workspace
+
+STUB = Path(__file__).parent / "servers" / "stub_server.py"
+SOURCE = "def compute() -> int:\n    return 1\n\n\nvalue = compute()\n"
+
+
+def stub_config(mode: str) -> str:
+    return (f'[servers.stub]\ncommand = ["{sys.executable}", "{STUB}", "{mode}"]\n'
+            'languages = ["python"]\n')
+
+
+def test_killed_server_is_restarted_and_the_request_answered(workspace) -> None:
+    root = workspace({"mod.py": SOURCE})
+
+    async def run() -> tuple[list, list, int]:
+        ws = Workspace.open(root)
+        async with LanguageService(ws, get_server("basedpyright")) as service:
+            before = await service.locations("definition", root / "mod.py", Position(5, 9))
+            os.kill(service.session.pid, signal.SIGKILL)
+            await asyncio.sleep(0.5)  # let the exit be noticed (or not: both paths retry)
+            after = await service.locations("definition", root / "mod.py", Position(5, 9))
+            return before, after, service.session.restarts
+
+    before, after, restarts = asyncio.run(run())
+    assert before == after and before[0].span.start == Position(1, 5)
+    assert restarts == 1
+
+
+def test_server_that_never_answers_times_out(workspace, cli) -> None:
+    root = workspace({"mod.py": SOURCE, "lanser.toml": stub_config("hang")})
+    result = cli(["definition", "mod.py:5:9", "--server", "stub", "--json", "--timeout", "1"],
+                 cwd=root, timeout=120)
+    assert result.code == 3
+    assert result.json["error"]["code"] == "timeout"
+    assert "Traceback" not in result.stderr
+
+
+def test_request_that_never_answers_times_out(workspace, cli) -> None:
+    root = workspace({"mod.py": SOURCE, "lanser.toml": stub_config("hang-requests")})
+    result = cli(["hover", "mod.py:5:9", "--server", "stub", "--json", "--timeout", "1"],
+                 cwd=root, timeout=120)
+    assert result.code == 3
+    assert result.json["error"]["code"] == "timeout"
+    assert "did not answer textDocument/hover" in result.json["error"]["message"]
+
+
+def test_server_that_crashes_on_every_request_fails_cleanly(workspace, cli) -> None:
+    root = workspace({"mod.py": SOURCE, "lanser.toml": stub_config("crash")})
+    result = cli(["definition", "mod.py:5:9", "--server", "stub", "--json", "--timeout", "5"],
+                 cwd=root, timeout=120)
+    assert result.code == 3
+    assert result.json["error"]["code"] == "server_crash"
+    assert "Traceback" not in result.stderr
