@@ -1,0 +1,23 @@
+"""Sandboxed pytest runs, per-test outcomes and partial credit (issue 7).
+
+The library API (sync; the CLI and the reward engine call these)::
+
+    result = run_tests(workspace, rev=None, args=(), timeout=60.0, select=None)
+    result.tests            # TestOutcome per node id, sorted, each with .credit
+    result.credit           # run credit (Credit: .ppm, .decimal, .value, .evidence)
+    result.to_json()        # the --json shape;  result.bundle(ws) a hashed bundle
+    grade(result, f2p, p2p) # SWE-bench style: resolved, ratios, credit
+    run_script(workspace, "script.py")   # checkpoint credit of a non-test program
+    ImpactMap.build(workspace, rev=...)  # coverage map for test-impact selection
+
+The scheme behind every credit is specified in ``rewards/CREDIT.md``.
+"""
+
+from lanser.runner.credit import Credit
+from lanser.runner.grading import Task, grade
+from lanser.runner.outcomes import TestOutcome
+from lanser.runner.run import RunResult, run_tests
+from lanser.runner.sandbox import Limits, RunnerError
+
+__all__ = ["Credit", "Limits", "RunResult", "RunnerError", "Task", "TestOutcome", "grade",
+           "run_tests"]

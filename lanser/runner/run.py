@@ -1,0 +1,288 @@
+"""``run_tests``: a sandboxed pytest run of a snapshot, folded into a :class:`RunResult`.
+
+One run may take several child processes: when the watchdog kills a test that ran
+past its limit, or a test takes the process down with it (``os._exit``, a segfault,
+the memory limit), the outcome of that test is recorded from the last ``start``
+event (``timeout``, or ``failed``/``error`` for a crash) and pytest is started again
+on the tests not yet run (``--lanser-only``), in the same copy. A module whose import
+hangs or kills the process is recorded as a collection outcome and ``--ignore``d.
+We chose this over a ``SIGALRM`` in the plugin because an alarm cannot interrupt C
+code, can be caught or reset by the test, and dies with the process it would report.
+
+Results are sorted by node id; durations, timings and the sandbox description stay
+out of the hashed facts (they go in ``provenance``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lanser.errors import UsageError
+from lanser.runner.credit import Credit, flaky_credit, run_credit
+from lanser.runner.outcomes import Folder, TestOutcome
+from lanser.runner.sandbox import ChildRun, Limits, RunnerError, Sandbox
+
+if TYPE_CHECKING:
+    from lanser.runner.impact import ImpactMap
+    from lanser.workspace import Workspace
+
+#: Options lanser always adds: assertion counting, and every module collected even when
+#: one fails to import (a broken module is an outcome, not the end of the run).
+BASE_ARGS = ("-o", "enable_assertion_pass_hook=true", "--continue-on-collection-errors")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    tests: tuple[TestOutcome, ...]
+    exitstatus: int | None
+    rev: str | None = None
+    args: tuple[str, ...] = ()
+    limits: Limits = field(default_factory=Limits)
+    reruns: int = 0
+    isolation: dict[str, Any] = field(default_factory=dict)
+    output: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    selection: dict[str, Any] | None = None
+
+    @property
+    def credit(self) -> Credit:
+        return run_credit([t.credit for t in self.tests])
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for test in self.tests:
+            counts[test.outcome] = counts.get(test.outcome, 0) + 1
+        return dict(sorted(counts.items()))
+
+    @property
+    def ok(self) -> bool:
+        """Every test passed (skips aside) and there was at least one."""
+        return bool(self.tests) and not any(t.failing for t in self.tests)
+
+    @property
+    def status(self) -> str:
+        if not self.tests:
+            return "no_tests"
+        return "passed" if self.ok else "failed"
+
+    def by_id(self) -> dict[str, TestOutcome]:
+        return {t.nodeid: t for t in self.tests}
+
+    def request(self) -> dict[str, Any]:
+        """What was asked: hashed, so only what changes the outcomes."""
+        return {"args": list(self.args), "rev": self.rev, "reruns": self.reruns,
+                "test_timeout": _decimal(self.limits.test_timeout),
+                "memory_mb": self.limits.memory_mb,
+                "selection": None if self.selection is None else
+                {"base": self.selection.get("base"), "full": self.selection.get("full")}}
+
+    def facts(self) -> dict[str, Any]:
+        credit = self.credit
+        return {"tests": [t.to_json(volatile=False) for t in self.tests],
+                "summary": {"status": self.status, "counts": self.counts,
+                            "total": len(self.tests), "credit": credit.decimal,
+                            "credit_ppm": credit.ppm, "evidence": credit.evidence}}
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` shape: facts plus the unhashed details a human wants."""
+        return {**self.facts(), "tests": [t.to_json() for t in self.tests],
+                "request": self.request(), "sandbox": self.isolation,
+                "timings": {k: round(v, 4) for k, v in self.timings.items()},
+                "selection": self.selection, "exitstatus": self.exitstatus}
+
+    def bundle(self, workspace: Workspace) -> dict[str, Any]:
+        from lanser.bundles import make_bundle
+
+        snapshot = None
+        if self.rev is not None:
+            snapshot = {"kind": "git-tree", "tree": _tree_of(workspace.root, self.rev)}
+        return make_bundle(workspace, op="test", request=self.request(), facts=self.facts(),
+                           snapshot=snapshot, provenance={
+                               "sandbox": self.isolation, "timings": self.timings,
+                               "durations_ms": {t.nodeid: round(t.duration * 1000)
+                                                for t in self.tests}})
+
+
+def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
+              args: tuple[str, ...] | list[str] = (), timeout: float = 60.0,
+              run_timeout: float = 1800.0, memory_mb: int = 4096, reruns: int = 0,
+              select: ImpactMap | None = None, python: str | None = None,
+              isolation: str = "auto", coverage_map: Path | None = None) -> RunResult:
+    """Run pytest on ``workspace`` (or its git revision ``rev``) in a sandbox.
+
+    ``timeout`` is the per-test wall-clock limit, ``run_timeout`` the whole run's.
+    ``select`` (an :class:`~lanser.runner.impact.ImpactMap`) runs only the tests whose
+    files changed since the map's base, and carries the others' base outcomes over.
+    ``coverage_map`` asks the plugin to write a per-test coverage map there.
+    """
+    root = _root_of(workspace)
+    limits = Limits(test_timeout=timeout, run_timeout=run_timeout, memory_mb=memory_mb)
+    start = time.perf_counter()
+    deadline = time.monotonic() + run_timeout
+    extra: list[str] = []
+    selection = None
+    with Sandbox(root, rev=rev, python=python, limits=limits, isolation=isolation) as box:
+        if select is not None:
+            selection = select.plan(box.copy)
+            if not selection["full"]:
+                skip = box.dir / "skip.txt"
+                skip.write_text("".join(n + "\n" for n in selection["skip"]), encoding="utf-8")
+                extra.append(f"--lanser-skip={skip}")
+        if coverage_map is not None:
+            extra.append(f"--lanser-coverage={box.dir / 'coverage.json'}")
+        user_args = tuple(_rebase(a, root, box.copy) for a in args)
+        folder, last = _run_pytest(box, [*extra, *user_args], deadline)
+        if coverage_map is not None and (box.dir / "coverage.json").is_file():
+            Path(coverage_map).write_bytes((box.dir / "coverage.json").read_bytes())
+        timings = {"copy_seconds": box.copy_seconds}
+    tests = {n: t.with_credit() for n, t in folder.done.items()}
+    if reruns:
+        tests = _rerun(root, rev, python, limits, isolation, tests, reruns, deadline)
+    if selection is not None and not selection["full"]:
+        for nodeid in selection["skip"]:
+            base = select.outcomes.get(nodeid) if select else None
+            if base is not None and nodeid not in tests:
+                tests[nodeid] = replace(base, reused=True).with_credit()
+        selection = {k: v for k, v in selection.items() if k != "skip"} | {
+            "skipped": len(selection["skip"])}
+    timings["run_seconds"] = time.perf_counter() - start
+    return RunResult(tests=tuple(tests[n] for n in sorted(tests)),
+                     exitstatus=_exitstatus(last), rev=rev, args=tuple(args), limits=limits,
+                     reruns=reruns, isolation=_isolation(box, last), output=last.output,
+                     timings=timings, selection=selection)
+
+
+def _run_pytest(box: Sandbox, argv: list[str], deadline: float) -> tuple[Folder, ChildRun]:
+    """Run, and restart after each kill or crash on what is left, until all is done."""
+    folder = Folder(roots=(str(box.copy), str(box.dir)))
+    only: list[str] | None = None
+    ignores: list[str] = []
+    for attempt in range(10_000):
+        run_argv = [*BASE_ARGS, *(f"--ignore={box.copy / i}" for i in ignores)]
+        if only is not None:
+            listing = box.dir / f"only-{attempt}.txt"
+            listing.write_text("".join(n + "\n" for n in only), encoding="utf-8")
+            run_argv.append(f"--lanser-only={listing}")
+        child = box.run("pytest", [*run_argv, *argv], deadline=deadline)
+        folder.feed(child.events)
+        finished = any(e.get("e") == "session" for e in child.events)
+        if child.killed == "run_timeout":
+            if child.running:
+                folder.interrupted(child.running, "timeout", "the run's time limit was reached")
+            for nodeid in folder.remaining():
+                folder.add(nodeid, "timeout", "setup", "the run's time limit was reached "
+                           "before this test started", started=False)
+            return folder, child
+        if child.killed == "test_timeout" and child.running:
+            folder.interrupted(child.running, "timeout",
+                               f"ran longer than the per-test limit of {box.limits.test_timeout}s")
+        elif child.killed == "collect_timeout" and child.collecting:
+            folder.add(child.collecting, "timeout", "collection",
+                       f"collecting took longer than {box.limits.test_timeout}s")
+            ignores.append(child.collecting)
+        elif not finished and child.running:
+            folder.interrupted(child.running, "crash", _death(child))
+        elif not finished and child.collecting:
+            folder.add(child.collecting, "error", "collection",
+                       f"the process died while collecting ({_death(child)})")
+            ignores.append(child.collecting)
+        else:
+            _check_ran(folder, child, finished)
+            return folder, child
+        if folder.collected:
+            only = folder.remaining()
+            if not only:
+                return folder, child
+    raise RunnerError("the test process kept dying without progress")  # pragma: no cover
+
+
+def _check_ran(folder: Folder, child: ChildRun, finished: bool) -> None:
+    """A run that produced no outcome at all is the runner's failure, not a test's."""
+    if folder.done or folder.collected:
+        return
+    tail = child.output.strip()[-2000:]
+    if child.returncode == 4:
+        raise UsageError(f"pytest refused the arguments:\n{tail}", code="pytest_usage")
+    if not finished or child.returncode == 3:
+        raise RunnerError(f"pytest did not run ({_death(child)}):\n{tail}",
+                          code="runner_failed")
+
+
+def _rerun(root: Path, rev: str | None, python: str | None, limits: Limits, isolation: str,
+           tests: dict[str, TestOutcome], reruns: int,
+           deadline: float) -> dict[str, TestOutcome]:
+    """Rerun failures ``reruns`` times, each in a fresh copy; a changed outcome is flaky."""
+    suspects = sorted(n for n, t in tests.items() if t.failing and t.phase != "collection")
+    history = {n: [tests[n]] for n in suspects}
+    for _ in range(reruns if suspects else 0):
+        with Sandbox(root, rev=rev, python=python, limits=limits, isolation=isolation) as box:
+            listing = box.dir / "rerun.txt"
+            listing.write_text("".join(n + "\n" for n in suspects), encoding="utf-8")
+            folder, _child = _run_pytest(box, [f"--lanser-only={listing}"], deadline)
+        for nodeid in suspects:
+            again = folder.done.get(nodeid)
+            if again is not None:
+                history[nodeid].append(again.with_credit())
+    out = dict(tests)
+    for nodeid, runs in history.items():
+        attempts = tuple(r.outcome for r in runs)
+        first = runs[0]
+        if len(set(attempts)) > 1:
+            out[nodeid] = replace(first, outcome="flaky", attempts=attempts,
+                                  credit=flaky_credit([r.credit for r in runs]))
+        else:
+            out[nodeid] = replace(first, attempts=attempts)
+    return out
+
+
+def _death(child: ChildRun) -> str:
+    import signal
+
+    code = child.returncode
+    if code is not None and code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exit status {code}"
+
+
+def _exitstatus(child: ChildRun) -> int | None:
+    for event in reversed(child.events):
+        if event.get("e") == "session":
+            return int(event["exitstatus"])
+    return child.returncode
+
+
+def _isolation(box: Sandbox, child: ChildRun) -> dict[str, Any]:
+    done = child.isolation
+    return {"network": "namespace" if done.get("network") else "host (not isolated)",
+            "filesystem": "read-only outside the copy" if done.get("filesystem")
+            else "copy only (not isolated)",
+            "processes": "pid namespace" if "--pid" in box.prefix else "process tree",
+            "capabilities": "dropped" if done.get("capabilities") else "kept",
+            "memory_mb": box.limits.memory_mb}
+
+
+def _root_of(workspace: Any) -> Path:
+    root = getattr(workspace, "root", workspace)
+    return Path(root).resolve()
+
+
+def _rebase(arg: str, root: Path, copy: Path) -> str:
+    """An absolute path into the workspace, pointed at the copy instead."""
+    text = str(root)
+    return str(copy) + arg[len(text):] if arg == text or arg.startswith(text + "/") else arg
+
+
+def _tree_of(root: Path, rev: str) -> str:
+    import subprocess
+
+    out = subprocess.run(["git", "rev-parse", f"{rev}^{{tree}}"], cwd=root,
+                         capture_output=True, text=True, check=False)
+    return out.stdout.strip()
+
+
+def _decimal(value: float) -> str:
+    return f"{value:.3f}".rstrip("0").rstrip(".")

@@ -1,0 +1,326 @@
+"""A throw-away copy of a snapshot, and one child process run inside it, watched.
+
+Isolation, strongest the platform allows (probed once per process, see
+:func:`isolation_prefix`): ``unshare --mount --net --pid --fork --kill-child``
+gives the child a private network namespace (no network), a PID namespace (when its
+first process dies the kernel kills every process it spawned, double forks and
+``setsid`` included) and a mount namespace in which ``child.py`` remounts the host
+read-only outside the sandbox directory before dropping every capability. Where
+``unshare`` is refused, the child runs in its own session, the tree is killed with
+psutil (found by pid and by a marker in the environment, for daemons that escaped
+the tree) and the result says the network and the filesystem were not isolated.
+
+The watchdog reads the plugin's events file as it grows: a test (or a module's
+collection) running longer than the per-test limit, or the run passing its own
+limit, kills the child; the caller restarts it on the tests left. Output is read
+through a pipe and kept bounded (head and tail), so a test printing forever costs
+memory for neither process and no disk.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lanser.errors import LanserError, UsageError
+
+CHILD = Path(__file__).with_name("child.py")
+PLUGIN = Path(__file__).with_name("plugin.py")
+_SKIP_DIRS = {".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", ".lanser",
+              ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox"}
+POLL_SECONDS = 0.02
+
+
+class RunnerError(LanserError):
+    """The runner could not run the tests at all (exit 3): not a test outcome."""
+
+    code = "runner_error"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one run. Time is wall-clock seconds."""
+
+    test_timeout: float = 60.0
+    run_timeout: float = 1800.0
+    memory_mb: int = 4096
+    file_mb: int = 1024
+    output_bytes: int = 64 * 1024
+
+
+@functools.lru_cache(maxsize=4)
+def isolation_prefix(mode: str = "auto") -> tuple[str, ...]:
+    """The ``unshare`` prefix that works here, strongest first; () when none does."""
+    if mode == "none" or os.environ.get("LANSER_NO_NAMESPACES") or not shutil.which("unshare"):
+        return ()
+    user = () if os.geteuid() == 0 else ("--user", "--map-root-user")
+    for extra in (("--mount",), ()):
+        prefix = ("unshare", *user, *extra, "--net", "--pid", "--fork", "--kill-child")
+        try:
+            ok = subprocess.run([*prefix, "true"], capture_output=True, timeout=10).returncode
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if ok == 0:
+            return prefix
+    return ()
+
+
+@dataclass
+class ChildRun:
+    """What one child process did: its events, how it ended, its bounded output."""
+
+    events: list[dict[str, Any]]
+    returncode: int | None
+    output: str
+    killed: str | None = None  #: "test_timeout", "collect_timeout", "run_timeout"
+    running: str | None = None  #: node id started and not finished when it ended
+    collecting: str | None = None  #: file whose collection had not finished
+    isolation: dict[str, Any] = field(default_factory=dict)
+
+
+class _Output:
+    """Bounded capture of a pipe: the first and the last bytes, a count of the rest."""
+
+    def __init__(self, stream: Any, limit: int) -> None:
+        self.head = bytearray()
+        self.tail: collections.deque[bytes] = collections.deque()
+        self.tail_size = self.dropped = 0
+        self.limit = limit
+        self.thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, stream: Any) -> None:
+        head_limit = self.limit // 4
+        while chunk := stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536):
+            if len(self.head) < head_limit:
+                take = head_limit - len(self.head)
+                self.head += chunk[:take]
+                chunk = chunk[take:]
+            if chunk:
+                self.tail.append(chunk)
+                self.tail_size += len(chunk)
+                while self.tail_size - len(self.tail[0]) >= self.limit - head_limit:
+                    self.dropped += len(self.tail[0])
+                    self.tail_size -= len(self.tail.popleft())
+        stream.close()
+
+    def text(self) -> str:
+        self.thread.join(timeout=5)
+        middle = f"\n[... {self.dropped} bytes dropped ...]\n" if self.dropped else ""
+        return (bytes(self.head).decode("utf-8", "replace") + middle
+                + b"".join(self.tail).decode("utf-8", "replace"))
+
+
+class Sandbox:
+    """A temporary directory holding a copy of the snapshot; removed on exit.
+
+    ``rev`` copies a git revision (``git archive``: the repository is only read);
+    otherwise the working tree as the snapshot identity sees it: tracked and untracked
+    files git does not ignore, or every file outside the usual tool directories.
+    """
+
+    def __init__(self, root: Path, *, rev: str | None = None, python: str | None = None,
+                 limits: Limits = Limits(), isolation: str = "auto") -> None:
+        self.root = root
+        self.rev = rev
+        self.python = python or sys.executable
+        self.limits = limits
+        self.prefix = isolation_prefix(isolation)
+        self.dir = Path(tempfile.mkdtemp(prefix="lanser-run-")).resolve()
+        self.copy = self.dir / "ws"
+        self.token = uuid.uuid4().hex
+        self._runs = 0
+        try:
+            self.copy_seconds = _timed(self._populate)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        def writable(func: Any, path: str, _exc: Any) -> None:
+            os.chmod(os.path.dirname(path), 0o700)
+            os.chmod(path, 0o700) if os.path.isdir(path) else None
+            func(path)
+
+        shutil.rmtree(self.dir, onexc=writable) if sys.version_info >= (3, 12) else \
+            shutil.rmtree(self.dir, onerror=writable)
+
+    # -- the copy -------------------------------------------------------------
+
+    def _populate(self) -> None:
+        self.copy.mkdir()
+        if self.rev is not None:
+            self._archive(self.rev)
+        else:
+            for rel in _snapshot_files(self.root):
+                src, dst = self.root / rel, self.copy / rel
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                if src.is_symlink():
+                    os.symlink(os.readlink(src), dst)
+                elif src.is_file():
+                    shutil.copy2(src, dst)
+
+    def _archive(self, rev: str) -> None:
+        check = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+                               cwd=self.root, capture_output=True, text=True, check=False)
+        if check.returncode != 0:
+            raise UsageError(f"--rev {rev}: not a commit of {self.root}", code="bad_rev")
+        archive = subprocess.Popen(["git", "archive", "--format=tar", check.stdout.strip()],
+                                   cwd=self.root, stdout=subprocess.PIPE)
+        untar = subprocess.run(["tar", "-x", "-C", str(self.copy)], stdin=archive.stdout,
+                               capture_output=True, check=False)
+        archive.stdout.close()  # type: ignore[union-attr]
+        if archive.wait() != 0 or untar.returncode != 0:
+            raise RunnerError(f"git archive {rev} failed: {untar.stderr.decode()[-500:]}",
+                              code="git_error")
+
+    # -- running --------------------------------------------------------------
+
+    def run(self, mode: str, argv: list[str], *, deadline: float,
+            extra: dict[str, Any] | None = None) -> ChildRun:
+        """Run the child once (``mode`` is "pytest" or "script") and watch it."""
+        self._runs += 1
+        events = self.dir / f"events-{self._runs}.jsonl"
+        events.touch()
+        for sub in ("home", "tmp", "site"):
+            (self.dir / sub).mkdir(exist_ok=True)
+        shutil.copyfile(PLUGIN, self.dir / "site" / "_lanser_pytest_plugin.py")
+        if mode == "pytest":  # one token: a separate value would count for pytest's rootdir
+            argv = [f"--lanser-events={events}", *argv]
+        spec = {"mode": mode, "argv": argv, "cwd": str(self.copy), "events": str(events),
+                "site": str(self.dir / "site"), "sandbox": str(self.dir),
+                "netns": "--net" in self.prefix, "mountns": "--mount" in self.prefix,
+                "drop_caps": True, "memory_bytes": self.limits.memory_mb << 20,
+                "file_bytes": self.limits.file_mb << 20, **(extra or {})}
+        spec_path = self.dir / f"spec-{self._runs}.json"
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.dir / "home"),
+               "TMPDIR": str(self.dir / "tmp"), "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "NO_COLOR": "1",
+               "COLUMNS": "120", "LANSER_SANDBOX": self.token}
+        try:
+            proc = subprocess.Popen([*self.prefix, self.python, str(CHILD), str(spec_path)],
+                                    cwd=self.copy, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        except OSError as exc:
+            raise RunnerError(f"cannot start {self.python}: {exc}") from None
+        output = _Output(proc.stdout, self.limits.output_bytes)
+        try:
+            run = self._watch(proc, events, deadline)
+        finally:
+            self._kill(proc)
+        run.output = output.text()
+        return run
+
+    def _watch(self, proc: subprocess.Popen, path: Path, deadline: float) -> ChildRun:
+        run = ChildRun(events=[], returncode=None, output="")
+        since = time.monotonic()
+        offset, partial = 0, b""
+        with open(path, "rb") as fh:
+            while True:
+                done = proc.poll() is not None
+                fh.seek(offset)
+                chunk = fh.read()
+                offset += len(chunk)
+                *lines, partial = (partial + chunk).split(b"\n")
+                for line in lines:
+                    try:
+                        event = json.loads(line)
+                    except ValueError:
+                        continue  # a test scribbled on the file: ignore the line
+                    run.events.append(event)
+                    kind = event.get("e")
+                    if kind in ("start", "collectstart"):
+                        since = time.monotonic()
+                        if kind == "start":
+                            run.running = event.get("nodeid")
+                        else:
+                            run.collecting = event.get("nodeid")
+                    elif kind == "finish" and event.get("nodeid") == run.running:
+                        run.running = None
+                    elif kind == "collectdone" and event.get("nodeid") == run.collecting:
+                        run.collecting = None
+                    elif kind == "isolation":
+                        run.isolation = event
+                if done:
+                    run.returncode = proc.returncode
+                    return run
+                now = time.monotonic()
+                if now > deadline:
+                    run.killed = "run_timeout"
+                    return run
+                if (run.running or run.collecting) and now - since > self.limits.test_timeout:
+                    run.killed = "test_timeout" if run.running else "collect_timeout"
+                    return run
+                time.sleep(POLL_SECONDS)
+
+    def _kill(self, proc: subprocess.Popen) -> None:
+        """Kill the child and everything it spawned, however it tried to get away."""
+        import psutil
+
+        try:
+            tree = psutil.Process(proc.pid).children(recursive=True)
+        except psutil.Error:
+            tree = []
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        for child in tree:
+            try:
+                child.kill()
+            except psutil.Error:
+                pass
+        if "--pid" not in self.prefix:  # no PID namespace to tear the rest down for us
+            for escaped in psutil.process_iter():
+                try:
+                    if escaped.environ().get("LANSER_SANDBOX") == self.token:
+                        escaped.kill()
+                except psutil.Error:
+                    continue
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _snapshot_files(root: Path) -> list[str]:
+    """Files of the working tree a snapshot covers, relative, sorted."""
+    if (root / ".git").exists():
+        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
+                              "--exclude-standard"], cwd=root, capture_output=True, check=False)
+        if out.returncode == 0:
+            return sorted({n for n in out.stdout.decode("utf-8", "replace").split("\0") if n})
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+        rel = Path(dirpath).relative_to(root)
+        found.extend((rel / f).as_posix() for f in filenames)
+    return sorted(found)
+
+
+def _timed(func: Any) -> float:
+    start = time.perf_counter()
+    func()
+    return time.perf_counter() - start
