@@ -1,39 +1,95 @@
-"""Query commands as library calls: resolve the target, ask the server, shape the answer.
+"""Query commands as library calls: plan the server requests, then compose the answer.
 
-The answer of every query is one JSON object: ``op``, ``server`` (name, version),
-``target`` (for positional queries: the resolved path, line, col, the selector as
-given, the method that resolved it and its confidence) and the op's facts
-(``locations``, ``hover``, ``symbols``, ``calls`` or ``files``), each list sorted
-in the order documented in :mod:`lanser.lsp.facts`.
+A :class:`Plan` holds the JSON requests a command needs and how to shape their
+answers; the CLI runs it through :func:`lanser.lsp.client.query_batch` (daemon or
+in-process) and the daemon runs it on its warm servers, so both give the same
+bytes. The answer of every query is one JSON object: ``op``, ``server`` (name,
+version), ``target`` for positional queries (resolved path, line, col, the
+selector as given, the method that resolved it and its confidence) and the op's
+facts (``locations``, ``hover``, ``symbols``, ``calls`` or ``files`` plus
+``summary``), each list sorted in the order documented in :mod:`lanser.lsp.facts`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from lanser.lsp.client import query
-from lanser.lsp.registry import ServerSpec
+from lanser.errors import UsageError
 from lanser.workspace import Workspace
 
+#: Commands that act at a location, and the extra request fields each accepts.
+POSITIONAL = {
+    "definition": (), "declaration": (), "type-definition": (), "implementation": (),
+    "references": ("include_declaration",), "hover": (), "calls": ("incoming",),
+}
+COMMANDS = (*POSITIONAL, "symbols", "workspace-symbols", "diagnostics")
 
-def position_query(workspace: Workspace, spec: ServerSpec, op: str, loc: str, *,
-                   timeout: float, use_daemon: bool = True, **extra: Any) -> dict[str, Any]:
-    """A query at a location (``path:line:col`` or a selector)."""
+Answers = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Plan:
+    requests: Answers
+    compose: Callable[[Answers, dict[str, Any]], dict[str, Any]]
+
+
+def plan(workspace: Workspace, command: str, args: dict[str, Any]) -> Plan:
+    """The requests for ``command`` with ``args`` (``loc``, ``path``, ``paths``, ...)."""
+    if command in POSITIONAL:
+        return _positional(workspace, command, args)
+    if command == "symbols":
+        path = workspace.relative(workspace.resolve_file(args["path"]))
+        return _simple(command, {"op": "symbols", "path": path})
+    if command == "workspace-symbols":
+        return _simple(command, {"op": "workspace-symbols", "query": args.get("query", "")})
+    if command == "diagnostics":
+        paths = [workspace.relative(workspace.resolve_file(p)) for p in args.get("paths") or []]
+
+        def compose(answers: Answers, server: dict[str, Any]) -> dict[str, Any]:
+            out = _wrap(command, answers[0], server)
+            out["summary"] = diagnostics_summary(out["files"])
+            return out
+
+        return Plan([{"op": "diagnostics", "paths": paths}], compose)
+    raise UsageError(f"unknown query command {command!r}", code="bad_request")
+
+
+def _positional(workspace: Workspace, command: str, args: dict[str, Any]) -> Plan:
     from lanser.selectors import resolve_target
 
-    target = resolve_target(workspace, loc, threshold=workspace.config.confidence_threshold)
-    request = {"op": op, "path": workspace.relative(target.path),
-               "line": target.position.line, "col": target.position.col, **extra}
-    answer = query(workspace, spec, request, timeout=timeout, use_daemon=use_daemon)
-    return {"op": op, "target": target.to_json(workspace), **answer}
+    target = resolve_target(workspace, args["loc"],
+                            threshold=workspace.config.confidence_threshold)
+    request = {"op": command, "path": workspace.relative(target.path),
+               "line": target.position.line, "col": target.position.col}
+    request.update({k: args[k] for k in POSITIONAL[command] if k in args})
+    target_json = target.to_json(workspace)
+
+    def compose(answers: Answers, server: dict[str, Any]) -> dict[str, Any]:
+        return {**_wrap(command, answers[0], server), "target": target_json}
+
+    return Plan([request], compose)
 
 
-def file_query(workspace: Workspace, spec: ServerSpec, op: str, *, timeout: float,
-               use_daemon: bool = True, **request: Any) -> dict[str, Any]:
-    """A query that takes files or a string rather than a location."""
-    answer = query(workspace, spec, {"op": op, **request}, timeout=timeout,
-                   use_daemon=use_daemon)
-    return {"op": op, **answer}
+def _simple(command: str, request: dict[str, Any]) -> Plan:
+    return Plan([request], lambda answers, server: _wrap(command, answers[0], server))
+
+
+def _wrap(command: str, answer: dict[str, Any], server: dict[str, Any]) -> dict[str, Any]:
+    return {"op": command, **answer,
+            "server": {"name": server["name"], "version": server["version"]}}
+
+
+def run(workspace: Workspace, spec: Any, command: str, args: dict[str, Any], *,
+        timeout: float, use_daemon: bool = True) -> dict[str, Any]:
+    """Plan, ask (daemon or in-process) and compose: the whole query, synchronously."""
+    from lanser.lsp.client import query_batch
+
+    steps = plan(workspace, command, args)
+    answers, server = query_batch(workspace, spec, steps.requests, timeout=timeout,
+                                  use_daemon=use_daemon)
+    return steps.compose(answers, server)
 
 
 def diagnostics_summary(files: list[dict[str, Any]]) -> dict[str, int]:

@@ -23,24 +23,20 @@ _SKIP_DIRS = {".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", ".l
               ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox", "build", "dist"}
 
 
-def find_root(root: str | Path | None = None) -> Path:
-    """``root`` if given, else the git top-level of the current directory, else it."""
+def find_root(root: str | Path | None = None, cwd: Path | None = None) -> Path:
+    """``root`` if given, else the nearest directory at or above ``cwd`` holding a
+    ``.git`` (the git top-level, found without running git: this runs on every
+    call), else ``cwd`` itself."""
     if root is not None:
         path = Path(root).expanduser()
         if not path.is_dir():
             raise UsageError(f"--root {root}: not a directory", code="bad_root")
         return path.resolve()
-    cwd = Path.cwd()
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=cwd, capture_output=True, text=True, timeout=10, check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return cwd.resolve()
-    if out.returncode == 0 and out.stdout.strip():
-        return Path(out.stdout.strip()).resolve()
-    return cwd.resolve()
+    here = (cwd or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return here
 
 
 def path_to_uri(path: Path) -> str:
@@ -54,10 +50,13 @@ def uri_to_path(uri: str) -> Path:
 @dataclass(frozen=True)
 class Workspace:
     root: Path
+    #: The directory relative paths are read from (the caller's cwd; the daemon
+    #: answers for clients whose cwd is not its own). ``None``: this process's cwd.
+    cwd: Path | None = None
 
     @classmethod
-    def open(cls, root: str | Path | None = None) -> Workspace:
-        return cls(find_root(root))
+    def open(cls, root: str | Path | None = None, cwd: Path | None = None) -> Workspace:
+        return cls(find_root(root, cwd), cwd)
 
     @cached_property
     def config(self) -> Config:
@@ -73,7 +72,7 @@ class Workspace:
         """The real absolute path of a user-given path, jailed to the root."""
         raw = Path(given).expanduser()
         if not raw.is_absolute():
-            cwd = Path.cwd().resolve()
+            cwd = (self.cwd or Path.cwd()).resolve()
             base = cwd if cwd == self.root or self.root in cwd.parents else self.root
             raw = base / raw
         real = Path(os.path.realpath(raw))

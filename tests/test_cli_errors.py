@@ -25,7 +25,7 @@ def root(workspace):
     (["definition", "mod.py:1:99"], "out_of_range", "column 99"),
     (["hover", "blob.py:1:1"], "unreadable_file", "binary"),
     (["hover", "latin.py:1:1"], "unreadable_file", "not valid UTF-8"),
-    (["definition", "sub:1:1"], "not_a_file", "not a regular file"),
+    (["symbols", "sub"], "not_a_file", "not a regular file"),
     (["definition", "mod.py:1:1", "--server", "nosuch"], "unknown_server", "unknown server"),
     (["diagnostics", "nope.py"], "missing_file", "no such file"),
     (["diagnostics", "--fail-on", "fatal"], "usage", "--fail-on"),

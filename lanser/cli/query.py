@@ -1,8 +1,12 @@
-"""Query commands: definition and friends, references, hover, symbols, calls, diagnostics."""
+"""Query commands: definition and friends, references, hover, symbols, calls, diagnostics.
+
+Each command turns its options into the ``args`` of :func:`lanser.query.run`; the
+fast path (:mod:`lanser.cli.fast`) sends the same ``args`` to a running daemon.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -21,6 +25,7 @@ LocArg = Annotated[str, typer.Argument(help="path:line:col, path:line, or a sele
 NoDaemonOpt = Annotated[
     bool, typer.Option("--no-daemon", help="Do not use a running daemon; start a server here.")
 ]
+SEVERITIES = ["error", "warning", "information", "hint"]
 
 
 def register(app: typer.Typer) -> None:
@@ -34,22 +39,18 @@ def register(app: typer.Typer) -> None:
     app.command("diagnostics")(diagnostics)
 
 
-def _show(inv: Invocation, answer: dict) -> int:
+def _run(inv: Invocation, command: str, no_daemon: bool, **args: Any) -> dict[str, Any]:
+    from lanser.query import run
+
+    answer = run(inv.workspace, inv.server_spec(), command, args,
+                 timeout=inv.request_timeout, use_daemon=not no_daemon)
     if inv.json:
         emit_json(answer)
     else:
         from lanser.cli import render
 
         render.answer(answer)
-    return 0
-
-
-def _position(inv: Invocation, op: str, loc: str, no_daemon: bool, **extra: object) -> int:
-    from lanser.query import position_query
-
-    answer = position_query(inv.workspace, inv.server_spec(), op, loc,
-                            timeout=inv.request_timeout, use_daemon=not no_daemon, **extra)
-    return _show(inv, answer)
+    return answer
 
 
 def _location_command(op: str):
@@ -57,7 +58,8 @@ def _location_command(op: str):
     def command(loc: LocArg, root: RootOpt = None, json_out: JsonOpt = False,
                 server: ServerOpt = None, timeout: TimeoutOpt = None,
                 no_daemon: NoDaemonOpt = False) -> int:
-        return _position(Invocation(root, json_out, server, timeout), op, loc, no_daemon)
+        _run(Invocation(root, json_out, server, timeout), op, no_daemon, loc=loc)
+        return 0
 
     command.__name__ = op.replace("-", "_")
     return command
@@ -69,8 +71,9 @@ def references(loc: LocArg, include_declaration: Annotated[bool, typer.Option(
                root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
                timeout: TimeoutOpt = None, no_daemon: NoDaemonOpt = False) -> int:
     """Every reference to the symbol at LOC."""
-    return _position(Invocation(root, json_out, server, timeout), "references", loc, no_daemon,
-                     include_declaration=include_declaration)
+    _run(Invocation(root, json_out, server, timeout), "references", no_daemon, loc=loc,
+         include_declaration=include_declaration)
+    return 0
 
 
 @handle_errors
@@ -78,7 +81,8 @@ def hover(loc: LocArg, root: RootOpt = None, json_out: JsonOpt = False,
           server: ServerOpt = None, timeout: TimeoutOpt = None,
           no_daemon: NoDaemonOpt = False) -> int:
     """Type and documentation of the symbol at LOC."""
-    return _position(Invocation(root, json_out, server, timeout), "hover", loc, no_daemon)
+    _run(Invocation(root, json_out, server, timeout), "hover", no_daemon, loc=loc)
+    return 0
 
 
 @handle_errors
@@ -88,8 +92,9 @@ def calls(loc: LocArg,
           root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
           timeout: TimeoutOpt = None, no_daemon: NoDaemonOpt = False) -> int:
     """Call hierarchy of the function at LOC."""
-    return _position(Invocation(root, json_out, server, timeout), "calls", loc, no_daemon,
-                     incoming=incoming)
+    _run(Invocation(root, json_out, server, timeout), "calls", no_daemon, loc=loc,
+         incoming=incoming)
+    return 0
 
 
 @handle_errors
@@ -97,13 +102,8 @@ def symbols(path: Annotated[str, typer.Argument(help="A Python file.")],
             root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
             timeout: TimeoutOpt = None, no_daemon: NoDaemonOpt = False) -> int:
     """Symbols defined in PATH, with qualified names."""
-    from lanser.query import file_query
-
-    inv = Invocation(root, json_out, server, timeout)
-    path = inv.workspace.relative(inv.workspace.resolve_file(path))
-    answer = file_query(inv.workspace, inv.server_spec(), "symbols", path=path,
-                        timeout=inv.request_timeout, use_daemon=not no_daemon)
-    return _show(inv, answer)
+    _run(Invocation(root, json_out, server, timeout), "symbols", no_daemon, path=path)
+    return 0
 
 
 @handle_errors
@@ -112,12 +112,9 @@ def workspace_symbols(query: Annotated[str, typer.Argument(help="Name or fragmen
                       server: ServerOpt = None, timeout: TimeoutOpt = None,
                       no_daemon: NoDaemonOpt = False) -> int:
     """Symbols across the workspace matching QUERY."""
-    from lanser.query import file_query
-
-    inv = Invocation(root, json_out, server, timeout)
-    answer = file_query(inv.workspace, inv.server_spec(), "workspace-symbols", query=query,
-                        timeout=inv.request_timeout, use_daemon=not no_daemon)
-    return _show(inv, answer)
+    _run(Invocation(root, json_out, server, timeout), "workspace-symbols", no_daemon,
+         query=query)
+    return 0
 
 
 @handle_errors
@@ -130,19 +127,17 @@ def diagnostics(paths: Annotated[list[str] | None, typer.Argument(
                 timeout: TimeoutOpt = None, no_daemon: NoDaemonOpt = False) -> int:
     """Fresh diagnostics: the files exactly as they are on disk now."""
     from lanser.errors import UsageError
-    from lanser.query import diagnostics_summary, file_query
 
-    order = ["error", "warning", "information", "hint"]
-    if fail_on not in (*order, "never"):
-        raise UsageError(f"--fail-on {fail_on}: expected one of {', '.join(order)}, never")
-    inv = Invocation(root, json_out, server, timeout)
-    rel = [inv.workspace.relative(inv.workspace.resolve_file(p)) for p in paths or []]
-    answer = file_query(inv.workspace, inv.server_spec(), "diagnostics", paths=rel,
-                        timeout=inv.request_timeout, use_daemon=not no_daemon)
-    answer["summary"] = summary = diagnostics_summary(answer["files"])
-    _show(inv, answer)
+    if fail_on not in (*SEVERITIES, "never"):
+        raise UsageError(f"--fail-on {fail_on}: expected one of {', '.join(SEVERITIES)}, never")
+    answer = _run(Invocation(root, json_out, server, timeout), "diagnostics", no_daemon,
+                  paths=paths or [])
+    return diagnostics_exit_code(answer["summary"], fail_on)
+
+
+def diagnostics_exit_code(summary: dict[str, int], fail_on: str) -> int:
     if summary["not_ready"]:
         return int(ExitCode.RUNTIME)
-    if fail_on != "never" and any(summary[s] for s in order[: order.index(fail_on) + 1]):
+    if fail_on != "never" and any(summary[s] for s in SEVERITIES[: SEVERITIES.index(fail_on) + 1]):
         return int(ExitCode.CHECK_FAILED)
     return 0

@@ -1,15 +1,166 @@
-"""The light client side of the daemon: standard library only, imported on every call.
+"""The light side of the daemon: paths, a JSON-lines request, start and stop.
 
-Filled in by the daemon work (issue 3); until a daemon runs it answers ``None``
-and the caller falls back to an in-process session.
+Imported on every CLI call, so it uses the standard library only (plus
+:mod:`lanser.errors`, itself import-free): a warm query should spend its time in
+Python start-up, not in our imports.
+
+Wire format: one JSON object per line each way. A request is
+``{"method": ..., ...}``; a reply is ``{"ok": true, ...}`` or
+``{"ok": false, "error": {"code", "message", ...}, "exit_code": N}``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
+
+#: Seconds a client waits for the daemon beyond the request's own timeout.
+REPLY_MARGIN = 30.0
+
+
+def runtime_dir() -> Path:
+    """Where sockets live: out of the workspace (git status stays clean), short paths.
+
+    Unix socket paths are limited to 108 bytes; ``/tmp/lanser-<uid>/<20 hex>.sock``
+    is about 45.
+    """
+    base = os.environ.get("LANSER_RUNTIME_DIR")
+    if base:
+        return Path(base)
+    return Path(f"/tmp/lanser-{os.getuid()}")
+
+
+def daemon_key(root: Path) -> str:
+    return hashlib.sha256(str(root).encode()).hexdigest()[:20]
+
+
+def socket_path(root: Path) -> Path:
+    return runtime_dir() / f"{daemon_key(root)}.sock"
+
+
+def log_path(root: Path) -> Path:
+    return runtime_dir() / f"{daemon_key(root)}.log"
+
+
+def lock_path(root: Path) -> Path:
+    return runtime_dir() / f"{daemon_key(root)}.lock"
+
+
+class DaemonUnavailable(Exception):
+    """No daemon answers for this root (none started, or a stale socket)."""
+
+
+def request(root: Path, message: dict[str, Any], *, timeout: float = 60.0) -> dict[str, Any]:
+    """Send one message to the root's daemon and return its reply."""
+    path = socket_path(root)
+    if not path.exists():
+        raise DaemonUnavailable(str(path))
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        try:
+            sock.connect(str(path))
+        except (ConnectionRefusedError, FileNotFoundError) as exc:
+            raise DaemonUnavailable(str(path)) from exc
+        sock.sendall(json.dumps(message).encode() + b"\n")
+        chunks = []
+        while True:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if chunk.endswith(b"\n"):
+                break
+    except TimeoutError:
+        from lanser.errors import ServerTimeout
+
+        raise ServerTimeout(f"the lanser daemon did not answer within {timeout:g} s") from None
+    finally:
+        sock.close()
+    if not chunks:
+        raise DaemonUnavailable(str(path))
+    return json.loads(b"".join(chunks))
+
+
+def raise_remote(reply: dict[str, Any]) -> None:
+    """Re-raise an error the daemon reported as the same lanser error here."""
+    from lanser import errors
+
+    error = reply.get("error") or {}
+    code = error.get("code", "error")
+    classes: list[type[errors.LanserError]] = [errors.LanserError]
+    for cls in classes:
+        classes.extend(cls.__subclasses__())
+    cls = next((c for c in reversed(classes) if c.code == code), errors.LanserError)
+    exc = cls(error.get("message", "daemon error"), code=code, **(error.get("details") or {}))
+    exc.exit_code = errors.ExitCode(reply.get("exit_code", int(cls.exit_code)))
+    raise exc
+
+
+def call(root: Path, message: dict[str, Any], *, timeout: float = 60.0) -> dict[str, Any]:
+    """Like :func:`request`, raising the daemon's errors as lanser errors."""
+    reply = request(root, message, timeout=timeout)
+    if not reply.get("ok"):
+        raise_remote(reply)
+    return reply
 
 
 def try_query(root: Path, server: str, requests: list[dict[str, Any]], *,
               timeout: float) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
-    return None
+    """Answers from a running daemon, or ``None`` when there is none for ``root``."""
+    try:
+        reply = call(root, {"method": "query", "server": server, "requests": requests,
+                            "cwd": os.getcwd()},
+                     timeout=timeout * max(1, len(requests)) + REPLY_MARGIN)
+    except DaemonUnavailable:
+        return None
+    return reply["answers"], reply["server"]
+
+
+def is_running(root: Path) -> bool:
+    try:
+        return bool(request(root, {"method": "ping"}, timeout=5.0).get("ok"))
+    except (DaemonUnavailable, OSError, ValueError):
+        return False
+    except Exception:
+        return False
+
+
+def start(root: Path, *, wait: float = 60.0, servers: list[str] | None = None) -> dict[str, Any]:
+    """Start the root's daemon unless one runs; return its status once it answers."""
+    if not is_running(root):
+        runtime_dir().mkdir(mode=0o700, parents=True, exist_ok=True)
+        args = [sys.executable, "-m", "lanser.warm", "--root", str(root)]
+        for name in servers or []:
+            args += ["--server", name]
+        with open(log_path(root), "ab") as log:
+            subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                             start_new_session=True, close_fds=True, cwd=str(root))
+        deadline = time.monotonic() + wait
+        while not is_running(root):
+            if time.monotonic() > deadline:
+                from lanser.errors import ServerError
+
+                raise ServerError(f"the lanser daemon did not start within {wait:g} s; "
+                                  f"see {log_path(root)}", code="daemon_start_failed")
+            time.sleep(0.05)
+    return call(root, {"method": "status"})
+
+
+def stop(root: Path, *, wait: float = 30.0) -> bool:
+    """Stop the root's daemon; ``False`` if none was running."""
+    try:
+        request(root, {"method": "stop"}, timeout=wait)
+    except (DaemonUnavailable, OSError):
+        return False
+    deadline = time.monotonic() + wait
+    while socket_path(root).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return True

@@ -1,0 +1,208 @@
+"""The per-workspace daemon: warm server sessions behind a Unix socket.
+
+One daemon per workspace root (an exclusive ``flock`` on a lock file beside the
+socket makes a second one exit at once). It holds one
+:class:`~lanser.lsp.service.LanguageService` per server, started on first use and
+tracking the disk, so a warm answer equals a cold one on the same files. Requests
+to one server are serialized by the service's lock; clients are served
+concurrently. Handlers for higher-level requests (resolving selectors, say) are
+plugged in by the process entry point, :mod:`lanser.warm`: this module knows only
+LSP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import fcntl
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from lanser.errors import LanserError
+from lanser.lsp import daemon_client
+from lanser.lsp.operations import execute
+from lanser.lsp.registry import get_server
+from lanser.lsp.service import LanguageService
+from lanser.workspace import Workspace
+
+Handler = Callable[["Daemon", dict[str, Any]], Awaitable[dict[str, Any]]]
+
+#: Latencies kept per server for the percentiles ``status`` reports.
+LATENCY_WINDOW = 2000
+
+
+class Daemon:
+    def __init__(self, workspace: Workspace, *, idle_timeout: float | None = None,
+                 handlers: dict[str, Handler] | None = None) -> None:
+        self.workspace = workspace
+        config = workspace.config
+        self.idle_timeout = config.daemon_idle_timeout if idle_timeout is None else idle_timeout
+        self.timeout = config.timeout
+        self.services: dict[str, LanguageService] = {}
+        self.handlers: dict[str, Handler] = {
+            "ping": Daemon._ping, "status": Daemon._status, "stop": Daemon._stop,
+            "query": Daemon._query, **(handlers or {}),
+        }
+        self.started = time.time()
+        self.last_activity = time.monotonic()
+        self.latencies: dict[str, collections.deque[float]] = collections.defaultdict(
+            lambda: collections.deque(maxlen=LATENCY_WINDOW))
+        self.counts: collections.Counter[str] = collections.Counter()
+        self._starting: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
+        self._stopping = asyncio.Event()
+        self._active = 0
+
+    # -- services -------------------------------------------------------------
+
+    async def service(self, name: str) -> LanguageService:
+        """The warm service for server ``name``, started on first use."""
+        async with self._starting[name]:
+            if name not in self.services:
+                spec = get_server(name, self.workspace.config.servers)
+                service = LanguageService(self.workspace, spec, timeout=self.timeout,
+                                          track_disk=True)
+                await service.start()
+                self.services[name] = service
+            return self.services[name]
+
+    async def answer(self, server: str, requests: list[dict[str, Any]]
+                     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Run query requests on the warm server, recording their latency."""
+        service = await self.service(server)
+        began = time.perf_counter()
+        try:
+            answers = [await execute(service, request) for request in requests]
+        finally:
+            self.latencies[server].append(time.perf_counter() - began)
+            self.counts[server] += len(requests)
+        return answers, service.server_info()
+
+    # -- built-in handlers ----------------------------------------------------
+
+    async def _ping(self, message: dict[str, Any]) -> dict[str, Any]:
+        return {"pid": os.getpid()}
+
+    async def _query(self, message: dict[str, Any]) -> dict[str, Any]:
+        answers, server = await self.answer(message["server"], message["requests"])
+        return {"answers": answers, "server": server}
+
+    async def _stop(self, message: dict[str, Any]) -> dict[str, Any]:
+        self._stopping.set()
+        return {"stopping": True}
+
+    async def _status(self, message: dict[str, Any]) -> dict[str, Any]:
+        servers = []
+        for name in sorted(self.services):
+            service = self.services[name]
+            session = service.session
+            servers.append({
+                "name": name,
+                "version": session.server_version,
+                "pid": session.pid,
+                "state": session.state.value,
+                "open_documents": len(session.documents),
+                "requests": self.counts[name],
+                "restarts": session.restarts,
+                "latency_ms": _percentiles(self.latencies[name]),
+            })
+        return {
+            "root": str(self.workspace.root),
+            "pid": os.getpid(),
+            "socket": str(daemon_client.socket_path(self.workspace.root)),
+            "uptime_s": round(time.time() - self.started, 3),
+            "idle_timeout_s": self.idle_timeout,
+            "servers": servers,
+        }
+
+    # -- the socket -----------------------------------------------------------
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._active += 1
+        try:
+            while not reader.at_eof():
+                line = await reader.readline()
+                if not line:
+                    break
+                self.last_activity = time.monotonic()
+                reply = await self._dispatch(line)
+                writer.write(json.dumps(reply, ensure_ascii=False).encode() + b"\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._active -= 1
+            self.last_activity = time.monotonic()
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _dispatch(self, line: bytes) -> dict[str, Any]:
+        try:
+            message = json.loads(line)
+            handler = self.handlers[message["method"]]
+        except (ValueError, KeyError, TypeError):
+            return {"ok": False, "exit_code": 2,
+                    "error": {"code": "bad_request", "message": "malformed daemon request"}}
+        try:
+            return {"ok": True, **await handler(self, message)}
+        except LanserError as exc:
+            return {"ok": False, "exit_code": int(exc.exit_code), **exc.to_json()}
+        except Exception as exc:  # one bad request must never take the daemon down
+            return {"ok": False, "exit_code": 3,
+                    "error": {"code": "internal", "message": f"{type(exc).__name__}: {exc}"}}
+
+    async def _idle_watch(self) -> None:
+        while not self._stopping.is_set():
+            await asyncio.sleep(min(5.0, max(self.idle_timeout / 4, 0.1)))
+            idle = time.monotonic() - self.last_activity
+            if self._active == 0 and self.idle_timeout > 0 and idle > self.idle_timeout:
+                self._stopping.set()
+
+    async def serve(self, warm: list[str] | None = None) -> int:
+        """Run until stopped or idle; returns a process exit code.
+
+        ``warm``: servers to start as soon as the socket is up (in the background;
+        a query that arrives first waits for its server's start).
+        """
+        root = self.workspace.root
+        directory = daemon_client.runtime_dir()
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        lock = open(daemon_client.lock_path(root), "w")  # noqa: SIM115 - held for life
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return 0  # another daemon serves this root: two starts leave one daemon
+        path = daemon_client.socket_path(root)
+        # The lock is ours, so any socket file left is from a crashed daemon.
+        path.unlink(missing_ok=True)
+        server = await asyncio.start_unix_server(self._client, path=str(path), limit=1 << 24)
+        os.chmod(path, 0o600)
+        watcher = asyncio.create_task(self._idle_watch())
+        warming = [asyncio.create_task(self.service(name)) for name in warm or []]
+        try:
+            await self._stopping.wait()
+        finally:
+            server.close()
+            path.unlink(missing_ok=True)
+            watcher.cancel()
+            for task in warming:
+                task.cancel()
+            for service in list(self.services.values()):
+                with contextlib.suppress(Exception):
+                    await service.close()
+            lock.close()
+        return 0
+
+
+def _percentiles(values: collections.deque[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p95": None}
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        return round(1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+    return {"p50": pick(0.50), "p95": pick(0.95)}
