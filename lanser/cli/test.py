@@ -1,9 +1,160 @@
-"""Commands of this pillar (registered by lanser.cli.app)."""
+"""``lanser test``: a sandboxed pytest run with per-test outcomes and partial credit.
+
+Exit status: 0 when every selected test passed (or the task resolved), 1 when some
+failed, 2 for bad input, 3 when the runner itself failed.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from lanser.cli.common import Invocation, JsonOpt, RootOpt, ServerOpt, emit_json, handle_errors
+from lanser.errors import ExitCode
+
+TestTimeoutOpt = Annotated[float | None, typer.Option(
+    "--timeout", help="Seconds one test may run (default 60, or [runner] timeout).",
+    show_default=False)]
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    app.command("test", context_settings={"allow_extra_args": True,
+                                          "ignore_unknown_options": True})(test)
+
+
+@handle_errors
+def test(ctx: typer.Context,
+         rev: Annotated[str | None, typer.Option(
+             "--rev", help="Test this git revision instead of the working tree.")] = None,
+         run_timeout: Annotated[float, typer.Option(
+             "--run-timeout", help="Seconds the whole run may take.")] = 1800.0,
+         memory: Annotated[int, typer.Option(
+             "--memory", help="Address-space limit of the test process, MiB.")] = 4096,
+         reruns: Annotated[int, typer.Option(
+             "--reruns", help="Rerun failures N times; a changed outcome is flaky.")] = 0,
+         f2p: Annotated[list[str] | None, typer.Option(
+             "--f2p", help="A fail-to-pass test id (repeatable).")] = None,
+         p2p: Annotated[list[str] | None, typer.Option(
+             "--p2p", help="A pass-to-pass test id (repeatable).")] = None,
+         task: Annotated[Path | None, typer.Option(
+             "--task", help="JSON with FAIL_TO_PASS / PASS_TO_PASS lists.")] = None,
+         junit: Annotated[Path | None, typer.Option(
+             "--junit", help="Also write JUnit XML to FILE.")] = None,
+         bundle_out: Annotated[Path | None, typer.Option(
+             "--bundle", "-o", help="Write the result as a hashed bundle to FILE.")] = None,
+         base: Annotated[str | None, typer.Option(
+             "--base", help="Test-impact selection against this base revision "
+             "(its coverage map is built once and kept under .lanser/).")] = None,
+         full: Annotated[bool, typer.Option(
+             "--full", help="Run the full suite even with --base.")] = False,
+         script: Annotated[str | None, typer.Option(
+             "--script", help="Run this program instead of pytest; checkpoint credit.")] = None,
+         python: Annotated[str | None, typer.Option(
+             "--python", help="Interpreter for the tests (default: lanser's).")] = None,
+         root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
+         timeout: TestTimeoutOpt = None) -> int:
+    """Run pytest in a sandbox: per-test outcomes, partial credit, grading.
+
+    Extra arguments go to pytest (put them after `--`).
+    """
+    inv = Invocation(root, json_out, server, timeout)
+    ws = inv.workspace
+    section = ws.config.section("runner")
+    per_test = timeout if timeout is not None else float(section.get("timeout", 60.0))
+    if script is not None:
+        from lanser.runner.checkpoint import run_script
+
+        outcome = run_script(ws, script, args=tuple(ctx.args), rev=rev, timeout=per_test,
+                             memory_mb=memory, python=python)
+        _show_script(inv, outcome.to_json())
+        return 0 if outcome.exit_status == 0 else int(ExitCode.CHECK_FAILED)
+
+    from lanser.runner import Task, grade, run_tests
+
+    selector = _impact_map(ws, base, tuple(ctx.args), per_test, python) \
+        if base and not full else None
+    result = run_tests(ws, rev=rev, args=tuple(ctx.args), timeout=per_test,
+                       run_timeout=run_timeout, memory_mb=memory, reruns=reruns,
+                       select=selector, python=python)
+    wanted = Task.load(task) if task else Task(tuple(f2p or ()), tuple(p2p or ()))
+    graded = grade(result, wanted.f2p, wanted.p2p) if (wanted.f2p or wanted.p2p) else None
+    if junit is not None:
+        from lanser.runner.junit import write_junit
+
+        write_junit(result, junit)
+    if bundle_out is not None:
+        from lanser.bundles import dump_bundle
+
+        bundle_out.write_text(dump_bundle(result.bundle(ws)), encoding="utf-8")
+    payload = result.to_json()
+    if graded is not None:
+        payload["grade"] = graded
+    _show(inv, payload, result.output)
+    ok = graded["resolved"] if graded is not None else not any(t.failing for t in result.tests)
+    return 0 if ok else int(ExitCode.CHECK_FAILED)
+
+
+def _impact_map(ws, base: str, args: tuple[str, ...], per_test: float, python: str | None):
+    import subprocess
+
+    from lanser.runner.impact import ImpactMap
+
+    tree = subprocess.run(["git", "rev-parse", f"{base}^{{tree}}"], cwd=ws.root,
+                          capture_output=True, text=True, check=False).stdout.strip()
+    from lanser.errors import UsageError
+
+    if not tree:
+        raise UsageError(f"--base {base}: not a revision of {ws.root}", code="bad_rev")
+    path = ws.state_dir / "impact" / f"{tree}.json"
+    found = ImpactMap.load(path)
+    if found is None:
+        found = ImpactMap.build(ws, rev=base, args=args, timeout=per_test, python=python)
+        found.save(path)
+    return found
+
+
+def _show(inv: Invocation, payload: dict, output: str) -> None:
+    if inv.json:
+        emit_json(payload)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=True)
+    shown = [t for t in payload["tests"] if t["outcome"] not in ("passed", "xfailed")]
+    if shown:
+        table = Table(box=None)
+        table.add_column("test", overflow="fold")
+        for name in ("outcome", "phase", "credit", "message"):
+            table.add_column(name)
+        for t in shown:
+            table.add_row(t["nodeid"], t["outcome"], t["phase"], t["credit"] or "-",
+                          (t["message"] or "").splitlines()[0][:80] if t["message"] else "")
+        console.print(table)
+    summary = payload["summary"]
+    counts = ", ".join(f"{n} {k}" for k, n in summary["counts"].items()) or "no tests"
+    console.print(f"[bold]{summary['status']}[/]: {counts}; credit {summary['credit']}")
+    if payload.get("selection"):
+        sel = payload["selection"]
+        console.print(f"impact selection: {len(sel.get('changed', []))} changed files, "
+                      f"{sel.get('skipped', 0)} tests reused")
+    if "grade" in payload:
+        g = payload["grade"]
+        console.print(f"resolved: {g['resolved']}  f2p {g['f2p']['passed']}/{g['f2p']['total']}"
+                      f"  p2p {g['p2p']['passed']}/{g['p2p']['total']}")
+    for key, value in payload["sandbox"].items():
+        if "not isolated" in str(value):
+            console.print(f"[yellow]warning[/]: {key}: {value}")
+
+
+def _show_script(inv: Invocation, payload: dict) -> None:
+    if inv.json:
+        emit_json(payload)
+        return
+    from rich.console import Console
+
+    Console(highlight=False).print(
+        f"{payload['path']}: exit {payload['exit_status']}, checkpoints "
+        f"{payload['reached']}/{payload['checkpoints']}, credit {payload['credit']}")
