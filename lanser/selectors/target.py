@@ -1,21 +1,24 @@
-"""Resolve the LOC argument of a query command to one file position.
+"""Resolve the LOC argument of a query command to one confident file position.
 
-A LOC is ``path:line:col`` or ``path:line`` (1-based, code points). With
-``path:line`` the column is the line's first non-blank character.
+A LOC is any selector (SPEC.md): ``path:line:col`` and ``path:line`` (1-based, code
+points; with ``path:line`` the column is the line's first non-blank character),
+symbolic, AST-path, anchored, composite or a range (the query acts at its start).
+Below the confidence threshold the query refuses and lists the candidates instead of
+guessing (:class:`~lanser.errors.Ambiguous` or :class:`~lanser.errors.NotFound`, exit 4).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lanser.errors import BadSelector
+from lanser.errors import Ambiguous, NotFound
 from lanser.positions import Position
 from lanser.workspace import Workspace
 
-_POSITION = re.compile(r"^(?P<path>.+?):(?P<line>\d+)(?::(?P<col>\d+))?$")
+#: How many candidates an error lists at most.
+MAX_LISTED = 20
 
 
 @dataclass(frozen=True)
@@ -29,9 +32,10 @@ class Target:
     confidence: float = 1.0
     reasons: tuple[str, ...] = ()
     candidates: tuple[dict[str, Any], ...] = field(default=())
+    end: Position | None = None
 
     def to_json(self, workspace: Workspace) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "path": workspace.relative(self.path),
             "line": self.position.line,
             "col": self.position.col,
@@ -39,22 +43,39 @@ class Target:
             "method": self.method,
             "confidence": self.confidence,
         }
+        if self.end is not None:
+            out["end_line"], out["end_col"] = self.end.line, self.end.col
+        return out
 
 
 def resolve_target(workspace: Workspace, text: str, *, threshold: float | None = None) -> Target:
-    match = _POSITION.match(text)
-    if match is None:
-        raise BadSelector(
-            f"cannot parse location {text!r}: expected path:line:col or path:line",
-            selector=text,
-        )
-    path = workspace.resolve_file(match["path"])
-    source = workspace.read(path)
-    line = int(match["line"])
-    if match["col"] is None:
-        line_text = source.line_text(line)
-        col = len(line_text) - len(line_text.lstrip()) + 1
-    else:
-        col = int(match["col"])
-    position = source.check(Position(line, col))
-    return Target(path=path, position=position, selector=text)
+    """The one location ``text`` means in the working tree, or a NotResolved error.
+
+    ``threshold`` defaults to the workspace's ``confidence_threshold`` (0.8).
+    """
+    from lanser.selectors.resolver import parse_and_resolve
+    from lanser.selectors.snapshot import WorkingTree
+
+    if threshold is None:
+        threshold = workspace.config.confidence_threshold
+    _, found = parse_and_resolve(WorkingTree(workspace), text)
+    listed = [c.to_json() for c in found[:MAX_LISTED]]
+    if not found:
+        raise NotFound(f"selector {text!r} matches nothing", selector=text, candidates=[])
+    best = found[0]
+    rivals = [c for c in found[1:] if c.confidence >= threshold]
+    if best.confidence < threshold or rivals:
+        if len(found) > 1:
+            raise Ambiguous(
+                f"selector {text!r} is ambiguous: {len(found)} candidates, the best at "
+                f"confidence {best.confidence} (threshold {threshold})",
+                selector=text, threshold=threshold, candidates=listed)
+        raise NotFound(
+            f"selector {text!r} matched only weakly: {best.path}:{best.position} at "
+            f"confidence {best.confidence} (threshold {threshold}; "
+            f"{'; '.join(best.reasons) or best.method})",
+            code="low_confidence", selector=text, threshold=threshold, candidates=listed)
+    return Target(
+        path=workspace.root / best.path, position=best.position, selector=text,
+        method=best.method, confidence=best.confidence, reasons=best.reasons,
+        candidates=tuple(listed), end=best.end)
