@@ -1,9 +1,212 @@
-"""Commands of this pillar (registered by lanser.cli.app)."""
+"""Edit commands: rename, actions, apply (preview by default), undo, recover.
+
+Thin: parse, call :mod:`lanser.edits.flows`, render. A preview prints the unified
+diff and a summary and writes nothing; ``--apply`` (``apply`` without ``--check``)
+writes through the safety envelope. Exit codes: 0 previewed or applied, 1 rolled
+back by verification, 2 refused (jail, deny rule, stale, dirty, binary).
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from lanser.cli.common import (
+    Invocation,
+    JsonOpt,
+    RootOpt,
+    ServerOpt,
+    TimeoutOpt,
+    emit_json,
+    handle_errors,
+    run_async,
+)
+from lanser.errors import ExitCode
+
+LocArg = Annotated[str, typer.Argument(help="path:line:col, path:line, or a selector.")]
+VerifyOpt = Annotated[bool, typer.Option(
+    "--verify", help="Compare fresh diagnostics before and after; roll back per "
+    "[edits] rollback_on (default: on new errors).")]
+DirtyOpt = Annotated[bool, typer.Option(
+    "--allow-dirty", help="Touch files with uncommitted changes.")]
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("rename")(rename)
+    app.command("actions")(actions)
+    app.command("apply")(apply)
+    app.command("undo")(undo)
+    app.command("recover")(recover)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _render_preview(preview: Any, console: Any) -> None:
+    from rich.syntax import Syntax
+
+    if preview.diff:
+        console.print(Syntax(preview.diff, "diff", theme="ansi_dark", background_color="default"))
+    summary = preview.summary()
+    symbols = f"; symbols: {', '.join(summary['symbols'])}" if summary["symbols"] else ""
+    console.print(f"[bold]{summary['files']} file(s), {summary['edits']} edit(s)[/]{symbols}")
+
+
+def _render_result(result: Any, console: Any) -> None:
+    if result is None:
+        console.print("[dim]preview only: nothing written (use --apply to write)[/]")
+    elif result.status == "applied":
+        note = " and verified" if result.verified else ""
+        console.print(f"[green]applied{note}[/]: {len(result.files)} file(s)")
+    else:
+        console.print(f"[bold red]{result.status}[/] ({result.reason}): {result.message}")
+        for diag in result.new_diagnostics:
+            console.print(f"  {diag['path']}:{diag['line']}:{diag['col']} {diag['message']}",
+                          markup=False)
+
+
+def _show(inv: Invocation, outcome: Any) -> int:
+    if inv.json:
+        emit_json(outcome.to_json())
+    else:
+        console = _console()
+        _render_preview(outcome.preview, console)
+        _render_result(outcome.result, console)
+    if outcome.result is not None and outcome.result.status == "rolled_back":
+        return int(ExitCode.CHECK_FAILED)
+    return 0
+
+
+@handle_errors
+def rename(loc: LocArg, new_name: Annotated[str, typer.Argument(help="The new name.")],
+           do_apply: Annotated[bool, typer.Option("--apply", help="Write the edit.")] = False,
+           verify: VerifyOpt = False, allow_dirty: DirtyOpt = False,
+           root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
+           timeout: TimeoutOpt = None) -> int:
+    """Rename the symbol at LOC everywhere (server-checked); preview by default."""
+    from lanser.edits import flows
+    from lanser.selectors import resolve_target
+
+    inv = Invocation(root, json_out, server, timeout)
+    target = resolve_target(inv.workspace, loc)
+    outcome = run_async(flows.rename(
+        inv.workspace, inv.server_spec(), target.path, target.position, new_name,
+        apply=do_apply, verify=verify, allow_dirty=allow_dirty, timeout=inv.request_timeout))
+    return _show(inv, outcome)
+
+
+@handle_errors
+def actions(loc: LocArg,
+            apply_id: Annotated[str | None, typer.Option(
+                "--apply", help="Apply the action with this id (or exact title).",
+                show_default=False)] = None,
+            verify: VerifyOpt = False, allow_dirty: DirtyOpt = False,
+            root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
+            timeout: TimeoutOpt = None) -> int:
+    """Code actions at LOC, each previewed; --apply ID writes one."""
+    from lanser.edits import flows
+    from lanser.positions import Span
+    from lanser.selectors import resolve_target
+
+    inv = Invocation(root, json_out, server, timeout)
+    target = resolve_target(inv.workspace, loc)
+    outcome = run_async(flows.actions(
+        inv.workspace, inv.server_spec(), target.path, Span(target.position, target.position),
+        choose=apply_id, apply=apply_id is not None, verify=verify, allow_dirty=allow_dirty,
+        timeout=inv.request_timeout))
+    if inv.json:
+        emit_json(outcome.to_json())
+    elif outcome.chosen is None:
+        console = _console()
+        if not outcome.actions:
+            console.print("[dim]no code actions here[/]")
+        for action in outcome.actions:
+            console.print(f"[bold]{action.id}[/] {action.title}"
+                          + (f" [dim]({action.kind})[/]" if action.kind else ""))
+            if action.preview is not None:
+                _render_preview(action.preview, console)
+            else:
+                console.print(f"  [red]refused[/]: {action.refusal['message']}", markup=True)
+    else:
+        return _show(inv, outcome.chosen)
+    chosen = outcome.chosen
+    if chosen is not None and chosen.result is not None and chosen.result.status == "rolled_back":
+        return int(ExitCode.CHECK_FAILED)
+    return 0
+
+
+@handle_errors
+def apply(edit: Annotated[str, typer.Argument(
+              help="A WorkspaceEdit JSON, a lanser preview JSON, or a unified diff; - reads "
+              "stdin.")],
+          check: Annotated[bool, typer.Option(
+              "--check", help="Preview only: print the diff, write nothing.")] = False,
+          verify: VerifyOpt = False, allow_dirty: DirtyOpt = False,
+          root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
+          timeout: TimeoutOpt = None) -> int:
+    """Apply an edit through the safety envelope (jail, stale check, journal, undo)."""
+    from lanser.edits import flows
+    from lanser.errors import MissingFile
+
+    inv = Invocation(root, json_out, server, timeout)
+    if edit == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(edit).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise MissingFile(f"{edit}: no such file", path=edit) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise MissingFile(f"{edit}: cannot read ({exc})", path=edit) from None
+    outcome = run_async(flows.apply_file(
+        inv.workspace, text, origin=f"apply {Path(edit).name}", apply=not check,
+        verify=verify, allow_dirty=allow_dirty,
+        spec=inv.server_spec() if verify and not check else None,
+        timeout=inv.request_timeout))
+    return _show(inv, outcome)
+
+
+@handle_errors
+def undo(root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
+         timeout: TimeoutOpt = None) -> int:
+    """Roll back the last apply exactly (recorded on refs/lanser/applies)."""
+    from lanser.edits import Envelope
+
+    inv = Invocation(root, json_out, server, timeout)
+    result = Envelope(inv.workspace).undo()
+    if inv.json:
+        emit_json(result.to_json())
+    else:
+        _console().print(f"undone: {', '.join(result.files)} "
+                         f"({result.remaining} earlier apply(s) left to undo)", markup=False)
+    return 0
+
+
+@handle_errors
+def recover(root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
+            timeout: TimeoutOpt = None) -> int:
+    """Finish a crashed apply: restore the exact bytes every file had before it."""
+    from lanser.edits import Envelope
+
+    inv = Invocation(root, json_out, server, timeout)
+    result = Envelope(inv.workspace).recover()
+    if inv.json:
+        emit_json(result.to_json())
+    else:
+        console = _console()
+        if not result.happened:
+            console.print("nothing to recover")
+        else:
+            console.print(f"recovered transaction {result.transaction}: restored "
+                          f"{len(result.restored)} file(s)")
+            for path in result.conflicts:
+                console.print(f"[yellow]conflict[/]: {path} changed after the crash; left as "
+                              "is, its old bytes are under .lanser/conflicts/")
+    return 1 if result.conflicts else 0

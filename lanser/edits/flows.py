@@ -1,0 +1,163 @@
+"""The edit commands as library calls: rename, code actions, apply a file; undo, recover.
+
+Each returns an :class:`Outcome`: the preview (always) and the apply result (when
+asked to apply). The CLI renders them; episodes and the reward read the result
+record. A language server is started only when one is needed (rename, actions,
+``verify``), tracking the disk so the diagnostics after an apply are fresh.
+"""
+
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lanser.edits.envelope import Envelope
+from lanser.edits.model import ApplyResult, Preview
+from lanser.edits.sources import parse_edit, read_text_or_none
+from lanser.errors import NotFound, UsageError
+from lanser.positions import Position, Span
+from lanser.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Outcome:
+    preview: Preview
+    result: ApplyResult | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"preview": self.preview.to_json(),
+                "result": self.result.to_json() if self.result else None,
+                "record": self.result.record if self.result else None}
+
+
+@dataclass(frozen=True)
+class Action:
+    """One code action offered at a location, with the preview of its edit."""
+
+    id: int
+    title: str
+    kind: str | None
+    preview: Preview | None
+    refusal: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "kind": self.kind,
+                "preview": self.preview.to_json() if self.preview else None,
+                "refused": self.refusal}
+
+
+@dataclass(frozen=True)
+class ActionsOutcome:
+    actions: tuple[Action, ...]
+    chosen: Outcome | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"actions": [a.to_json() for a in self.actions],
+                "chosen": self.chosen.to_json() if self.chosen else None}
+
+
+async def _finish(envelope: Envelope, preview: Preview, service: Any, *, apply: bool,
+                  verify: bool) -> Outcome:
+    if not apply:
+        return Outcome(preview)
+    if verify:
+        from lanser.edits.verify import apply_verified
+
+        return Outcome(preview, await apply_verified(envelope, preview, service))
+    return Outcome(preview, envelope.apply(preview))
+
+
+def _service(workspace: Workspace, spec: Any, timeout: float) -> Any:
+    from lanser.lsp.service import LanguageService
+
+    return LanguageService(workspace, spec, timeout=timeout, track_disk=True)
+
+
+def check_name(path: Path, new_name: str) -> None:
+    if path.suffix in (".py", ".pyi") and (not new_name.isidentifier()
+                                           or keyword.iskeyword(new_name)):
+        raise UsageError(f"{new_name!r} is not a valid Python identifier", code="bad_name")
+
+
+async def rename(workspace: Workspace, spec: Any, path: Path, pos: Position, new_name: str,
+                 *, apply: bool = False, verify: bool = False, allow_dirty: bool = False,
+                 timeout: float = 30.0) -> Outcome:
+    """Rename the symbol at ``pos`` through the server (prepareRename first)."""
+    check_name(path, new_name)
+    envelope = Envelope(workspace, allow_dirty=allow_dirty)
+    envelope.recover_pending()
+    async with _service(workspace, spec, timeout) as service:
+        source = workspace.read(path)
+        old = _word_at(source.line_text(pos.line), pos.col)
+        changes = await service.rename(path, pos, new_name)
+        preview = envelope.preview(changes, origin=f"rename {workspace.relative(path)}:{pos} "
+                                   f"{new_name}", symbols=[f"{old} -> {new_name}"] if old else [])
+        return await _finish(envelope, preview, service, apply=apply, verify=verify)
+
+
+def _word_at(line: str, col: int) -> str:
+    index = col - 1
+    start = index
+    while start > 0 and (line[start - 1].isalnum() or line[start - 1] == "_"):
+        start -= 1
+    end = index
+    while end < len(line) and (line[end].isalnum() or line[end] == "_"):
+        end += 1
+    return line[start:end]
+
+
+async def actions(workspace: Workspace, spec: Any, path: Path, span: Span, *,
+                  choose: str | None = None, apply: bool = False, verify: bool = False,
+                  allow_dirty: bool = False, timeout: float = 30.0) -> ActionsOutcome:
+    """Code actions at ``span``, each previewed; ``choose`` (id or title) picks one."""
+    envelope = Envelope(workspace, allow_dirty=allow_dirty)
+    envelope.recover_pending()
+    async with _service(workspace, spec, timeout) as service:
+        offered = await service.code_actions(path, span)
+        found = []
+        for index, action in enumerate(offered, start=1):
+            try:
+                preview = envelope.preview(action["changes"],
+                                           origin=f"action {action['title']}")
+                found.append(Action(index, action["title"], action["kind"], preview))
+            except UsageError as exc:
+                found.append(Action(index, action["title"], action["kind"], None,
+                                    exc.to_json()["error"]))
+        if choose is None:
+            return ActionsOutcome(tuple(found))
+        picked = [a for a in found if str(a.id) == choose or a.title == choose]
+        if not picked:
+            titles = "; ".join(f"{a.id}: {a.title}" for a in found) or "none offered"
+            raise NotFound(f"no code action {choose!r} here (offered: {titles})",
+                           code="not_found")
+        action = picked[0]
+        if action.preview is None:
+            # Re-plan to raise the refusal with its own code and exit status.
+            envelope.preview(offered[action.id - 1]["changes"], origin=action.title)
+            raise UsageError(f"code action {action.title!r} cannot be applied",
+                             code="refused")
+        chosen = await _finish(envelope, action.preview, service, apply=apply, verify=verify)
+        return ActionsOutcome(tuple(found), chosen)
+
+
+async def apply_file(workspace: Workspace, text: str, *, origin: str, apply: bool = True,
+                     verify: bool = False, allow_dirty: bool = False, spec: Any = None,
+                     timeout: float = 30.0) -> Outcome:
+    """Preview (and apply) an edit file: WorkspaceEdit JSON, lanser preview, or a diff."""
+    envelope = Envelope(workspace, allow_dirty=allow_dirty)
+    envelope.recover_pending()
+
+    def read(rel: str) -> Any:
+        return read_text_or_none(envelope.jail.check(rel).path)
+
+    edit = parse_edit(text, workspace.root, read)
+    preview = envelope.preview(edit.changes, origin=origin, base=edit.base)
+    if not (apply and verify):
+        return await _finish(envelope, preview, None, apply=apply, verify=False)
+    if spec is None:
+        raise UsageError("--verify needs a language server", code="usage")
+    async with _service(workspace, spec, timeout) as service:
+        return await _finish(envelope, preview, service, apply=True, verify=True)

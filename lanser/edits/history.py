@@ -1,0 +1,213 @@
+"""Git awareness: the dirty check, and every apply recorded on ``refs/lanser/applies``.
+
+Each apply adds two commits to the ref, built with a private index file so the
+user's branch, index and working tree are never touched:
+
+* *before*: HEAD's tree with the touched files as they were before the apply
+  (parent: the ref's previous tip);
+* *after*: the same with the files as the apply left them (parent: *before*).
+
+So ``git diff refs/lanser/applies^ refs/lanser/applies`` is exactly the last apply,
+and the commit message carries a JSON manifest (paths, hashes, exact modes, which
+git itself would round to 644/755). ``lanser undo`` restores the *before* blobs,
+after checking the files still hold the *after* bytes, and moves the ref back to
+the previous apply; undoing twice undoes two applies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lanser.edits.model import FileEffect, StaleContent, state_hash
+from lanser.errors import LanserError, UsageError
+
+REF = "refs/lanser/applies"
+_IDENTITY = {"GIT_AUTHOR_NAME": "lanser", "GIT_AUTHOR_EMAIL": "lanser@localhost",
+             "GIT_COMMITTER_NAME": "lanser", "GIT_COMMITTER_EMAIL": "lanser@localhost"}
+_MARK = "lanser-apply-manifest:"
+
+
+class GitError(LanserError):
+    code = "git_error"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One recorded apply: its commits and manifest entries."""
+
+    after: str
+    before: str
+    parent: str | None
+    entries: tuple[dict[str, Any], ...]
+
+
+class GitHistory:
+    def __init__(self, root: Path, top: Path) -> None:
+        self.root = root
+        self.top = top
+        self.prefix = root.relative_to(top).as_posix()
+
+    @classmethod
+    def open(cls, root: Path) -> GitHistory | None:
+        """The history of the repository holding ``root``, or None outside git."""
+        try:
+            out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=root,
+                                 capture_output=True, text=True, timeout=30, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if out.returncode != 0 or not out.stdout.strip():
+            return None
+        return cls(root, Path(out.stdout.strip()).resolve())
+
+    def _git(self, *args: str, input: bytes | None = None, env: dict[str, str] | None = None,
+             check: bool = True) -> bytes:
+        full_env = {**os.environ, **_IDENTITY, **(env or {})}
+        try:
+            out = subprocess.run(["git", *args], cwd=self.top, input=input, env=full_env,
+                                 capture_output=True, timeout=120, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise GitError(f"git {args[0]} failed: {exc}") from None
+        if check and out.returncode != 0:
+            raise GitError(f"git {' '.join(args[:2])} failed: "
+                           f"{out.stderr.decode('utf-8', 'replace').strip()}")
+        return out.stdout
+
+    def repo_path(self, rel: str) -> str:
+        return f"{self.prefix}/{rel}" if self.prefix != "." else rel
+
+    # -- dirty check -----------------------------------------------------------
+
+    def dirty(self, rels: list[str]) -> list[str]:
+        """Which of ``rels`` have uncommitted changes (modified, staged or untracked)."""
+        if not rels:
+            return []
+        specs = [f":(literal){self.repo_path(r)}" for r in rels]
+        out = self._git("status", "--porcelain=v1", "-z", "--untracked-files=all",
+                        "--no-renames", "--", *specs)
+        found = set()
+        for item in out.decode("utf-8", "replace").split("\0"):
+            if len(item) > 3:
+                found.add(item[3:])
+        return sorted(r for r in rels if self.repo_path(r) in found)
+
+    # -- the ref -------------------------------------------------------------------
+
+    def tip(self) -> str | None:
+        out = self._git("rev-parse", "--verify", "-q", REF + "^{commit}", check=False)
+        return out.decode().strip() or None
+
+    def depth(self) -> int:
+        """How many applies the ref records (two commits each)."""
+        if self.tip() is None:
+            return 0
+        return int(self._git("rev-list", "--count", REF).decode().strip()) // 2
+
+    def reset(self, token: Any) -> None:
+        """Point the ref back at ``token`` (a commit, or None for no ref)."""
+        if token == self.tip():
+            return
+        if token is None:
+            self._git("update-ref", "-d", REF)
+        else:
+            self._git("update-ref", "-m", "lanser: reset", REF, str(token))
+
+    def record(self, effects: tuple[FileEffect, ...], message: str,
+               token: str | None) -> str:
+        """Add the before/after commits of an apply; returns the *after* commit."""
+        head = self._git("rev-parse", "--verify", "-q", "HEAD^{tree}", check=False)
+        head_tree = head.decode().strip() or None
+        before = self._commit(head_tree, [(e.path, e.before, e.before_mode) for e in effects],
+                              [token] if token else [], f"lanser: before {message}")
+        manifest = [{"path": e.path, "before": e.before_hash, "after": e.after_hash,
+                     "before_mode": e.before_mode, "after_mode": e.after_mode}
+                    for e in effects]
+        body = f"lanser: apply {message}\n\n{_MARK}{json.dumps(manifest, sort_keys=True)}\n"
+        after = self._commit(head_tree, [(e.path, e.after, e.after_mode) for e in effects],
+                             [before], body)
+        self._git("update-ref", "--create-reflog", "-m", f"lanser: apply {message}", REF,
+                  after, token or "0" * 40)
+        return after
+
+    def _commit(self, tree: str | None, files: list[tuple[str, bytes | None, int | None]],
+                parents: list[str], message: str) -> str:
+        index = self.root / ".lanser" / f"index-{os.getpid()}"
+        env = {"GIT_INDEX_FILE": str(index)}
+        try:
+            if tree:
+                self._git("read-tree", tree, env=env)
+            else:
+                self._git("read-tree", "--empty", env=env)
+            lines = []
+            for rel, data, mode in files:
+                path = self.repo_path(rel)
+                if data is None:
+                    lines.append(f"0 {'0' * 40}\t{path}")
+                    continue
+                blob = self._git("hash-object", "-w", "--no-filters", "--stdin",
+                                 input=data).decode().strip()
+                git_mode = "100755" if mode is not None and mode & 0o111 else "100644"
+                lines.append(f"{git_mode} {blob}\t{path}")
+            self._git("update-index", "-z", "--index-info",
+                      input="".join(line + "\0" for line in lines).encode(), env=env)
+            new_tree = self._git("write-tree", env=env).decode().strip()
+        finally:
+            index.unlink(missing_ok=True)
+        args = ["commit-tree", "--no-gpg-sign", new_tree, "-F", "-"]
+        for parent in parents:
+            args += ["-p", parent]
+        return self._git(*args, input=message.encode()).decode().strip()
+
+    # -- undo ----------------------------------------------------------------------
+
+    def last(self) -> Record | None:
+        tip = self.tip()
+        if tip is None:
+            return None
+        raw = self._git("cat-file", "commit", tip).decode("utf-8", "replace")
+        headers, _, message = raw.partition("\n\n")
+        parents = [line.split()[1] for line in headers.splitlines() if line.startswith("parent ")]
+        if _MARK not in message or len(parents) != 1:
+            raise GitError(f"{REF} does not point at a lanser apply record ({tip})")
+        entries = json.loads(message.split(_MARK, 1)[1])
+        before = parents[0]
+        raw_before = self._git("cat-file", "commit", before).decode("utf-8", "replace")
+        grand = [line.split()[1] for line in raw_before.partition("\n\n")[0].splitlines()
+                 if line.startswith("parent ")]
+        return Record(tip, before, grand[0] if grand else None, tuple(entries))
+
+    def undo_effects(self, record: Record) -> tuple[FileEffect, ...]:
+        """The effects that take the files from *after* back to *before*, exactly."""
+        effects = []
+        for entry in record.entries:
+            old = None
+            if entry["before"] != "absent":
+                old = self._git("cat-file", "blob",
+                                f"{record.before}:{self.repo_path(entry['path'])}")
+                if state_hash(old) != entry["before"]:
+                    raise GitError(f"{entry['path']}: recorded bytes do not match their hash")
+            current = self._current(entry["path"])
+            if state_hash(current) != entry["after"]:
+                raise StaleContent(
+                    f"{entry['path']}: changed since the apply being undone; "
+                    "undo would clobber that change", path=entry["path"])
+            effects.append(FileEffect(entry["path"], current, old, entry["after_mode"],
+                                      entry["before_mode"]))
+        return tuple(sorted(effects, key=lambda e: e.path))
+
+    def _current(self, rel: str) -> bytes | None:
+        try:
+            return (self.root / rel).read_bytes()
+        except FileNotFoundError:
+            return None
+
+
+def require(history: GitHistory | None) -> GitHistory:
+    if history is None:
+        raise UsageError("undo needs a git repository (applies are recorded on "
+                         f"{REF})", code="not_git")
+    return history

@@ -1,0 +1,107 @@
+"""The jail: every file an edit touches stays inside the workspace and off the deny list.
+
+Each target path goes through :meth:`Jail.check`, for every file of every edit (the
+published tool checked only the file the selector named, so an edit could still
+write a lock file or a secret elsewhere). The rules, in order:
+
+* absolute paths must lie inside the root; ``..`` may not climb out of it;
+* the *real* path, after following symlinks (of the file, and of any directory on
+  the way, even for a file that does not exist yet), must lie inside the root;
+* no component may be ``.git`` (the repository) or ``.lanser`` (our journal);
+* no deny glob may match the given or the real relative path. A glob without ``/``
+  matches a file's name in any directory (``.env``, ``*.pem``); one with ``/`` is
+  matched against the whole relative path, where ``*`` crosses directories.
+
+The defaults (:data:`DEFAULT_DENY`) keep edits off secrets and lock files;
+``[edits] deny = [...]`` adds globs, ``[edits] default_deny = false`` drops the
+defaults.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import posixpath
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lanser.edits.model import Denied
+from lanser.errors import ConfigError, OutsideWorkspace, UsageError
+from lanser.workspace import Workspace
+
+#: Deny globs applied unless ``[edits] default_deny = false``.
+DEFAULT_DENY = (
+    ".env", ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_ed25519*",
+    ".netrc", ".pypirc", "secrets/*", "*/secrets/*", "*.lock", "package-lock.json",
+    "pnpm-lock.yaml", "npm-shrinkwrap.json",
+)
+
+#: Directory names no edit may enter.
+FORBIDDEN_DIRS = (".git", ".lanser")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A jailed path: the real absolute path and its workspace-relative name."""
+
+    path: Path
+    rel: str
+    is_symlink: bool
+
+
+class Jail:
+    def __init__(self, root: Path, deny: Iterable[str] = DEFAULT_DENY) -> None:
+        self.root = root
+        self.deny = tuple(deny)
+
+    @classmethod
+    def for_workspace(cls, workspace: Workspace) -> Jail:
+        section = workspace.config.section("edits")
+        extra = section.get("deny", [])
+        if not isinstance(extra, list) or not all(isinstance(g, str) for g in extra):
+            raise ConfigError("[edits] deny must be a list of glob strings")
+        base = DEFAULT_DENY if section.get("default_deny", True) else ()
+        return cls(workspace.root, (*base, *extra))
+
+    def check(self, given: str) -> Target:
+        """Jail one path named by an edit (relative to the root, or absolute)."""
+        if not given or "\0" in given:
+            raise UsageError(f"invalid path {given!r} in edit", code="bad_path", path=given)
+        if os.path.isabs(given):
+            lexical = posixpath.normpath(Path(given).as_posix())
+            root = self.root.as_posix()
+            if lexical != root and not lexical.startswith(root + "/"):
+                raise OutsideWorkspace(f"{given}: outside the workspace {self.root}",
+                                       path=given)
+            rel = posixpath.relpath(lexical, root)
+        else:
+            rel = posixpath.normpath(given.replace(os.sep, "/"))
+            if rel == ".." or rel.startswith("../"):
+                raise OutsideWorkspace(f"{given}: '..' leads outside the workspace", path=given)
+        if rel in (".", ""):
+            raise UsageError(f"{given}: the workspace root is not a file", code="bad_path",
+                             path=given)
+        self._check_rules(rel, given)
+        raw = self.root / rel
+        real = Path(os.path.realpath(raw))
+        if real != self.root and self.root not in real.parents:
+            raise OutsideWorkspace(
+                f"{given}: resolves through a symlink to {real}, outside the workspace",
+                path=given)
+        real_rel = real.relative_to(self.root).as_posix()
+        if real_rel != rel:
+            self._check_rules(real_rel, given)
+        return Target(real, real_rel, raw.is_symlink())
+
+    def _check_rules(self, rel: str, given: str) -> None:
+        parts = rel.split("/")
+        for forbidden in FORBIDDEN_DIRS:
+            if forbidden in parts:
+                raise Denied(f"{given}: edits may not touch {forbidden}/", path=given)
+        name = parts[-1]
+        for glob in self.deny:
+            subject = rel if "/" in glob else name
+            if fnmatch.fnmatchcase(subject, glob):
+                raise Denied(f"{given}: denied by the edit rule {glob!r} "
+                             "(see [edits] deny in lanser.toml)", path=given, rule=glob)

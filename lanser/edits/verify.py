@@ -1,0 +1,95 @@
+"""Verify after apply: fresh diagnostics before and after, and the rollback policy.
+
+Errors are compared as identities, not positions (an edit moves code): an error
+after the apply is *new* unless an error before it has the same file, code and
+message, or failing that the same file and code (a rename changes the names inside
+messages). Files renamed by the edit are compared under their new names. Only
+errors count; ``[edits] rollback_on = "new_errors"`` (default) rolls the apply
+back when there is any, ``"never"`` keeps it and still reports them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from lanser.edits.envelope import Envelope, applied
+from lanser.edits.model import ROLLED_BACK, ApplyResult, Preview
+from lanser.lsp.facts import Diagnostic
+
+_PYTHON = (".py", ".pyi")
+
+
+def new_errors(before: Iterable[Diagnostic], after: Iterable[Diagnostic],
+               renames: dict[str, str] | None = None) -> list[Diagnostic]:
+    """Errors in ``after`` that ``before`` does not account for, in sorted order."""
+    renames = renames or {}
+    old = [d for d in before if d.severity == "error"]
+    exact = Counter((renames.get(d.path, d.path), d.code, d.message) for d in old)
+    loose = Counter((renames.get(d.path, d.path), d.code) for d in old)
+    unmatched = []
+    for diag in sorted((d for d in after if d.severity == "error"), key=lambda d: d.sort_key):
+        key = (diag.path, diag.code, diag.message)
+        if exact[key] > 0:
+            exact[key] -= 1
+            loose[(diag.path, diag.code)] -= 1
+        else:
+            unmatched.append(diag)
+    found = []
+    for diag in unmatched:
+        if loose[(diag.path, diag.code)] > 0:
+            loose[(diag.path, diag.code)] -= 1
+        else:
+            found.append(diag)
+    return found
+
+
+def _python(paths: Iterable[str]) -> list[str]:
+    return sorted(p for p in paths if p.endswith(_PYTHON))
+
+
+async def apply_verified(envelope: Envelope, preview: Preview, service: Any) -> ApplyResult:
+    """Apply ``preview`` with diagnostics of ``service`` checked before and after.
+
+    ``service`` is a started :class:`lanser.lsp.service.LanguageService` on the same
+    workspace (ideally tracking the disk). The journal stays open while the server
+    looks, so a crash during verification is rolled back by the next recovery.
+    """
+    root = envelope.root
+    whole = envelope.settings.verify_scope == "workspace"
+    before_paths = _python(e.path for e in preview.effects if e.before is not None)
+    after_paths = _python(e.path for e in preview.effects if e.after is not None)
+    renames = {e.renamed_from: e.path for e in preview.effects if e.renamed_from}
+
+    async def diagnostics(paths: list[str]) -> tuple[list[Diagnostic], bool]:
+        if not paths and not whole:
+            return [], True
+        files = await service.diagnostics(None if whole else [root / p for p in paths])
+        found = [d for f in files for d in f.diagnostics]
+        return found, all(f.ready for f in files)
+
+    before, ready_before = await diagnostics(before_paths)
+    with envelope.transaction(preview) as txn:
+        after, ready_after = await diagnostics(after_paths)
+        fresh = new_errors(before, after, renames)
+        if fresh and envelope.settings.rollback_on == "new_errors":
+            txn.rollback(envelope._reset_history)
+            # Let the server see the restored files, so later answers are right.
+            if hasattr(service, "refresh"):
+                await service.refresh()
+            return ApplyResult(ROLLED_BACK, preview.id, preview.paths, preview.edit_count,
+                               reason="new_errors",
+                               message=f"{len(fresh)} new error(s) after the apply",
+                               verified=True,
+                               new_diagnostics=tuple(d.to_json() for d in fresh))
+        record = envelope.commit(txn, preview)
+    result = applied(preview, record=record, verified=ready_before and ready_after)
+    if fresh:  # policy "never": keep the apply, report what it broke
+        from dataclasses import replace
+
+        result = replace(result, new_diagnostics=tuple(d.to_json() for d in fresh))
+    return result
+
+
+__all__ = ["apply_verified", "new_errors"]
