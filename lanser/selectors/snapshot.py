@@ -72,7 +72,9 @@ class WorkingTree(Snapshot):
         return decode_source(path.read_bytes(), rel)
 
     def files(self) -> list[str]:
-        return [self.workspace.relative(p) for p in self.workspace.python_files()]
+        if not hasattr(self, "_files"):
+            self._files = [self.workspace.relative(p) for p in self.workspace.python_files()]
+        return self._files
 
 
 class GitRevision(Snapshot):

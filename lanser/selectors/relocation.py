@@ -1,0 +1,285 @@
+"""Relocation: find, in a new snapshot, the code a selector addressed in an old one.
+
+The algorithm (SPEC.md, "Relocation", is the reference; the constants below are the
+ones it names):
+
+1. Resolve the selector on the old snapshot: that is the *origin*, the exact place
+   it meant then (a selector that was not confident there cannot be relocated).
+2. Fast path: the origin's file is unchanged in the new snapshot -> same place, 1.0.
+3. Gather candidates in the new snapshot, from independent strategies:
+   ``diff`` (the origin's line maps through a line diff of the file onto an unchanged
+   line: same column there), ``selector`` (the selector itself resolved anew),
+   ``anchor`` (every exact occurrence of the origin's token in the same file, and in
+   every other file when the file is gone or holds none: moves), ``symbol`` (a
+   definition's name: the definition of the same qualified name anywhere) and
+   ``fuzzy`` (near-miss lines, when nothing exact is found).
+4. Score each candidate from evidence that does not depend on how it was found:
+   context similarity around it (``W`` code points each side) against the origin's,
+   whether the token itself is there, whether its enclosing qualified name is the
+   same, whether the diff maps onto it, same file, proximity.
+5. Confidence = best score, lowered when the runner-up is close (a *margin* rule:
+   two near-equal places mean we do not know which). Found when the confidence
+   reaches the threshold; otherwise lost, with the candidates listed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from lanser.errors import NotFound
+from lanser.positions import Position
+from lanser.selectors import anchors
+from lanser.selectors.pytree import PyDoc
+from lanser.selectors.resolver import resolve
+from lanser.selectors.snapshot import Snapshot
+from lanser.selectors.syntax import Parsed, Range, Selector
+
+#: Code points of context compared on each side of a candidate.
+WINDOW = 48
+#: Score weights: context, token present, same enclosing name, diff-mapped, same
+#: file, proximity. They sum to 1, so a perfect candidate scores 1.
+WEIGHTS = {"context": 0.45, "token": 0.15, "scope": 0.15, "diff": 0.15, "file": 0.05,
+           "near": 0.05}
+#: A runner-up within this score of the best halves the margin factor's headroom.
+MARGIN = 0.15
+#: Found at or above this confidence; below, lost (the default query threshold too).
+THRESHOLD = 0.8
+#: Candidates scored at most (the best of the cheap pre-ranking).
+TOP_K = 50
+
+
+@dataclass(frozen=True)
+class Relocated:
+    """A relocation's outcome: found or lost, where, how sure and why."""
+
+    status: str
+    selector: str
+    origin: dict[str, Any]
+    path: str | None = None
+    position: Position | None = None
+    confidence: float = 0.0
+    method: str = ""
+    reasons: tuple[str, ...] = ()
+    candidates: tuple[dict[str, Any], ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status, "selector": self.selector,
+                               "origin": self.origin, "confidence": self.confidence,
+                               "method": self.method, "reasons": list(self.reasons),
+                               "candidates": list(self.candidates)}
+        if self.position is not None:
+            out.update(path=self.path, line=self.position.line, col=self.position.col)
+        return out
+
+
+@dataclass
+class _Cand:
+    path: str
+    offset: int
+    sources: set[str] = field(default_factory=set)
+    score: float = 0.0
+    evidence: dict[str, float] = field(default_factory=dict)
+
+
+class Relocator:
+    """Relocates selectors from ``old`` to ``new``; caches diffs across many calls."""
+
+    def __init__(self, old: Snapshot, new: Snapshot, *, threshold: float = THRESHOLD) -> None:
+        self.old, self.new, self.threshold = old, new, threshold
+        self._line_maps: dict[str, dict[int, int] | None] = {}
+
+    def relocate(self, text: str, parsed: Parsed | None = None) -> Relocated:
+        if parsed is None:
+            from lanser.selectors.parser import parse_selector
+
+            parsed = parse_selector(text)
+        if isinstance(parsed, Range):
+            parsed = parsed.start  # a range relocates by its start
+        origins = resolve(self.old, parsed)
+        if not origins or origins[0].confidence < self.threshold:
+            raise NotFound(f"selector {text!r} does not resolve confidently in "
+                           f"{self.old.label}: nothing to relocate",
+                           code="not_at_origin", selector=text,
+                           candidates=[c.to_json() for c in origins[:10]])
+        origin = origins[0]
+        doc = self.old.doc(origin.path)
+        assert doc is not None
+        offset = doc.source.offset(origin.position)
+        origin_json = {"path": origin.path, "line": origin.position.line,
+                       "col": origin.position.col, "qualname": origin.qualname}
+        new_doc = self.new.doc(origin.path)
+        if new_doc is not None and new_doc.text == doc.text:
+            return Relocated("found", text, origin_json, origin.path, origin.position, 1.0,
+                             "unchanged", ("file unchanged",))
+        cands = self._candidates(parsed, origin.path, doc, offset)
+        scored = sorted((self._score(c, origin.path, doc, offset) for c in cands),
+                        key=lambda c: (-c.score, c.path, c.offset))
+        return self._verdict(text, origin_json, scored)
+
+    # -- candidates -----------------------------------------------------------
+
+    def _candidates(self, parsed: Selector, path: str, doc: PyDoc,
+                    offset: int) -> list[_Cand]:
+        found: dict[tuple[str, int], _Cand] = {}
+
+        def add(p: str, off: int, source: str) -> None:
+            found.setdefault((p, off), _Cand(p, off)).sources.add(source)
+
+        new_doc = self.new.doc(path)
+        token = _token(doc, offset)
+        if new_doc is not None:
+            mapped = self._map_line(path, doc, new_doc, doc.source.position(offset).line)
+            if mapped is not None:
+                col = doc.source.position(offset).col
+                line_text = new_doc.source.lines[mapped - 1]
+                if col <= len(line_text) + 1:
+                    add(path, new_doc.source.offset(Position(mapped, col)), "diff")
+        for c in resolve(self.new, parsed) if _resolvable(self.new, parsed) else []:
+            cdoc = self.new.doc(c.path)
+            if cdoc is not None:
+                add(c.path, cdoc.source.offset(c.position), "selector")
+        if token:
+            if new_doc is not None:
+                for off in anchors.exact_offsets(new_doc.text, token)[:TOP_K * 4]:
+                    add(path, off, "anchor")
+            if new_doc is None or not any(p == path and "anchor" in c.sources
+                                          for (p, _), c in found.items()):
+                for other in self.new.files():
+                    odoc = self.new.doc(other) if other != path else None
+                    if odoc is not None and token in odoc.text:
+                        for off in anchors.exact_offsets(odoc.text, token)[:TOP_K]:
+                            add(other, off, "anchor-moved")
+        d = _definition_named_at(doc, offset)
+        if d is not None:
+            for other in [path, *(f for f in self.new.files() if f != path)]:
+                odoc = self.new.doc(other)
+                if odoc is None:
+                    continue
+                for nd in odoc.definitions:
+                    if nd.qualname == d.qualname and nd.kind == d.kind:
+                        add(other, odoc.start(nd.name_node), "symbol")
+                if any("symbol" in c.sources for c in found.values()):
+                    break
+        if not found and new_doc is not None and token.strip():
+            line = doc.source.lines[doc.source.position(offset).line - 1]
+            lead = doc.source.position(offset).col - 1 - (len(line) - len(line.lstrip()))
+            for m in anchors.find(new_doc.text, line.strip())[:TOP_K]:
+                add(path, m.offset + max(lead, 0), "fuzzy")
+        cands = list(found.values())
+        if len(cands) > TOP_K:  # cheap pre-ranking: same file and strong sources first
+            rank = {"diff": 0, "selector": 1, "symbol": 2, "anchor": 3}
+            cands.sort(key=lambda c: (min(rank.get(s, 9) for s in c.sources),
+                                      abs(c.offset - offset)))
+            cands = cands[:TOP_K]
+        return cands
+
+    def _map_line(self, path: str, doc: PyDoc, new_doc: PyDoc, line: int) -> int | None:
+        if path not in self._line_maps:
+            matcher = difflib.SequenceMatcher(None, doc.source.lines, new_doc.source.lines,
+                                              autojunk=False)
+            mapping = {}
+            for tag, i1, i2, j1, _ in matcher.get_opcodes():
+                if tag == "equal":
+                    for k in range(i2 - i1):
+                        mapping[i1 + k + 1] = j1 + k + 1
+            self._line_maps[path] = mapping
+        line_map = self._line_maps[path]
+        return line_map.get(line) if line_map is not None else None
+
+    # -- scoring --------------------------------------------------------------
+
+    def _score(self, cand: _Cand, path: str, doc: PyDoc, offset: int) -> _Cand:
+        ndoc = self.new.doc(cand.path)
+        assert ndoc is not None
+        old_before = doc.text[max(0, offset - WINDOW):offset]
+        old_after = doc.text[offset:offset + WINDOW]
+        new_before = ndoc.text[max(0, cand.offset - WINDOW):cand.offset]
+        new_after = ndoc.text[cand.offset:cand.offset + WINDOW]
+        context = (_similar(old_before, new_before) + _similar(old_after, new_after)) / 2
+        token = _token(doc, offset)
+        old_scope = doc.enclosing(offset)
+        new_scope = ndoc.enclosing(cand.offset)
+        if old_scope is None and new_scope is None:
+            scope = 1.0
+        elif old_scope is None or new_scope is None:
+            scope = 0.0
+        elif old_scope.qualname == new_scope.qualname:
+            scope = 1.0
+        else:
+            scope = 0.5 if old_scope.qualname[-1] == new_scope.qualname[-1] else 0.25
+        old_line = doc.source.position(offset).line
+        new_line = ndoc.source.position(cand.offset).line
+        evidence = {
+            "context": context,
+            "token": 1.0 if token and ndoc.text.startswith(token, cand.offset) else 0.0,
+            "scope": scope,
+            "diff": 1.0 if "diff" in cand.sources else 0.0,
+            "file": 1.0 if cand.path == path else 0.0,
+            "near": max(0.0, 1 - abs(new_line - old_line) / 200) if cand.path == path else 0,
+        }
+        cand.evidence = evidence
+        cand.score = sum(WEIGHTS[k] * v for k, v in evidence.items())
+        return cand
+
+    def _verdict(self, text: str, origin: dict[str, Any], scored: list[_Cand]) -> Relocated:
+        listed = tuple(self._cand_json(c) for c in scored[:10])
+        if not scored:
+            return Relocated("lost", text, origin, reasons=("no candidate in the new snapshot",))
+        best = scored[0]
+        runner = scored[1].score if len(scored) > 1 else 0.0
+        gap = best.score - runner
+        confidence = best.score * min(1.0, 0.5 + gap / (2 * MARGIN)) if gap < MARGIN else \
+            best.score
+        reasons = [f"{k} {v:.2f}" for k, v in sorted(best.evidence.items())]
+        if gap < MARGIN:
+            reasons.append(f"runner-up close (score gap {gap:.2f})")
+        confidence = round(min(confidence, 1.0), 3)
+        ndoc = self.new.doc(best.path)
+        assert ndoc is not None
+        pos = ndoc.source.position(best.offset)
+        method = "+".join(sorted(best.sources))
+        status = "found" if confidence >= self.threshold else "lost"
+        return Relocated(status, text, origin, best.path, pos, confidence, method,
+                         tuple(reasons), listed)
+
+    def _cand_json(self, c: _Cand) -> dict[str, Any]:
+        ndoc = self.new.doc(c.path)
+        assert ndoc is not None
+        pos = ndoc.source.position(c.offset)
+        return {"path": c.path, "line": pos.line, "col": pos.col, "score": round(c.score, 3),
+                "method": "+".join(sorted(c.sources))}
+
+
+def _resolvable(snapshot: Snapshot, parsed: Selector) -> bool:
+    return parsed.path is None or snapshot.exists(snapshot.normalize(parsed.path))
+
+
+def _token(doc: PyDoc, offset: int) -> str:
+    """The text from ``offset`` to the end of its token (at most one line, 40 chars)."""
+    node = doc.node_at(offset)
+    end = doc.end(node) if node is not None and node.child_count == 0 else offset
+    text = doc.text[offset:max(end, offset + 1)]
+    return text.split("\n", 1)[0].split("\r", 1)[0][:40]
+
+
+def _definition_named_at(doc: PyDoc, offset: int) -> Any:
+    for d in doc.definitions:
+        if doc.start(d.name_node) == offset:
+            return d
+    return None
+
+
+def _similar(a: str, b: str) -> float:
+    if a == b:
+        return 1.0
+    if not a or not b:
+        return 0.0
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def relocate(old: Snapshot, new: Snapshot, text: str, *,
+             threshold: float = THRESHOLD) -> Relocated:
+    """Relocate one selector from ``old`` to ``new`` (see the module docstring)."""
+    return Relocator(old, new, threshold=threshold).relocate(text)
