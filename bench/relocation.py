@@ -34,13 +34,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lanser.errors import LanserError  # noqa: E402
-from lanser.positions import Position  # noqa: E402
-from lanser.selectors.capture import capture  # noqa: E402
-from lanser.selectors.relocation import THRESHOLD, Relocator  # noqa: E402
-from lanser.selectors.resolver import parse_and_resolve  # noqa: E402
-from lanser.selectors.snapshot import GitRevision  # noqa: E402
-from lanser.workspace import Workspace  # noqa: E402
+from lanser.errors import LanserError
+from lanser.positions import Position
+from lanser.selectors.capture import capture
+from lanser.selectors.relocation import THRESHOLD, Relocator
+from lanser.selectors.resolver import parse_and_resolve
+from lanser.selectors.snapshot import GitRevision
+from lanser.workspace import Workspace
 
 KINDS = ("position", "symbolic", "ast", "anchor", "composite", "relocate")
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
@@ -210,9 +210,10 @@ def report(title: str, totals: dict[str, dict[str, int]]) -> list[str]:
     for kind in KINDS:
         c = totals.get(kind, {})
         n = c.get("n", 0)
-        pct = (lambda k: f"{100 * c.get(k, 0) / n:6.1f}%") if n else (lambda k: "     -")
-        lines.append(f"  {kind:<10} {n:>6} {pct('correct'):>8} {pct('wrong'):>7} "
-                     f"{pct('lost'):>7} {c.get('gone', 0):>6} {c.get('claimed', 0):>8}")
+        cells = [f"{100 * c.get(k, 0) / n:6.1f}%" if n else "     -"
+                 for k in ("correct", "wrong", "lost")]
+        lines.append(f"  {kind:<10} {n:>6} {cells[0]:>8} {cells[1]:>7} "
+                     f"{cells[2]:>7} {c.get('gone', 0):>6} {c.get('claimed', 0):>8}")
     return lines
 
 

@@ -174,7 +174,7 @@ class History:
             lines = [re.sub(rf"\b{re.escape(item.name)}\b", new, line) for line in item.lines]
             mod.items.insert(mod.items.index(item) + 1, Item(new, lines))
         elif kind == "method" and item is not None and item.name[0].isupper():
-            item.lines.extend([""] + self.function(self.fresh(), "    ", method=True))
+            item.lines.extend(["", *self.function(self.fresh(), "    ", method=True)])
         else:
             mod.items.append(self.new_item())
             kind = "add"
