@@ -170,8 +170,31 @@ def plan(jail: Jail, changes: Iterable[FileChange], *, origin: str,
     if not effects:
         raise UsageError("the edit changes nothing", code="empty_edit")
     diff = "".join(unified_diff(e) for e in effects)
-    names = sorted({*symbols, *planner.symbols})
+    names = sorted({*symbols, *planner.symbols, *(n for e in effects for n in renamed_words(e))})
     return Preview(origin, changes, effects, diff, tuple(names))
+
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def renamed_words(effect: FileEffect) -> set[str]:
+    """``old -> new`` for each identifier the effect replaces by another (diffs too)."""
+    before, after = _lines(effect.before), _lines(effect.after)
+    if not before or not after:
+        return set()
+    found = set()
+    lines = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    for op, i1, i2, j1, j2 in lines.get_opcodes():
+        if op != "replace":
+            continue
+        old = _TOKEN.findall("".join(before[i1:i2]))
+        new = _TOKEN.findall("".join(after[j1:j2]))
+        tokens = difflib.SequenceMatcher(None, old, new, autojunk=False)
+        for top, a1, a2, b1, b2 in tokens.get_opcodes():
+            if top == "replace" and a2 - a1 == 1 and b2 - b1 == 1 and \
+                    _IDENT.match(old[a1]) and _IDENT.match(new[b1]):
+                found.add(f"{old[a1]} -> {new[b1]}")
+    return found
 
 
 def _mostly_crlf(text: str) -> bool:

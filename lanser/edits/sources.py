@@ -16,6 +16,7 @@ Three inputs are accepted by ``lanser apply``:
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,15 +62,30 @@ def from_json(data: Any, root: Path) -> EditInput:
             raise UsageError("edit file: 'base' must map paths to hashes", code="bad_edit")
         return EditInput(changes, "preview", {str(k): str(v) for k, v in base.items()})
     if "changes" in data or "documentChanges" in data:
-        from lanser.lsp.facts import Normalizer, PathNames, Texts
+        from lanser.lsp.facts import Normalizer, Texts
 
         try:
-            changes = Normalizer(PathNames(root), Texts()).workspace_edit(data)
+            changes = Normalizer(_LexicalNames(root), Texts()).workspace_edit(data)
         except (KeyError, TypeError, AttributeError) as exc:
             raise UsageError(f"edit file: bad WorkspaceEdit ({exc})", code="bad_edit") from None
         return EditInput(tuple(changes), "workspace_edit")
     raise UsageError("edit file: neither a WorkspaceEdit, a lanser preview nor a diff",
                      code="bad_edit")
+
+
+class _LexicalNames:
+    """Names URIs as written, without following symlinks: the jail judges the real path
+    itself, and its message should name the path the edit gave."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def name(self, path: Path) -> str:
+        normal = Path(os.path.normpath(path))
+        try:
+            return normal.relative_to(self.root).as_posix()
+        except ValueError:
+            return normal.as_posix()
 
 
 def _change_from_json(item: dict[str, Any]) -> FileChange:
