@@ -24,6 +24,7 @@ from typing import Any
 from lanser.errors import UsageError
 from lanser.runner.credit import Credit, checkpoint_credit
 from lanser.runner.outcomes import normalize_message
+from lanser.runner.run import root_of
 from lanser.runner.sandbox import Limits, Sandbox
 
 PROBE = "__lanser_probe__"
@@ -103,7 +104,7 @@ def run_script(workspace: Any, script: str, *, args: tuple[str, ...] = (),
                rev: str | None = None, timeout: float = 60.0, memory_mb: int = 4096,
                python: str | None = None, isolation: str = "auto") -> ScriptResult:
     """Run ``script`` (workspace-relative) instrumented, in a sandbox; credit its progress."""
-    root = Path(getattr(workspace, "root", workspace)).resolve()
+    root = root_of(workspace)
     limits = Limits(test_timeout=timeout, run_timeout=timeout, memory_mb=memory_mb)
     start = time.perf_counter()
     with Sandbox(root, rev=rev, python=python, limits=limits, isolation=isolation) as box:

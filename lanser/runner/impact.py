@@ -49,9 +49,9 @@ class ImpactMap:
     def build(cls, workspace: Any, *, rev: str | None = None, args: tuple[str, ...] = (),
               **options: Any) -> ImpactMap:
         """Run the suite on ``rev`` (or the working tree) with coverage; map it."""
-        from lanser.runner.run import run_tests
+        from lanser.runner.run import root_of, run_tests
 
-        root = Path(getattr(workspace, "root", workspace)).resolve()
+        root = root_of(workspace)
         with tempfile.TemporaryDirectory(prefix="lanser-impact-") as tmp:
             cov_path = Path(tmp) / "coverage.json"
             result = run_tests(root, rev=rev, args=args, coverage_map=cov_path, **options)

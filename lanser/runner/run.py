@@ -119,7 +119,7 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
     files changed since the map's base, and carries the others' base outcomes over.
     ``coverage_map`` asks the plugin to write a per-test coverage map there.
     """
-    root = _root_of(workspace)
+    root = root_of(workspace)
     limits = Limits(test_timeout=timeout, run_timeout=run_timeout, memory_mb=memory_mb)
     start = time.perf_counter()
     deadline = time.monotonic() + run_timeout
@@ -265,8 +265,9 @@ def _isolation(box: Sandbox, child: ChildRun) -> dict[str, Any]:
             "memory_mb": box.limits.memory_mb}
 
 
-def _root_of(workspace: Any) -> Path:
-    root = getattr(workspace, "root", workspace)
+def root_of(workspace: Any) -> Path:
+    """The root of a Workspace, or a path given as such (a Path's own ``.root`` is "/")."""
+    root = workspace if isinstance(workspace, (str, Path)) else workspace.root
     return Path(root).resolve()
 
 

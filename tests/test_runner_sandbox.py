@@ -1,0 +1,167 @@
+"""Hostile tests must not hurt lanser or the workspace: each case is a real run."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+
+from lanser.runner import run_tests
+from lanser.runner.sandbox import isolation_prefix
+
+NAMESPACES = "--mount" in isolation_prefix("auto")
+needs_ns = pytest.mark.skipif(not NAMESPACES, reason="unshare --mount --net not allowed here")
+
+
+def outcomes(result) -> dict[str, tuple[str, str]]:
+    return {t.nodeid: (t.outcome, t.phase) for t in result.tests}
+
+
+def test_infinite_loop_times_out_and_the_rest_still_runs(workspace):
+    root = workspace({"test_loop.py": (
+        "def test_before():\n    pass\n"
+        "def test_loop():\n    while True:\n        pass\n"
+        "def test_after():\n    assert 1\n")})
+    result = run_tests(root, timeout=1.5)
+    assert outcomes(result) == {
+        "test_loop.py::test_after": ("passed", "teardown"),
+        "test_loop.py::test_before": ("passed", "teardown"),
+        "test_loop.py::test_loop": ("timeout", "call"),
+    }
+    loop = result.by_id()["test_loop.py::test_loop"]
+    assert 0 < loop.credit.ppm < 1_000_000
+
+
+def test_hanging_fixture_is_a_setup_timeout(workspace):
+    root = workspace({"test_fix.py": (
+        "import pytest, time\n@pytest.fixture\ndef slow():\n    time.sleep(600)\n"
+        "def test_a(slow):\n    pass\n")})
+    result = run_tests(root, timeout=1.0)
+    assert outcomes(result) == {"test_fix.py::test_a": ("timeout", "setup")}
+
+
+def test_hanging_import_is_a_collection_timeout(workspace):
+    root = workspace({"test_hang.py": "import time\ntime.sleep(600)\n",
+                      "test_ok.py": "def test_ok():\n    pass\n"})
+    result = run_tests(root, timeout=1.0)
+    assert outcomes(result) == {"test_hang.py": ("timeout", "collection"),
+                                "test_ok.py::test_ok": ("passed", "teardown")}
+
+
+def test_os_exit_is_a_crash_of_that_test_only(workspace):
+    root = workspace({"test_exit.py": (
+        "import os\ndef test_a():\n    pass\ndef test_b():\n    os._exit(3)\n"
+        "def test_c():\n    pass\n")})
+    result = run_tests(root)
+    assert outcomes(result) == {"test_exit.py::test_a": ("passed", "teardown"),
+                                "test_exit.py::test_b": ("failed", "call"),
+                                "test_exit.py::test_c": ("passed", "teardown")}
+    assert "exit status 3" in result.by_id()["test_exit.py::test_b"].message
+
+
+def test_memory_exhaustion_fails_the_test_not_lanser(workspace):
+    root = workspace({"test_mem.py": (
+        "def test_hog():\n    x = bytearray(8 << 30)\n    assert x\n"
+        "def test_fine():\n    pass\n")})
+    result = run_tests(root, memory_mb=1024)
+    assert outcomes(result)["test_mem.py::test_hog"][0] in ("failed", "timeout")
+    assert outcomes(result)["test_mem.py::test_fine"] == ("passed", "teardown")
+    assert "MemoryError" in result.by_id()["test_mem.py::test_hog"].message
+
+
+def test_forked_processes_are_killed(workspace, tmp_path):
+    marker = f"lanser-fork-{uuid.uuid4().hex}"
+    root = workspace({"test_fork.py": (
+        "import subprocess, sys\n"
+        "def test_spawn():\n"
+        "    code = 'import time\\nwhile True: time.sleep(1)'\n"
+        f"    subprocess.Popen([sys.executable, '-c', code, {marker!r}],\n"
+        "                     start_new_session=True)\n"
+        "def test_fork_and_hang():\n"
+        "    import os, time\n"
+        "    if os.fork() == 0:\n"
+        "        os.setsid()\n"
+        "        time.sleep(600)\n"
+        "    time.sleep(600)\n")})
+    result = run_tests(root, timeout=1.5)
+    assert outcomes(result)["test_fork.py::test_fork_and_hang"] == ("timeout", "call")
+    survivors = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if marker in (proc.info["cmdline"] or []):
+            survivors.append(proc.pid)
+    assert survivors == []
+
+
+@needs_ns
+def test_deleting_files_outside_the_copy_fails_and_harms_nothing(workspace, tmp_path):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me")
+    root = workspace({"test_rm.py": (
+        "import shutil\n"
+        f"def test_rm():\n    shutil.rmtree({str(victim)!r})\n"
+        "def test_local(tmp_path):\n    (tmp_path / 'x').write_text('ok')\n")})
+    before = sorted(p.name for p in root.iterdir())
+    result = run_tests(root)
+    assert (victim / "precious.txt").read_text() == "keep me"
+    assert outcomes(result)["test_rm.py::test_rm"][0] == "failed"
+    assert outcomes(result)["test_rm.py::test_local"] == ("passed", "teardown")
+    assert sorted(p.name for p in root.iterdir()) == before
+    assert result.isolation["filesystem"] == "read-only outside the copy"
+
+
+def test_workspace_is_never_written(workspace):
+    root = workspace({"test_w.py": (
+        "from pathlib import Path\n"
+        "def test_write():\n    Path('new.txt').write_text('x')\n"
+        "    Path('test_w.py').write_text('')\n")})
+    snapshot = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    result = run_tests(root)
+    assert outcomes(result)["test_w.py::test_write"] == ("passed", "teardown")
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == snapshot
+
+
+@needs_ns
+def test_no_network_and_the_result_says_so(workspace):
+    root = workspace({"test_net.py": (
+        "import socket\n"
+        "def test_out():\n"
+        "    socket.create_connection(('192.0.2.1', 80), timeout=2)\n"
+        "def test_loopback():\n"
+        "    s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+        "    c = socket.create_connection(s.getsockname(), timeout=2); c.close()\n")})
+    result = run_tests(root)
+    assert outcomes(result)["test_net.py::test_out"][0] == "failed"
+    assert outcomes(result)["test_net.py::test_loopback"][0] == "passed"
+    assert result.isolation["network"] == "namespace"
+
+
+def test_without_namespaces_the_result_says_not_isolated(workspace):
+    root = workspace({"test_a.py": "def test_a():\n    pass\n"})
+    result = run_tests(root, isolation="none")
+    assert outcomes(result) == {"test_a.py::test_a": ("passed", "teardown")}
+    assert "not isolated" in result.isolation["network"]
+    assert "not isolated" in result.isolation["filesystem"]
+
+
+def test_output_is_bounded(workspace):
+    root = workspace({"test_print.py": (
+        "import sys\ndef test_spam():\n"
+        "    for _ in range(20000):\n        sys.__stdout__.write('x' * 100 + '\\n')\n")})
+    result = run_tests(root, args=["-s"])  # no capture: it all reaches lanser's pipe
+    assert outcomes(result)["test_print.py::test_spam"] == ("passed", "teardown")
+    assert len(result.output) < 200_000
+    assert "bytes dropped" in result.output
+
+
+def test_no_sandbox_leftovers(workspace):
+    import tempfile
+
+    root = workspace({"test_a.py": "def test_a():\n    pass\n"})
+    before = set(Path(tempfile.gettempdir()).glob("lanser-run-*"))
+    run_tests(root)
+    assert set(Path(tempfile.gettempdir()).glob("lanser-run-*")) <= before
+    assert os.getcwd()  # lanser's own process is untouched
