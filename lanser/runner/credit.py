@@ -52,7 +52,7 @@ def assertion_fraction(asserts: dict[str, Any] | None) -> tuple[int, int]:
     return p, p + 1 + r
 
 
-def test_credit(outcome: str, phase: str, asserts: dict[str, Any] | None = None,
+def score_test(outcome: str, phase: str, asserts: dict[str, Any] | None = None,
                 *, started: bool = True) -> Credit | None:
     """The credit of one test; ``None`` for a skip (it counts for nothing either way)."""
     if outcome == "skipped":

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lanser.runner.credit import Credit, test_credit
+from lanser.runner.credit import Credit, score_test
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "timeout", "flaky")
 PHASES = ("collection", "setup", "call", "teardown")
@@ -61,7 +61,7 @@ class TestOutcome:
     started: bool = True
 
     def with_credit(self) -> TestOutcome:
-        return replace(self, credit=test_credit(self.outcome, self.phase, self.asserts,
+        return replace(self, credit=score_test(self.outcome, self.phase, self.asserts,
                                                 started=self.started))
 
     @property
