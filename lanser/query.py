@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lanser.errors import UsageError
+from lanser.errors import ExitCode, UsageError
 from lanser.workspace import Workspace
 
 #: Commands that act at a location, and the extra request fields each accepts.
@@ -90,6 +90,23 @@ def run(workspace: Workspace, spec: Any, command: str, args: dict[str, Any], *,
     answers, server = query_batch(workspace, spec, steps.requests, timeout=timeout,
                                   use_daemon=use_daemon)
     return steps.compose(answers, server)
+
+
+SEVERITIES = ("error", "warning", "information", "hint")
+
+
+def check_fail_on(fail_on: str) -> None:
+    if fail_on not in (*SEVERITIES, "never"):
+        raise UsageError(f"--fail-on {fail_on}: expected one of {', '.join(SEVERITIES)}, never")
+
+
+def diagnostics_exit_code(summary: dict[str, int], fail_on: str) -> int:
+    """3 when a file was not ready, 1 when ``fail_on`` severity (or worse) was found."""
+    if summary["not_ready"]:
+        return int(ExitCode.RUNTIME)
+    if fail_on != "never" and any(summary[s] for s in SEVERITIES[: SEVERITIES.index(fail_on) + 1]):
+        return int(ExitCode.CHECK_FAILED)
+    return 0
 
 
 def diagnostics_summary(files: list[dict[str, Any]]) -> dict[str, int]:

@@ -8,9 +8,7 @@ inside commands, never here, so ``lanser --help`` stays fast.
 from __future__ import annotations
 
 import functools
-import json
 import os
-import sys
 import tempfile
 import traceback
 from collections.abc import Callable
@@ -20,7 +18,11 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from lanser.cli.output import dumps, emit_json
 from lanser.errors import ExitCode, LanserError
+
+__all__ = ["Invocation", "JsonOpt", "RootOpt", "ServerOpt", "TimeoutOpt", "dumps", "emit_json",
+           "handle_errors", "run_async"]
 
 RootOpt = Annotated[
     Path | None,
@@ -66,16 +68,6 @@ class Invocation:
         from lanser.lsp.registry import get_server
 
         return get_server(self.server_name, self.workspace.config.servers)
-
-
-def dumps(data: Any) -> str:
-    """The one JSON encoding of lanser output: sorted keys, compact, UTF-8."""
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def emit_json(data: Any) -> None:
-    sys.stdout.write(dumps(data) + "\n")
-    sys.stdout.flush()
 
 
 F = TypeVar("F", bound=Callable[..., Any])

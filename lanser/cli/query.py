@@ -19,13 +19,11 @@ from lanser.cli.common import (
     emit_json,
     handle_errors,
 )
-from lanser.errors import ExitCode
 
 LocArg = Annotated[str, typer.Argument(help="path:line:col, path:line, or a selector.")]
 NoDaemonOpt = Annotated[
     bool, typer.Option("--no-daemon", help="Do not use a running daemon; start a server here.")
 ]
-SEVERITIES = ["error", "warning", "information", "hint"]
 
 
 def register(app: typer.Typer) -> None:
@@ -126,18 +124,11 @@ def diagnostics(paths: Annotated[list[str] | None, typer.Argument(
                 root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
                 timeout: TimeoutOpt = None, no_daemon: NoDaemonOpt = False) -> int:
     """Fresh diagnostics: the files exactly as they are on disk now."""
-    from lanser.errors import UsageError
+    from lanser.query import check_fail_on
 
-    if fail_on not in (*SEVERITIES, "never"):
-        raise UsageError(f"--fail-on {fail_on}: expected one of {', '.join(SEVERITIES)}, never")
+    check_fail_on(fail_on)
+    from lanser.query import diagnostics_exit_code
+
     answer = _run(Invocation(root, json_out, server, timeout), "diagnostics", no_daemon,
                   paths=paths or [])
     return diagnostics_exit_code(answer["summary"], fail_on)
-
-
-def diagnostics_exit_code(summary: dict[str, int], fail_on: str) -> int:
-    if summary["not_ready"]:
-        return int(ExitCode.RUNTIME)
-    if fail_on != "never" and any(summary[s] for s in SEVERITIES[: SEVERITIES.index(fail_on) + 1]):
-        return int(ExitCode.CHECK_FAILED)
-    return 0

@@ -34,12 +34,22 @@ def query_batch(workspace: Workspace, spec: ServerSpec, requests: list[dict[str,
         from lanser.lsp import daemon_client
 
         reply = daemon_client.try_query(workspace.root, spec.name, requests, timeout=timeout)
+        if reply is None and auto_daemon(workspace):
+            daemon_client.start(workspace.root, servers=[spec.name])
+            reply = daemon_client.try_query(workspace.root, spec.name, requests, timeout=timeout)
         if reply is not None:
             return reply
     import logging
 
     logging.getLogger("pygls").setLevel(logging.CRITICAL)
     return asyncio.run(query_in_process(workspace, spec, requests, timeout=timeout))
+
+
+def auto_daemon(workspace: Workspace) -> bool:
+    """Opt-in: ``auto_daemon = true`` in the config, or ``LANSER_AUTO_DAEMON=1``."""
+    import os
+
+    return workspace.config.auto_daemon or os.environ.get("LANSER_AUTO_DAEMON") == "1"
 
 
 def query(workspace: Workspace, spec: ServerSpec, request: dict[str, Any], *,

@@ -45,7 +45,7 @@ class Daemon:
         self.services: dict[str, LanguageService] = {}
         self.handlers: dict[str, Handler] = {
             "ping": Daemon._ping, "status": Daemon._status, "stop": Daemon._stop,
-            "query": Daemon._query, **(handlers or {}),
+            "query": Daemon._query, "warm": Daemon._warm, **(handlers or {}),
         }
         self.started = time.time()
         self.last_activity = time.monotonic()
@@ -89,6 +89,13 @@ class Daemon:
     async def _query(self, message: dict[str, Any]) -> dict[str, Any]:
         answers, server = await self.answer(message["server"], message["requests"])
         return {"answers": answers, "server": server}
+
+    async def _warm(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Start the named servers (if not yet) and answer once they are ready."""
+        for name in message.get("servers") or []:
+            service = await self.service(name)
+            await service.session.wait_ready()
+        return await self._status(message)
 
     async def _stop(self, message: dict[str, Any]) -> dict[str, Any]:
         self._stopping.set()
@@ -186,13 +193,13 @@ class Daemon:
             await self._stopping.wait()
         finally:
             server.close()
-            path.unlink(missing_ok=True)
             watcher.cancel()
             for task in warming:
                 task.cancel()
             for service in list(self.services.values()):
                 with contextlib.suppress(Exception):
                     await service.close()
+            path.unlink(missing_ok=True)
             lock.close()
         return 0
 

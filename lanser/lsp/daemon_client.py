@@ -138,8 +138,6 @@ def start(root: Path, *, wait: float = 60.0, servers: list[str] | None = None) -
     if not is_running(root):
         runtime_dir().mkdir(mode=0o700, parents=True, exist_ok=True)
         args = [sys.executable, "-m", "lanser.warm", "--root", str(root)]
-        for name in servers or []:
-            args += ["--server", name]
         with open(log_path(root), "ab") as log:
             subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                              start_new_session=True, close_fds=True, cwd=str(root))
@@ -151,16 +149,30 @@ def start(root: Path, *, wait: float = 60.0, servers: list[str] | None = None) -
                 raise ServerError(f"the lanser daemon did not start within {wait:g} s; "
                                   f"see {log_path(root)}", code="daemon_start_failed")
             time.sleep(0.05)
-    return call(root, {"method": "status"})
+    return call(root, {"method": "warm", "servers": servers or []}, timeout=wait + REPLY_MARGIN)
 
 
 def stop(root: Path, *, wait: float = 30.0) -> bool:
-    """Stop the root's daemon; ``False`` if none was running."""
+    """Stop the root's daemon and wait until its process (and servers) are gone.
+
+    ``False`` if none was running.
+    """
     try:
+        pid = request(root, {"method": "ping"}, timeout=wait)["pid"]
         request(root, {"method": "stop"}, timeout=wait)
-    except (DaemonUnavailable, OSError):
+    except (DaemonUnavailable, OSError, KeyError):
         return False
     deadline = time.monotonic() + wait
-    while socket_path(root).exists() and time.monotonic() < deadline:
+    while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
     return True

@@ -1,0 +1,105 @@
+"""The fast path: a query answered by a running daemon without importing the CLI stack.
+
+An agent calls lanser thousands of times; importing typer, rich and pygls costs
+more than a warm server takes to answer. When the command line is a plain query
+with ``--json`` and a daemon serves the workspace, this module parses it (a small,
+strict subset of the real options), sends it to the daemon, and prints the very
+bytes the full CLI would. Anything else — an unknown option, ``--help``, human
+output, no daemon — returns ``None`` and the full CLI takes over.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+_POSITIONAL_ONE = {"definition", "declaration", "type-definition", "implementation",
+                   "references", "hover", "calls"}
+_VALUE_OPTIONS = {"--root", "--server", "--timeout", "--fail-on"}
+_FLAGS = {"--json", "--include-declaration", "--incoming", "--outgoing"}
+
+
+def _parse(argv: list[str]) -> tuple[str, dict[str, Any], dict[str, str]] | None:
+    command, rest = argv[0], argv[1:]
+    options: dict[str, str] = {}
+    flags: set[str] = set()
+    positional: list[str] = []
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if arg in _VALUE_OPTIONS and i + 1 < len(rest):
+            options[arg] = rest[i + 1]
+            i += 2
+            continue
+        if arg in _FLAGS:
+            flags.add(arg)
+        elif arg.startswith("-"):
+            return None  # --no-daemon, --help, or anything we do not know
+        else:
+            positional.append(arg)
+        i += 1
+    if "--json" not in flags:
+        return None
+    args: dict[str, Any]
+    if command in _POSITIONAL_ONE:
+        if len(positional) != 1:
+            return None
+        args = {"loc": positional[0]}
+        if command == "references":
+            args["include_declaration"] = "--include-declaration" in flags
+        if command == "calls":
+            args["incoming"] = "--outgoing" not in flags
+    elif command == "symbols" and len(positional) == 1:
+        args = {"path": positional[0]}
+    elif command == "workspace-symbols" and len(positional) == 1:
+        args = {"query": positional[0]}
+    elif command == "diagnostics":
+        if options.get("--fail-on", "never") not in ("error", "warning", "information", "hint",
+                                                     "never"):
+            return None  # the full CLI explains the mistake
+        args = {"paths": positional}
+    else:
+        return None
+    return command, args, options
+
+
+def try_fast(argv: list[str]) -> int | None:
+    """Answer ``argv`` through the daemon; ``None`` when the full CLI must run."""
+    if not argv or os.environ.get("LANSER_NO_FAST_PATH"):
+        return None
+    parsed = _parse(argv)
+    if parsed is None:
+        return None
+    command, args, options = parsed
+    from lanser.lsp import daemon_client
+    from lanser.workspace import find_root
+
+    try:
+        root = find_root(options.get("--root"))
+        timeout = float(options.get("--timeout", 30.0))
+    except Exception:
+        return None
+    if not daemon_client.socket_path(root).exists():
+        return None
+    message = {"method": "command", "command": command, "args": args,
+               "server": options.get("--server"), "cwd": os.getcwd()}
+    try:
+        reply = daemon_client.request(root, message, timeout=timeout + daemon_client.REPLY_MARGIN)
+    except daemon_client.DaemonUnavailable:
+        return None
+    except Exception:
+        return None
+    from lanser.cli.output import emit_json
+
+    if not reply.get("ok"):
+        if reply.get("error", {}).get("code") == "internal":
+            return None  # let the full CLI report (and log) it
+        emit_json({"error": reply["error"]})
+        return int(reply.get("exit_code", 3))
+    answer = reply["answer"]
+    emit_json(answer)
+    if command == "diagnostics":
+        from lanser.query import diagnostics_exit_code
+
+        return diagnostics_exit_code(answer["summary"], options.get("--fail-on", "never"))
+    return 0
