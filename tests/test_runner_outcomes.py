@@ -9,7 +9,8 @@ from lanser.runner.credit import Credit, assertion_fraction, run_credit, score_t
 from lanser.runner.outcomes import normalize_message
 
 SUITE = {
-    "conftest.py": "import pytest\n@pytest.fixture\ndef broken():\n    raise RuntimeError('no db')\n",
+    "conftest.py": ("import pytest\n@pytest.fixture\n"
+                    "def broken():\n    raise RuntimeError('no db')\n"),
     "test_kinds.py": (
         "import pytest\n"
         "def test_pass():\n    assert 1 == 1\n"

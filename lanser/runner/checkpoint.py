@@ -18,7 +18,6 @@ from __future__ import annotations
 import ast
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from lanser.errors import UsageError

@@ -1,0 +1,105 @@
+"""Test-impact selection gives the outcomes a full run gives, running fewer tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from lanser.runner import run_tests
+from lanser.runner.checkpoint import instrument, run_script
+from lanser.runner.impact import ImpactMap
+
+PROJECT = {
+    "pkg/__init__.py": "",
+    "pkg/alpha.py": "def one():\n    return 1\n",
+    "pkg/beta.py": "def two():\n    return 2\n",
+    "pkg/consts.py": "LIMIT = 10\n",
+    "tests/test_alpha.py": "from pkg.alpha import one\ndef test_one():\n    assert one() == 1\n",
+    "tests/test_beta.py": "from pkg.beta import two\ndef test_two():\n    assert two() == 2\n",
+    "tests/test_consts.py": ("from pkg.consts import LIMIT\n"
+                             "def test_limit():\n    assert LIMIT == 10\n"),
+}
+
+CHANGES = [
+    {"pkg/alpha.py": "def one():\n    return 11\n"},                     # breaks one test
+    {"pkg/consts.py": "LIMIT = 11\n"},                                    # import-time only
+    {"tests/test_new.py": "def test_new():\n    assert False\n"},          # a new test
+    {"pkg/beta.py": "def two(:\n"},                                       # syntax error
+    {"tests/test_alpha.py": "def test_one():\n    pass\n"
+                            "def test_extra():\n    pass\n"},             # test file edit
+]
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    from tests.conftest import init_repo, write_files
+
+    root = write_files(tmp_path_factory.mktemp("impact"), PROJECT)
+    init_repo(root)
+    return root, ImpactMap.build(root, rev="HEAD")
+
+
+def test_map_records_runtime_and_import_dependencies(base):
+    _root, impact = base
+    assert "pkg/alpha.py" in impact.deps["tests/test_alpha.py::test_one"]
+    assert "pkg/beta.py" not in impact.deps["tests/test_alpha.py::test_one"]
+    assert "pkg/consts.py" in impact.deps["tests/test_consts.py::test_limit"]
+    assert impact.outcomes["tests/test_beta.py::test_two"].outcome == "passed"
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=lambda c: next(iter(c)))
+def test_selected_outcomes_equal_full_outcomes(base, change, tmp_path):
+    from tests.conftest import write_files
+
+    _root, impact = base
+    step = write_files(tmp_path / "step", {**PROJECT, **change})
+    full = run_tests(step)
+    selected = run_tests(step, select=impact)
+    as_pairs = lambda r: {t.nodeid: (t.outcome, t.phase) for t in r.tests}  # noqa: E731
+    assert as_pairs(selected) == as_pairs(full)
+    assert selected.selection["skipped"] >= 1  # and it really ran fewer tests
+    assert any(t.reused for t in selected.tests)
+
+
+def test_config_change_forces_full(base, tmp_path):
+    from tests.conftest import write_files
+
+    _root, impact = base
+    step = write_files(tmp_path / "cfg", {**PROJECT, "pytest.ini": "[pytest]\n"})
+    result = run_tests(step, select=impact)
+    assert result.selection["full"] is True and not any(t.reused for t in result.tests)
+
+
+def test_map_round_trips(base, tmp_path):
+    _root, impact = base
+    impact.save(tmp_path / "map.json")
+    again = ImpactMap.load(tmp_path / "map.json")
+    assert again.deps == impact.deps and again.hashes == impact.hashes
+    (tmp_path / "bad.json").write_text("{not json")
+    assert ImpactMap.load(tmp_path / "bad.json") is None
+
+
+def test_checkpoint_instrumentation_counts_top_level_and_main_block():
+    source = ("from __future__ import annotations\n'doc'\nimport os\n"
+              "def f():\n    '''d'''\n    return 1\n"
+              "if __name__ == '__main__':\n    f()\n    print(2)\n")
+    out, total = instrument(source)
+    assert total == 5  # doc, import, def, and the two statements of the main block
+    assert out.startswith("from __future__ import annotations")
+    assert out == instrument(source)[0]
+
+
+def test_checkpoint_credit_orders_how_far_a_script_got(workspace):
+    root = workspace({
+        "early.py": "import no_such_module\nx = 1\ny = 2\nz = 3\n",
+        "late.py": "x = 1\ny = 2\nz = 3\nraise RuntimeError('at the end')\n",
+        "exit.py": "import os\nx = 1\nos._exit(7)\n",
+        "good.py": "def main():\n    return 0\nif __name__ == '__main__':\n    main()\n",
+    })
+    results = {name: run_script(root, name) for name in ("early.py", "late.py", "exit.py",
+                                                         "good.py")}
+    assert results["early.py"].credit.ppm < results["late.py"].credit.ppm < \
+        results["good.py"].credit.ppm == 1_000_000
+    assert results["exit.py"].reached == 2 and results["exit.py"].exit_status == 7
+    assert results["good.py"].functions == ("main",)
+    assert results["late.py"].credit.evidence == {"stage": "crashed", "checkpoints": 4,
+                                                  "reached": 3}
