@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,8 +196,10 @@ class GitHistory:
                 raise StaleContent(
                     f"{entry['path']}: changed since the apply being undone; "
                     "undo would clobber that change", path=entry["path"])
-            effects.append(FileEffect(entry["path"], current, old, entry["after_mode"],
-                                      entry["before_mode"]))
+            mode = None
+            if current is not None:
+                mode = stat.S_IMODE((self.root / entry["path"]).stat().st_mode)
+            effects.append(FileEffect(entry["path"], current, old, mode, entry["before_mode"]))
         return tuple(sorted(effects, key=lambda e: e.path))
 
     def _current(self, rel: str) -> bytes | None:

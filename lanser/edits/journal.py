@@ -28,6 +28,7 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -173,8 +174,12 @@ def begin(root: Path, state_dir: Path, effects: tuple[FileEffect, ...], *,
     :class:`StaleContent` (writing nothing) when any file's bytes differ from what
     the preview saw.
     """
+    modes: dict[str, int | None] = {}
     for effect in effects:
         current = _read(root / effect.path)
+        # The mode on disk now, not the planned one: recovery restores exactly this.
+        modes[effect.path] = (stat.S_IMODE((root / effect.path).stat().st_mode)
+                              if current is not None else None)
         if state_hash(current) != effect.before_hash:
             raise StaleContent(
                 f"{effect.path}: changed since the preview (expected {effect.before_hash}, "
@@ -192,7 +197,7 @@ def begin(root: Path, state_dir: Path, effects: tuple[FileEffect, ...], *,
             _write_synced(staging / backup, effect.before)
         entries.append({
             "path": effect.path, "before": effect.before_hash, "after": effect.after_hash,
-            "before_mode": effect.before_mode, "after_mode": effect.after_mode,
+            "before_mode": modes[effect.path], "after_mode": effect.after_mode,
             "backup": backup, "temp": _temp_name(root / effect.path, txid).name,
         })
     manifest = {"id": txid, "entries": entries, "history": history}
@@ -273,7 +278,8 @@ def recover(root: Path, state_dir: Path,
             target.unlink(missing_ok=True)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
-            _write_synced(temp, old, entry["before_mode"])
+            mode = entry["before_mode"]
+            _write_synced(temp, old, mode if mode is not None else _default_mode())
             os.replace(temp, target)
         _fsync_dir(target.parent)
         restored.append(entry["path"])
