@@ -1,10 +1,12 @@
 """Git awareness: the dirty check, and every apply recorded on ``refs/lanser/applies``.
 
 Each apply adds two commits to the ref, built with a private index file so the
-user's branch, index and working tree are never touched:
+user's branch, index and working tree are never touched. Files whose uncommitted
+bytes are exactly what lanser last wrote are not *dirty*: those bytes are saved
+on the ref, and undoable. The commits:
 
-* *before*: HEAD's tree with the touched files as they were before the apply
-  (parent: the ref's previous tip);
+* *before*: the previous apply's tree (HEAD's for the first) with the touched
+  files as they were before the apply (parent: the ref's previous tip);
 * *after*: the same with the files as the apply left them (parent: *before*).
 
 So ``git diff refs/lanser/applies^ refs/lanser/applies`` is exactly the last apply,
@@ -94,7 +96,26 @@ class GitHistory:
         for item in out.decode("utf-8", "replace").split("\0"):
             if len(item) > 3:
                 found.add(item[3:])
-        return sorted(r for r in rels if self.repo_path(r) in found)
+        dirty = [r for r in rels if self.repo_path(r) in found]
+        if not dirty or self.tip() is None:
+            return sorted(dirty)
+        # Bytes lanser itself wrote are saved on the ref (and undoable): not at risk.
+        paths = [self.repo_path(r) for r in dirty]
+        ours = self._tree_blobs(REF, paths)
+        now = self._git("hash-object", "--no-filters", "--stdin-paths",
+                        input="".join(p + "\n" for p in paths).encode()).decode().split()
+        return sorted(r for r, p, blob in zip(dirty, paths, now, strict=True)
+                      if ours.get(p) != blob)
+
+    def _tree_blobs(self, commit: str, paths: list[str]) -> dict[str, str]:
+        out = self._git("ls-tree", "-r", "-z", "--full-tree", commit, "--",
+                        *[f":(literal){p}" for p in paths])
+        found = {}
+        for item in out.decode("utf-8", "replace").split("\0"):
+            meta, _, path = item.partition("\t")
+            if path:
+                found[path] = meta.split()[2]
+        return found
 
     # -- the ref -------------------------------------------------------------------
 
@@ -120,7 +141,10 @@ class GitHistory:
     def record(self, effects: tuple[FileEffect, ...], message: str,
                token: str | None) -> str:
         """Add the before/after commits of an apply; returns the *after* commit."""
-        head = self._git("rev-parse", "--verify", "-q", "HEAD^{tree}", check=False)
+        # Trees accumulate: each apply starts from the files as lanser last left them
+        # (the first from HEAD), so the tip's tree holds every byte lanser wrote.
+        base = f"{token}^{{tree}}" if token else "HEAD^{tree}"
+        head = self._git("rev-parse", "--verify", "-q", base, check=False)
         head_tree = head.decode().strip() or None
         before = self._commit(head_tree, [(e.path, e.before, e.before_mode) for e in effects],
                               [token] if token else [], f"lanser: before {message}")
