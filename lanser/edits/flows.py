@@ -8,7 +8,9 @@ record. A language server is started only when one is needed (rename, actions,
 
 from __future__ import annotations
 
+import contextlib
 import keyword
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,10 +72,17 @@ async def _finish(envelope: Envelope, preview: Preview, service: Any, *, apply: 
     return Outcome(preview, envelope.apply(preview))
 
 
-def _service(workspace: Workspace, spec: Any, timeout: float) -> Any:
+@contextlib.asynccontextmanager
+async def _service(workspace: Workspace, spec: Any, timeout: float,
+                   given: Any = None) -> AsyncIterator[Any]:
+    """``given`` (a started service, e.g. a warm one an episode holds), else a fresh one."""
+    if given is not None:
+        yield given
+        return
     from lanser.lsp.service import LanguageService
 
-    return LanguageService(workspace, spec, timeout=timeout, track_disk=True)
+    async with LanguageService(workspace, spec, timeout=timeout, track_disk=True) as service:
+        yield service
 
 
 def check_name(path: Path, new_name: str) -> None:
@@ -84,12 +93,12 @@ def check_name(path: Path, new_name: str) -> None:
 
 async def rename(workspace: Workspace, spec: Any, path: Path, pos: Position, new_name: str,
                  *, apply: bool = False, verify: bool = False, allow_dirty: bool = False,
-                 timeout: float = 30.0) -> Outcome:
+                 timeout: float = 30.0, service: Any = None) -> Outcome:
     """Rename the symbol at ``pos`` through the server (prepareRename first)."""
     check_name(path, new_name)
     envelope = Envelope(workspace, allow_dirty=allow_dirty)
     envelope.recover_pending()
-    async with _service(workspace, spec, timeout) as service:
+    async with _service(workspace, spec, timeout, service) as service:
         source = workspace.read(path)
         old = _word_at(source.line_text(pos.line), pos.col)
         changes = await service.rename(path, pos, new_name)
@@ -111,11 +120,12 @@ def _word_at(line: str, col: int) -> str:
 
 async def actions(workspace: Workspace, spec: Any, path: Path, span: Span, *,
                   choose: str | None = None, apply: bool = False, verify: bool = False,
-                  allow_dirty: bool = False, timeout: float = 30.0) -> ActionsOutcome:
+                  allow_dirty: bool = False, timeout: float = 30.0,
+                  service: Any = None) -> ActionsOutcome:
     """Code actions at ``span``, each previewed; ``choose`` (id or title) picks one."""
     envelope = Envelope(workspace, allow_dirty=allow_dirty)
     envelope.recover_pending()
-    async with _service(workspace, spec, timeout) as service:
+    async with _service(workspace, spec, timeout, service) as service:
         offered = await service.code_actions(path, span)
         found = []
         for index, action in enumerate(offered, start=1):
@@ -145,7 +155,7 @@ async def actions(workspace: Workspace, spec: Any, path: Path, span: Span, *,
 
 async def apply_file(workspace: Workspace, text: str, *, origin: str, apply: bool = True,
                      verify: bool = False, allow_dirty: bool = False, spec: Any = None,
-                     timeout: float = 30.0) -> Outcome:
+                     timeout: float = 30.0, service: Any = None) -> Outcome:
     """Preview (and apply) an edit file: WorkspaceEdit JSON, lanser preview, or a diff."""
     envelope = Envelope(workspace, allow_dirty=allow_dirty)
     envelope.recover_pending()
@@ -157,7 +167,7 @@ async def apply_file(workspace: Workspace, text: str, *, origin: str, apply: boo
     preview = envelope.preview(edit.changes, origin=origin, base=edit.base)
     if not (apply and verify):
         return await _finish(envelope, preview, None, apply=apply, verify=False)
-    if spec is None:
+    if spec is None and service is None:
         raise UsageError("--verify needs a language server", code="usage")
-    async with _service(workspace, spec, timeout) as service:
+    async with _service(workspace, spec, timeout, service) as service:
         return await _finish(envelope, preview, service, apply=True, verify=True)
