@@ -141,47 +141,65 @@ class GitHistory:
     def record(self, effects: tuple[FileEffect, ...], message: str,
                token: str | None) -> str:
         """Add the before/after commits of an apply; returns the *after* commit."""
-        # Trees accumulate: each apply starts from the files as lanser last left them
-        # (the first from HEAD), so the tip's tree holds every byte lanser wrote.
-        base = f"{token}^{{tree}}" if token else "HEAD^{tree}"
-        head = self._git("rev-parse", "--verify", "-q", base, check=False)
-        head_tree = head.decode().strip() or None
-        before = self._commit(head_tree, [(e.path, e.before, e.before_mode) for e in effects],
-                              [token] if token else [], f"lanser: before {message}")
+        blobs = self._blobs([e.before for e in effects] + [e.after for e in effects])
         manifest = [{"path": e.path, "before": e.before_hash, "after": e.after_hash,
                      "before_mode": e.before_mode, "after_mode": e.after_mode}
                     for e in effects]
         body = f"lanser: apply {message}\n\n{_MARK}{json.dumps(manifest, sort_keys=True)}\n"
-        after = self._commit(head_tree, [(e.path, e.after, e.after_mode) for e in effects],
-                             [before], body)
+        index = self.root / ".lanser" / f"index-{os.getpid()}"
+        env = {"GIT_INDEX_FILE": str(index)}
+        try:
+            # Trees accumulate: each apply starts from the files as lanser last left
+            # them (the first from HEAD), so the tip's tree holds every byte it wrote.
+            base = f"{token}^{{tree}}" if token else "HEAD^{tree}"
+            try:
+                self._git("read-tree", base, env=env)
+            except GitError:  # no commit yet: start from nothing
+                self._git("read-tree", "--empty", env=env)
+            before = self._commit(env, [(e.path, b, e.before_mode) for e, b in
+                                        zip(effects, blobs, strict=False)],
+                                  [token] if token else [], f"lanser: before {message}")
+            after = self._commit(env, [(e.path, b, e.after_mode) for e, b in
+                                       zip(effects, blobs[len(effects):], strict=True)],
+                                 [before], body)
+        finally:
+            index.unlink(missing_ok=True)
         self._git("update-ref", "--create-reflog", "-m", f"lanser: apply {message}", REF,
                   after, token or "0" * 40)
         return after
 
-    def _commit(self, tree: str | None, files: list[tuple[str, bytes | None, int | None]],
+    def _blobs(self, datas: list[bytes | None]) -> list[str | None]:
+        """Write blobs for ``datas`` with one git process (None stays None)."""
+        import tempfile
+
+        present = [d for d in datas if d is not None]
+        if not present:
+            return [None] * len(datas)
+        with tempfile.TemporaryDirectory(dir=self.root / ".lanser") as tmp:
+            names = []
+            for index, data in enumerate(present):
+                name = Path(tmp) / str(index)
+                name.write_bytes(data)
+                names.append(str(name))
+            out = self._git("hash-object", "-w", "--no-filters", "--stdin-paths",
+                            input="".join(n + "\n" for n in names).encode())
+        found = iter(out.decode().split())
+        return [None if d is None else next(found) for d in datas]
+
+    def _commit(self, env: dict[str, str], files: list[tuple[str, str | None, int | None]],
                 parents: list[str], message: str) -> str:
-        index = self.root / ".lanser" / f"index-{os.getpid()}"
-        env = {"GIT_INDEX_FILE": str(index)}
-        try:
-            if tree:
-                self._git("read-tree", tree, env=env)
-            else:
-                self._git("read-tree", "--empty", env=env)
-            lines = []
-            for rel, data, mode in files:
-                path = self.repo_path(rel)
-                if data is None:
-                    lines.append(f"0 {'0' * 40}\t{path}")
-                    continue
-                blob = self._git("hash-object", "-w", "--no-filters", "--stdin",
-                                 input=data).decode().strip()
-                git_mode = "100755" if mode is not None and mode & 0o111 else "100644"
-                lines.append(f"{git_mode} {blob}\t{path}")
-            self._git("update-index", "-z", "--index-info",
-                      input="".join(line + "\0" for line in lines).encode(), env=env)
-            new_tree = self._git("write-tree", env=env).decode().strip()
-        finally:
-            index.unlink(missing_ok=True)
+        """Set ``files`` in the private index, write its tree, commit it."""
+        lines = []
+        for rel, blob, mode in files:
+            path = self.repo_path(rel)
+            if blob is None:
+                lines.append(f"0 {'0' * 40}\t{path}")
+                continue
+            git_mode = "100755" if mode is not None and mode & 0o111 else "100644"
+            lines.append(f"{git_mode} {blob}\t{path}")
+        self._git("update-index", "-z", "--index-info",
+                  input="".join(line + "\0" for line in lines).encode(), env=env)
+        new_tree = self._git("write-tree", env=env).decode().strip()
         args = ["commit-tree", "--no-gpg-sign", new_tree, "-F", "-"]
         for parent in parents:
             args += ["-p", parent]
