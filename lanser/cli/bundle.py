@@ -1,9 +1,118 @@
-"""Commands of this pillar (registered by lanser.cli.app)."""
+"""``lanser bundle LOC --op ...``, ``lanser bundle verify FILE``, ``lanser bundle diff A B``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from lanser.cli.common import (
+    Invocation,
+    JsonOpt,
+    RootOpt,
+    ServerOpt,
+    TimeoutOpt,
+    emit_json,
+    handle_errors,
+)
+from lanser.errors import ExitCode, UsageError
+
+HELP = """Analysis bundles: what a server said, normalized and hashed.
+
+  lanser bundle LOC --op definition,hover,diagnostics [-o FILE]
+      write one bundle (stdout by default); LOC is relative to the workspace root.
+  lanser bundle verify FILE
+      recompute on the workspace now: exit 0 identical, 1 drift (with a diff of
+      facts), 2 malformed or tampered bundle.
+  lanser bundle diff A B
+      what changed between two bundles, fact by fact (exit 1 when they differ).
+"""
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    app.command("bundle", help=HELP)(bundle)
+
+
+@handle_errors
+def bundle(args: Annotated[list[str], typer.Argument(help="LOC | verify FILE | diff A B",
+                                                     show_default=False)],
+           op: Annotated[str, typer.Option("--op", help="Comma-separated operations.")] = "",
+           output: Annotated[Path | None, typer.Option("-o", "--output",
+                                                       help="Write the bundle here.")] = None,
+           no_store: Annotated[bool, typer.Option(
+               "--no-store", help="Always ask the server; do not reuse a stored bundle.")] = False,
+           root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
+           timeout: TimeoutOpt = None,
+           no_daemon: Annotated[bool, typer.Option("--no-daemon")] = False) -> int:
+    inv = Invocation(root, json_out, server, timeout)
+    if args[0] == "verify":
+        if len(args) != 2:
+            raise UsageError("usage: lanser bundle verify FILE")
+        return _verify(inv, Path(args[1]), no_daemon)
+    if args[0] == "diff":
+        if len(args) != 3:
+            raise UsageError("usage: lanser bundle diff A B")
+        return _diff(inv, Path(args[1]), Path(args[2]))
+    if len(args) != 1:
+        raise UsageError("usage: lanser bundle LOC --op OP[,OP...] [-o FILE]")
+    from lanser.bundles import dump_bundle
+    from lanser.bundling import parse_ops, query_bundle
+
+    made, _ = query_bundle(inv.workspace, inv.server_spec(), args[0], parse_ops(op or "definition"),
+                           timeout=inv.request_timeout, use_daemon=not no_daemon,
+                           use_store=not no_store)
+    text = dump_bundle(made)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        if json_out:
+            emit_json({"hash": made["hash"], "path": str(output)})
+    else:
+        typer.echo(text, nl=False)
+    return 0
+
+
+def _verify(inv: Invocation, path: Path, no_daemon: bool) -> int:
+    from lanser.bundles import load_bundle
+    from lanser.bundling import verify_bundle
+
+    recorded = load_bundle(path)
+    fresh, changes = verify_bundle(inv.workspace, recorded, timeout=inv.request_timeout,
+                                   use_daemon=not no_daemon)
+    identical = not changes
+    if inv.json:
+        emit_json({"identical": identical, "recorded": recorded["hash"],
+                   "recomputed": fresh["hash"], "changes": changes})
+    else:
+        _print_changes(changes, "identical: the bundle reproduces on this workspace")
+    return 0 if identical else int(ExitCode.CHECK_FAILED)
+
+
+def _diff(inv: Invocation, a: Path, b: Path) -> int:
+    from lanser.bundles import load_bundle
+    from lanser.bundles.diff import diff_bundles
+
+    changes = diff_bundles(load_bundle(a), load_bundle(b))
+    if inv.json:
+        emit_json({"identical": not changes, "changes": changes})
+    else:
+        _print_changes(changes, "identical")
+    return 0 if not changes else int(ExitCode.CHECK_FAILED)
+
+
+def _print_changes(changes: list[dict], same: str) -> None:
+    from lanser.cli.output import dumps
+    from lanser.cli.render import console
+
+    if not changes:
+        console.print(same)
+        return
+    for change in changes:
+        kind, where = change["kind"], change["where"]
+        if kind == "changed":
+            console.print(f"[yellow]~ {where}[/]: {dumps(change['before'])} -> "
+                          f"{dumps(change['after'])}", markup=True, highlight=False)
+        else:
+            sign, style = ("+", "green") if kind == "added" else ("-", "red")
+            console.print(f"[{style}]{sign} {where}[/]: {dumps(change['item'])}", markup=True,
+                          highlight=False)

@@ -277,13 +277,8 @@ class LanguageService:
             return out
 
     def server_info(self) -> dict[str, Any]:
-        """The server's identity as bundles record it: nothing machine-specific.
-
-        ``config_hash`` covers everything lanser sends that changes answers: the
-        client capabilities, the settings and the initialization options.
-        """
+        """The server's identity as bundles record it: nothing machine-specific."""
         from lanser.canonical import content_hash
-        from lanser.lsp.capabilities import capabilities_document
 
         return {
             "name": self.spec.name,
@@ -291,9 +286,19 @@ class LanguageService:
             "command": [self.names.name(Path(c)) if "/" in c else c
                         for c in self.session.command],
             "capabilities_hash": content_hash(self.session.capabilities),
-            "config_hash": content_hash({
-                "client_capabilities": capabilities_document(),
-                "settings": self.spec.settings,
-                "initialization_options": self.spec.initialization_options,
-            }),
+            "config_hash": config_hash(self.spec),
         }
+
+
+def config_hash(spec: ServerSpec) -> str:
+    """Everything lanser sends that changes a server's answers: client capabilities,
+    settings and initialization options. Known before the server starts, so bundle
+    store keys can be computed without one."""
+    from lanser.canonical import content_hash
+    from lanser.lsp.capabilities import capabilities_document
+
+    return content_hash({
+        "client_capabilities": capabilities_document(),
+        "settings": spec.settings,
+        "initialization_options": spec.initialization_options,
+    })
