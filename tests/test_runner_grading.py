@@ -141,3 +141,20 @@ def _ws(root):
 
 def test_init_repo_helper_is_used(repo):
     assert (repo / ".git").exists() and init_repo
+
+
+def test_broken_conftest_is_a_collection_outcome(workspace):
+    root = workspace({"conftest.py": "import nosuch\n", "test_a.py": "def test_a():\n    pass\n"})
+    result = run_tests(root)
+    assert [(t.nodeid, t.outcome, t.phase) for t in result.tests] == [
+        ("conftest.py", "error", "collection")]
+    assert result.credit.ppm == 0
+
+
+def test_bad_pytest_arguments_are_a_usage_error(workspace):
+    from lanser.errors import UsageError
+
+    root = workspace({"test_a.py": "def test_a():\n    pass\n"})
+    with pytest.raises(UsageError) as caught:
+        run_tests(root, args=["--no-such-pytest-flag"])
+    assert caught.value.code == "pytest_usage"

@@ -16,7 +16,8 @@ It also records the sha256 of every file at the base and each test's base outcom
 :meth:`ImpactMap.plan` compares a new snapshot's files with those hashes: a test is
 skipped (its base outcome reused) only when none of its files changed; tests absent
 from the map (new ones, or in modules that failed to collect at the base) always
-run. A change to a pytest configuration file, or to any file of a test whose
+run. Only the files holding tests to run are collected (when no pytest arguments
+were given). A change to a pytest configuration file, or to any file of a test whose
 dependencies could not be measured, forces the full suite. Files a test only
 *reads* (data files) are not tracked: ``--full`` is the way out for such suites.
 """
@@ -44,6 +45,8 @@ class ImpactMap:
     deps: dict[str, list[str]]
     hashes: dict[str, str]
     outcomes: dict[str, TestOutcome] = field(default_factory=dict)
+    #: test files that failed to collect at the base: always collected again
+    broken: list[str] = field(default_factory=list)
 
     @classmethod
     def build(cls, workspace: Any, *, rev: str | None = None, args: tuple[str, ...] = (),
@@ -66,6 +69,7 @@ class ImpactMap:
         imports = raw.get("imports", {})
         deps: dict[str, list[str]] = {}
         outcomes: dict[str, TestOutcome] = {}
+        broken = sorted(t.nodeid for t in tests if "::" not in t.nodeid)
         for test in tests:
             if test.phase == "collection" or "::" not in test.nodeid:
                 continue  # no tests known there: whatever the module holds now will run
@@ -76,7 +80,7 @@ class ImpactMap:
             found.update(_conftests(module, files))
             deps[test.nodeid] = sorted(found)
             outcomes[test.nodeid] = test
-        return cls(base, deps, files, outcomes)
+        return cls(base, deps, files, outcomes, broken)
 
     def plan(self, copy: Path) -> dict[str, Any]:
         """What to run on the snapshot copied at ``copy``: the skip list and why."""
@@ -90,12 +94,26 @@ class ImpactMap:
         touched = set(changed)
         skip = sorted(n for n, files in self.deps.items() if not touched.intersection(files))
         return {"base": self.base, "full": False, "changed": changed,
-                "selected_known": len(self.deps) - len(skip), "skip": skip}
+                "selected_known": len(self.deps) - len(skip), "skip": skip,
+                "paths": self._paths(copy, set(skip), changed)}
+
+    def _paths(self, copy: Path, skip: set[str], changed: list[str]) -> list[str]:
+        """The files to collect: those holding selected tests, changed or new test
+        files, and files that failed to collect at the base. Collecting only these is
+        what makes a selected run cheap; pytest's own patterns do not apply to files
+        named explicitly, so only ``test_*.py``/``*_test.py`` names are added as new."""
+        modules = {n.split("::", 1)[0] for n in self.deps if n not in skip}
+        known = {n.split("::", 1)[0] for n in self.deps}
+        new = {p for p in changed if p not in known and p.endswith(".py")
+               and (Path(p).name.startswith("test_") or p.endswith("_test.py"))}
+        wanted = modules | new | set(self.broken)
+        return sorted(p for p in wanted if (copy / p).is_file())
 
     # -- persistence ----------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, "base": self.base, "deps": self.deps, "hashes": self.hashes,
+                "broken": self.broken,
                 "outcomes": {n: {**t.to_json(volatile=False), "asserts": t.asserts}
                              for n, t in sorted(self.outcomes.items())}}
 
@@ -116,7 +134,8 @@ class ImpactMap:
             outcomes = {n: TestOutcome(n, o["outcome"], o["phase"], o.get("message"),
                                        asserts=o.get("asserts")).with_credit()
                         for n, o in data["outcomes"].items()}
-            return cls(data["base"], data["deps"], data["hashes"], outcomes)
+            return cls(data["base"], data["deps"], data["hashes"], outcomes,
+                       list(data.get("broken", [])))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 

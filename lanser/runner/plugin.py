@@ -233,8 +233,25 @@ class EventLog:
             json.dump(out, fh, sort_keys=True)
 
 
+_SPANS: dict[Any, list[tuple[int, int]]] = {}
+
+
 def _assert_spans(func: Any) -> list[tuple[int, int]]:
-    """(first line, last line) of each ``assert`` in the function's own source."""
+    """(first line, last line) of each ``assert`` in the function's own source.
+
+    Cached per code object: a parametrized test would otherwise re-read and re-parse
+    its source for every case.
+    """
+    code = getattr(func, "__code__", None)
+    if code is not None and code in _SPANS:
+        return _SPANS[code]
+    spans = _parse_spans(func)
+    if code is not None:
+        _SPANS[code] = spans
+    return spans
+
+
+def _parse_spans(func: Any) -> list[tuple[int, int]]:
     try:
         lines, start = inspect.getsourcelines(func)
         tree = ast.parse(textwrap.dedent("".join(lines)))

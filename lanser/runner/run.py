@@ -132,6 +132,8 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
                 skip = box.dir / "skip.txt"
                 skip.write_text("".join(n + "\n" for n in selection["skip"]), encoding="utf-8")
                 extra.append(f"--lanser-skip={skip}")
+                if not args and selection["paths"]:  # collect only where tests will run
+                    extra.extend(selection["paths"])
         if coverage_map is not None:
             extra.append(f"--lanser-coverage={box.dir / 'coverage.json'}")
         user_args = tuple(_rebase(a, root, box.copy) for a in args)
@@ -147,7 +149,7 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
             base = select.outcomes.get(nodeid) if select else None
             if base is not None and nodeid not in tests:
                 tests[nodeid] = replace(base, reused=True).with_credit()
-        selection = {k: v for k, v in selection.items() if k != "skip"} | {
+        selection = {k: v for k, v in selection.items() if k not in ("skip", "paths")} | {
             "skipped": len(selection["skip"])}
     timings["run_seconds"] = time.perf_counter() - start
     return RunResult(tests=tuple(tests[n] for n in sorted(tests)),
