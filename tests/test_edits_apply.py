@@ -226,3 +226,56 @@ def test_missing_edit_file_is_a_usage_error(workspace, cli) -> None:
     result = cli(["apply", "nope.diff", "--json"], cwd=root)
     assert result.code == 2 and result.json["error"]["code"] == "missing_file"
     assert Path(root / "a.py").read_text() == A
+
+
+def test_edit_through_symlink_inside_edits_the_real_file_and_keeps_the_link(workspace) -> None:
+    root = workspace({"real.py": "x = 1\n"})
+    (root / "alias.py").symlink_to("real.py")
+    envelope = Envelope(Workspace.open(root))
+    preview = envelope.preview([_edit("alias.py", 1, 5, 6, "2")], origin="test")
+    assert preview.paths == ("real.py",)
+    assert envelope.apply(preview).ok
+    assert (root / "alias.py").is_symlink()
+    assert (root / "real.py").read_text() == "x = 2\n"
+
+
+def test_symlink_planted_after_preview_is_refused(workspace, tmp_path) -> None:
+    root = workspace({"a.py": "x = 1\n", "pkg/b.py": "y = 1\n"})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "b.py").write_text("y = 1\n")
+    envelope = Envelope(Workspace.open(root))
+    preview = envelope.preview([_edit("pkg/b.py", 1, 5, 6, "2")], origin="test")
+    (root / "pkg" / "b.py").unlink()
+    (root / "pkg").rmdir()
+    (root / "pkg").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(Exception) as info:
+        envelope.apply(preview)
+    assert info.value.code in ("outside_workspace", "stale")
+    assert (elsewhere / "b.py").read_text() == "y = 1\n"
+
+
+def test_failed_write_midway_restores_every_file(workspace, monkeypatch) -> None:
+    from lanser.edits import journal
+
+    root = workspace({f"m{i}.py": f"v = {i}\n" for i in range(4)})
+    envelope = Envelope(Workspace.open(root))
+    preview = envelope.preview([_edit(f"m{i}.py", 1, 5, 6, "9") for i in range(4)],
+                               origin="test")
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def failing_replace(src, dst):
+        if str(dst).endswith(".py"):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(journal.os, "replace", failing_replace)
+    with pytest.raises(OSError):
+        envelope.apply(preview)
+    monkeypatch.setattr(journal.os, "replace", real_replace)
+    assert [(root / f"m{i}.py").read_text() for i in range(4)] == [f"v = {i}\n" for i in range(4)]
+    assert not (root / ".lanser" / "journal").exists()
+    assert not list(root.glob(".*.tmp"))

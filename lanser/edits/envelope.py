@@ -28,6 +28,7 @@ from lanser.edits.model import (
     DirtyFile,
     Preview,
     StaleContent,
+    state_hash,
 )
 from lanser.edits.plan import plan
 from lanser.errors import ConfigError, LanserError, UsageError
@@ -96,14 +97,17 @@ class Envelope:
                 base: dict[str, str] | None = None, symbols: Iterable[str] = ()) -> Preview:
         """Plan ``changes`` against the disk; with ``base``, refuse files changed since."""
         self.recover_pending()
-        preview = plan(self.jail, changes, origin=origin, symbols=symbols)
-        for effect in preview.effects:
-            expected = (base or {}).get(effect.path)
-            if expected is not None and expected != effect.before_hash:
-                raise StaleContent(f"{effect.path}: changed since the edit was previewed "
-                                   f"(expected {expected}, found {effect.before_hash})",
-                                   path=effect.path)
-        return preview
+        # Stale before planning: positions recorded against other bytes mean nothing.
+        for path, expected in sorted((base or {}).items()):
+            target = self.jail.check(path)
+            try:
+                found = state_hash(target.path.read_bytes())
+            except FileNotFoundError:
+                found = state_hash(None)
+            if found != expected:
+                raise StaleContent(f"{path}: changed since the edit was previewed "
+                                   f"(expected {expected}, found {found})", path=path)
+        return plan(self.jail, changes, origin=origin, symbols=symbols)
 
     # -- recovery ------------------------------------------------------------------
 
@@ -131,6 +135,13 @@ class Envelope:
             raise DirtyFile(f"{', '.join(dirty)}: uncommitted changes; commit or stash them, "
                             "or pass --allow-dirty", paths=dirty)
 
+    def _rejail(self, preview: Preview) -> None:
+        """Jail again under the lock: a symlink planted since the preview is caught."""
+        for effect in preview.effects:
+            if self.jail.check(effect.path).rel != effect.path:
+                raise StaleContent(f"{effect.path}: now resolves elsewhere (a symlink "
+                                   "appeared since the preview)", path=effect.path)
+
     @contextlib.contextmanager
     def transaction(self, preview: Preview) -> Iterator[journal.Transaction]:
         """Lock, recover, check and write ``preview``; the body commits or rolls back.
@@ -139,6 +150,7 @@ class Envelope:
         """
         with journal.edit_lock(self.state_dir):
             journal.recover(self.root, self.state_dir, self._reset_history)
+            self._rejail(preview)
             self._check_dirty(preview)
             token = self.history.tip() if self.history is not None else None
             txn = journal.begin(self.root, self.state_dir, preview.effects, history=token)

@@ -96,8 +96,10 @@ class Jail:
 
     def _check_rules(self, rel: str, given: str) -> None:
         parts = rel.split("/")
+        # Lower-cased: on case-insensitive filesystems ".GIT" is the repository too.
+        lowered = [part.lower() for part in parts]
         for forbidden in FORBIDDEN_DIRS:
-            if forbidden in parts:
+            if forbidden in lowered:
                 raise Denied(f"{given}: edits may not touch {forbidden}/", path=given)
         name = parts[-1]
         for glob in self.deny:

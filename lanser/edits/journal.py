@@ -208,7 +208,13 @@ def begin(root: Path, state_dir: Path, effects: tuple[FileEffect, ...], *,
     os.replace(staging, state_dir / "journal")
     _fsync_dir(state_dir)
     txn = Transaction(root, state_dir, txid, effects, history)
-    _write_effects(root, txid, effects)
+    try:
+        _write_effects(root, txid, effects)
+    except BaseException:
+        # A write failed (disk full, permissions, Ctrl-C): put everything back now.
+        # The history was not touched yet, so there is nothing to reset.
+        recover(root, state_dir)
+        raise
     return txn
 
 
