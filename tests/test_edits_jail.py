@@ -40,6 +40,21 @@ def test_dotdot_out_is_refused(workspace, given: str) -> None:
     assert given in info.value.message
 
 
+@pytest.mark.parametrize("given", ["<stdlib>/os/__init__.pyi",
+                                   "<site-packages>/requests/api.py",
+                                   "<basedpyright>/dist/typeshed-fallback/stdlib/builtins.pyi"])
+def test_server_anchored_names_are_outside(workspace, given: str) -> None:
+    root = workspace(FILES)
+    with pytest.raises(OutsideWorkspace):
+        _jail(root).check(given)
+
+
+def test_an_edit_cannot_lift_its_own_deny_rules(workspace) -> None:
+    root = workspace({**FILES, "lanser.toml": "[edits]\ndeny = []\n"})
+    with pytest.raises(Denied):
+        Jail.for_workspace(Workspace.open(root)).check("lanser.toml")
+
+
 def test_dotdot_that_stays_inside_is_fine(workspace) -> None:
     root = workspace(FILES)
     assert _jail(root).check("pkg/../ok.py").rel == "ok.py"
@@ -84,6 +99,7 @@ def test_symlink_inside_the_workspace_resolves_to_its_real_path(workspace) -> No
 
 
 @pytest.mark.parametrize("given", [".git/config", ".git/hooks/pre-commit", "sub/.git/HEAD",
+                                   ".GIT/config",
                                    ".lanser/journal/manifest.json"])
 def test_git_and_state_dirs_are_refused(workspace, given: str) -> None:
     root = workspace(FILES)

@@ -7,12 +7,14 @@ write a lock file or a secret elsewhere). The rules, in order:
 * absolute paths must lie inside the root; ``..`` may not climb out of it;
 * the *real* path, after following symlinks (of the file, and of any directory on
   the way, even for a file that does not exist yet), must lie inside the root;
+* names a server gives files outside the workspace (``<stdlib>/...``) are outside;
 * no component may be ``.git`` (the repository) or ``.lanser`` (our journal);
 * no deny glob may match the given or the real relative path. A glob without ``/``
   matches a file's name in any directory (``.env``, ``*.pem``); one with ``/`` is
   matched against the whole relative path, where ``*`` crosses directories.
 
-The defaults (:data:`DEFAULT_DENY`) keep edits off secrets and lock files;
+The defaults (:data:`DEFAULT_DENY`) keep edits off secrets, lock files and
+``lanser.toml`` (an edit must not lift its own deny list);
 ``[edits] deny = [...]`` adds globs, ``[edits] default_deny = false`` drops the
 defaults.
 """
@@ -35,6 +37,8 @@ DEFAULT_DENY = (
     ".env", ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_ed25519*",
     ".netrc", ".pypirc", "secrets/*", "*/secrets/*", "*.lock", "package-lock.json",
     "pnpm-lock.yaml", "npm-shrinkwrap.json",
+    # The rules themselves: an edit must not be able to lift its own deny list.
+    "lanser.toml",
 )
 
 #: Directory names no edit may enter.
@@ -68,6 +72,11 @@ class Jail:
         """Jail one path named by an edit (relative to the root, or absolute)."""
         if not given or "\0" in given:
             raise UsageError(f"invalid path {given!r} in edit", code="bad_path", path=given)
+        head = given.split("/", 1)[0]
+        if head.startswith("<") and head.endswith(">"):
+            # An anchored name from a server answer (<stdlib>/..., <site-packages>/...).
+            raise OutsideWorkspace(f"{given}: outside the workspace (not a workspace file)",
+                                   path=given)
         if os.path.isabs(given):
             lexical = posixpath.normpath(Path(given).as_posix())
             root = self.root.as_posix()
