@@ -48,13 +48,14 @@ def test_check_previews_and_writes_nothing(workspace, cli) -> None:
     result = cli(["apply", "p.diff", "--check", "--json"], cwd=root)
     assert result.code == 0, result.stderr
     preview = result.json["preview"]
-    assert preview["summary"] == {"files": 2, "edits": 2, "symbols": ["helper -> helper2"]}
+    # One edit per changed run of lines: the two changes in b.py are two edits.
+    assert preview["summary"] == {"files": 2, "edits": 3, "symbols": ["helper -> helper2"]}
     assert "+value: int = helper2()" in preview["diff"]
     assert result.json["result"] is None
     assert (root / "a.py").read_text() == A and (root / "b.py").read_text() == B
     assert not (root / ".lanser" / "journal").exists()
     human = cli(["apply", "p.diff", "--check"], cwd=root)
-    assert "2 file(s), 2 edit(s)" in human.stdout and "nothing written" in human.stdout
+    assert "2 file(s), 3 edit(s)" in human.stdout and "nothing written" in human.stdout
 
 
 def test_apply_patch_writes_all_files(workspace, cli) -> None:
@@ -144,6 +145,14 @@ def test_lf_patch_on_crlf_file_keeps_crlf(workspace, cli) -> None:
     result = cli(["apply", "p.diff", "--json"], cwd=root)
     assert result.code == 0, result.stdout
     assert (root / "w.py").read_bytes() == b"a = 1\r\nb = 20\r\nbb = 2\r\nc = 3\r\n"
+
+
+def test_context_lines_keep_their_exact_bytes(workspace, cli) -> None:
+    root = workspace({"m.py": b"a = 1\nb = 2\r\nc = 3\n"})  # one CRLF line among LF
+    (root / "p.diff").write_text(
+        "--- a/m.py\n+++ b/m.py\n@@ -1,3 +1,3 @@\n a = 1\n b = 2\n-c = 3\n+c = 30\n")
+    assert cli(["apply", "p.diff"], cwd=root).code == 0
+    assert (root / "m.py").read_bytes() == b"a = 1\nb = 2\r\nc = 30\n"
 
 
 def test_binary_file_is_refused(workspace, cli) -> None:

@@ -98,11 +98,15 @@ def _change_from_json(item: dict[str, Any]) -> FileChange:
 
 
 def _content(value: str) -> str:
+    return value[: len(value) - len(_eol(value))]
+
+
+def _eol(value: str) -> str:
     if value.endswith("\r\n"):
-        return value[:-2]
+        return "\r\n"
     if value.endswith(("\n", "\r")):
-        return value[:-1]
-    return value
+        return value[-1]
+    return ""
 
 
 def from_unified_diff(text: str, read: Callable[[str], SourceText | None]) -> list[FileChange]:
@@ -120,7 +124,9 @@ def from_unified_diff(text: str, read: Callable[[str], SourceText | None]) -> li
             raise UnreadableFile(f"{pfile.path}: binary patches are refused", path=pfile.path)
         source = _strip(pfile.source_file)
         target = _strip(pfile.target_file)
-        if pfile.is_added_file:
+        # Only /dev/null makes a file new or gone: unidiff also guesses so from
+        # "@@ -0,0" hunks, which a diff emptying a file has too.
+        if source == "/dev/null":
             out.append(FileChange("create", target))
             hunks = _hunk_edits(target, SourceText(""), pfile)
             if hunks:
@@ -131,7 +137,7 @@ def from_unified_diff(text: str, read: Callable[[str], SourceText | None]) -> li
             raise PatchMismatch(f"{source}: the diff changes a file that does not exist",
                                 path=source)
         edits = _hunk_edits(source, current, pfile)
-        if pfile.is_removed_file:
+        if target == "/dev/null":
             # The edits prove the diff's idea of the file is the file; then it goes.
             out.append(FileChange("delete", source))
             continue
@@ -149,53 +155,68 @@ def _strip(name: str) -> str:
     return name
 
 
+def _hunk_lines(hunk: Any) -> list[tuple[str, str, str]]:
+    """``(type, content, line break)`` per line; "\\ No newline" empties the break."""
+    out: list[tuple[str, str, str]] = []
+    for line in hunk:
+        if line.line_type == "\\":
+            if out:
+                kind, content, _ = out[-1]
+                out[-1] = (kind, content, "")
+            continue
+        if line.line_type in (" ", "-", "+"):
+            out.append((line.line_type, _content(line.value), _eol(line.value) or "\n"))
+    return out
+
+
 def _hunk_edits(path: str, source: SourceText, pfile: Any) -> tuple[TextEdit, ...]:
-    edits = []
+    """One text edit per run of removed/added lines; context lines are only checked.
+
+    Context lines keep their exact bytes (a CRLF line stays CRLF whatever the diff
+    says); each added line keeps the break the diff gives it, and planning turns LF
+    into CRLF in CRLF files.
+    """
     lines = source.lines
+    edits = []
+
+    def expect(number: int, content: str) -> None:
+        if number > len(lines) or lines[number - 1] != content:
+            found = lines[number - 1] if number <= len(lines) else "<end of file>"
+            raise PatchMismatch(
+                f"{path}:{number}: the diff expects {content!r}, the file has {found!r}",
+                path=path, line=number)
+
     for hunk in pfile:
-        old: list[list[Any]] = []  # [content, has_eol]
-        new: list[list[Any]] = []
-        last: list[Any] | None = None
-        for line in hunk:
-            if line.line_type == "\\":
-                if last is not None:
-                    for item in last:
-                        item[1] = False
+        items = _hunk_lines(hunk)
+        cursor = max(hunk.source_start if hunk.source_length else hunk.source_start + 1, 1)
+        if cursor > len(lines):
+            raise PatchMismatch(f"{path}:{cursor}: hunk starts past the end of the file",
+                                path=path, line=cursor)
+        index = 0
+        while index < len(items):
+            kind, content, _ = items[index]
+            if kind == " ":
+                expect(cursor, content)
+                cursor += 1
+                index += 1
                 continue
-            entry = [_content(line.value), True]
-            if line.line_type == " ":
-                twin = [entry[0], True]
-                old.append(entry)
-                new.append(twin)
-                last = [entry, twin]
-            elif line.line_type == "-":
-                old.append(entry)
-                last = [entry]
-            elif line.line_type == "+":
-                new.append(entry)
-                last = [entry]
-        start_line = hunk.source_start if old else hunk.source_start + 1
-        start_line = max(start_line, 1)
-        for index, (content, _) in enumerate(old):
-            number = start_line + index
-            if number > len(lines) or lines[number - 1] != content:
-                found = lines[number - 1] if number <= len(lines) else "<end of file>"
-                raise PatchMismatch(
-                    f"{path}:{number}: the diff expects {content!r}, the file has {found!r}",
-                    path=path, line=number)
-        if start_line > len(lines):
-            raise PatchMismatch(f"{path}:{start_line}: hunk starts past the end of the file",
-                                path=path, line=start_line)
-        start = Position(start_line, 1)
-        last_line = start_line + len(old) - 1
-        if not old:
-            end = start
-        elif not old[-1][1] or last_line + 1 > len(lines):
-            end = Position(last_line, len(lines[last_line - 1]) + 1)
-        else:
-            end = Position(last_line + 1, 1)
-        new_text = "".join(content + ("\n" if eol else "") for content, eol in new)
-        edits.append(TextEdit(Span(start, end), new_text))
+            start, removed, added = cursor, [], []
+            while index < len(items) and items[index][0] != " ":
+                kind, content, eol = items[index]
+                if kind == "-":
+                    expect(cursor, content)
+                    removed.append(eol)
+                    cursor += 1
+                else:
+                    added.append(content + eol)
+                index += 1
+            if not removed:
+                end = Position(start, 1)
+            elif not removed[-1] or cursor > len(lines):
+                end = Position(cursor - 1, len(lines[cursor - 2]) + 1)
+            else:
+                end = Position(cursor, 1)
+            edits.append(TextEdit(Span(Position(start, 1), end), "".join(added)))
     return tuple(edits)
 
 

@@ -1,0 +1,56 @@
+"""Property: the diff a preview prints, applied as a patch, gives exactly the previewed bytes.
+
+This ties the two halves of the one internal form together: unified diffs in
+(:mod:`lanser.edits.sources`) and unified diffs out (:mod:`lanser.edits.plan`),
+over emoji, CRLF files and files without a final newline.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lanser.edits.jail import Jail
+from lanser.edits.model import FileEffect
+from lanser.edits.plan import plan, unified_diff
+from lanser.edits.sources import from_unified_diff
+from lanser.positions import SourceText
+
+WORDS = st.sampled_from(["x", "value", "😀", "naïve", "def f():", "    return 1", "", "# é"])
+
+
+@st.composite
+def texts(draw: st.DrawFn, eol: str) -> str:
+    lines = draw(st.lists(WORDS, min_size=0, max_size=8))
+    if not lines:
+        return ""
+    final = draw(st.booleans())
+    return eol.join(lines) + (eol if final else "")
+
+
+@st.composite
+def pairs(draw: st.DrawFn) -> tuple[str, str]:
+    eol = draw(st.sampled_from(["\n", "\r\n"]))
+    before = draw(texts(eol))
+    after = draw(texts(eol))
+    return before, after
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pairs())
+def test_printed_diff_reapplies_to_the_same_bytes(pair: tuple[str, str]) -> None:
+    before, after = pair
+    if before == after or not before:
+        return
+    effect = FileEffect("m.py", before.encode(), after.encode(), 0o644, 0o644)
+    diff = unified_diff(effect)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp).resolve()
+        (root / "m.py").write_bytes(before.encode())
+        changes = from_unified_diff(
+            diff, lambda rel: SourceText((root / rel).read_bytes().decode("utf-8")))
+        preview = plan(Jail(root, ()), changes, origin="roundtrip")
+    assert preview.effects[0].after == after.encode()
