@@ -22,7 +22,7 @@ def col(line: str, needle: str) -> int:
     return line.index(needle) + 1
 
 
-@pytest.mark.parametrize("server", ["basedpyright", "pylsp"])
+@pytest.mark.parametrize("server", ["basedpyright", "pyright", "pylsp", "jedi-language-server"])
 def test_definition_after_tabs_and_emoji_round_trips(workspace, cli, server) -> None:
     root = workspace({"mod.py": SOURCE})
     result = cli(["definition", f"mod.py:6:{col(LINE6, 'compute')}", "--json",

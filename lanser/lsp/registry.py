@@ -49,8 +49,9 @@ class ServerSpec:
     #: Until then pyright's references miss files, so requests wait for it.
     ready_log: str | None = None
     #: Units of LSP columns when the server does not announce ``positionEncoding``.
-    #: pylsp 1.15 passes jedi's code-point columns through unconverted (measured:
-    #: a definition after two emoji lands two columns early if read as UTF-16).
+    #: pylsp 1.15 and jedi-language-server 0.47 pass jedi's code-point columns through
+    #: unconverted (measured: a definition after two emoji lands two columns early
+    #: when read as UTF-16).
     position_encoding: str = "utf-16"
 
     def installed_version(self) -> str | None:
@@ -189,6 +190,7 @@ BUILTIN: dict[str, ServerSpec] = {
             command=("{script:jedi-language-server}",),
             package="jedi-language-server",
             pinned="0.47.0",
+            position_encoding="utf-32",  # jedi's columns, unconverted (measured, like pylsp)
             initialization_options={"diagnostics": {"enable": True}},
         ),
     )
