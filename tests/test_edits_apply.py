@@ -288,3 +288,13 @@ def test_failed_write_midway_restores_every_file(workspace, monkeypatch) -> None
     assert [(root / f"m{i}.py").read_text() for i in range(4)] == [f"v = {i}\n" for i in range(4)]
     assert not (root / ".lanser" / "journal").exists()
     assert not list(root.glob(".*.tmp"))
+
+
+def test_mode_change_since_preview_is_stale(workspace) -> None:
+    root = workspace({"a.py": A})
+    envelope = Envelope(Workspace.open(root))
+    preview = envelope.preview([_edit("a.py", 1, 5, 11, "helper2")], origin="test")
+    (root / "a.py").chmod(0o755)
+    with pytest.raises(StaleContent):
+        envelope.apply(preview)
+    assert (root / "a.py").read_text() == A

@@ -31,7 +31,7 @@ def _patch() -> str:
                      f" def f{i}() -> int:\n-    return {i}\n+    return {i * 10}\n")
     parts.append("--- a/win.py\n+++ b/win.py\n@@ -1 +1 @@\n-a = 1\n+a = 100\n")
     parts.append("--- a/gone.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-old = True\n")
-    parts.append("--- /dev/null\n+++ b/pkg/new.py\n@@ -0,0 +1 @@\n+created = 1\n")
+    parts.append("--- /dev/null\n+++ b/pkg/sub/deep/new.py\n@@ -0,0 +1 @@\n+created = 1\n")
     return "".join(parts)
 
 
@@ -44,6 +44,8 @@ def _state(root: Path) -> dict[str, tuple[bytes, int]]:
             continue
         if path.is_file():
             out[rel] = (path.read_bytes(), stat.S_IMODE(path.stat().st_mode))
+        elif path.is_dir():
+            out[rel + "/"] = (b"", 0)  # directories a rolled-back apply created must go
     ref = git(root, "for-each-ref", "--format=%(tree)", "refs/lanser/")
     out["<ref>"] = (ref.strip().encode(), 0)
     return out

@@ -180,6 +180,11 @@ def begin(root: Path, state_dir: Path, effects: tuple[FileEffect, ...], *,
         # The mode on disk now, not the planned one: recovery restores exactly this.
         modes[effect.path] = (stat.S_IMODE((root / effect.path).stat().st_mode)
                               if current is not None else None)
+        if current is not None and effect.before_mode is not None and \
+                modes[effect.path] != effect.before_mode:
+            raise StaleContent(f"{effect.path}: its mode changed since the preview "
+                               f"({effect.before_mode:o} -> {modes[effect.path]:o}); preview "
+                               "again", path=effect.path)
         if state_hash(current) != effect.before_hash:
             raise StaleContent(
                 f"{effect.path}: changed since the preview (expected {effect.before_hash}, "
@@ -200,7 +205,15 @@ def begin(root: Path, state_dir: Path, effects: tuple[FileEffect, ...], *,
             "before_mode": modes[effect.path], "after_mode": effect.after_mode,
             "backup": backup, "temp": _temp_name(root / effect.path, txid).name,
         })
-    manifest = {"id": txid, "entries": entries, "history": history}
+    # Directories the apply will create, so recovery can take them away again.
+    created_dirs = sorted({
+        parent.relative_to(root).as_posix()
+        for effect in effects if effect.after is not None
+        for parent in (root / effect.path).parents
+        if root in parent.parents and not parent.exists()
+    })
+    manifest = {"id": txid, "entries": entries, "history": history,
+                "created_dirs": created_dirs}
     _write_synced(staging / "manifest.json", json.dumps(manifest, sort_keys=True).encode())
     _fsync_dir(staging / "backup")
     _fsync_dir(staging)
@@ -227,6 +240,7 @@ def _write_effects(root: Path, txid: str, effects: tuple[FileEffect, ...]) -> No
         if effect.after is None:
             crash_point("delete")
             target.unlink(missing_ok=True)
+            _prune(root, target.parent)
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = _temp_name(target, txid)
@@ -238,6 +252,16 @@ def _write_effects(root: Path, txid: str, effects: tuple[FileEffect, ...]) -> No
     for parent in sorted(parents):
         _fsync_dir(parent)
     crash_point("written")
+
+
+def _prune(root: Path, directory: Path) -> None:
+    """Remove directories a deletion left empty, as git does (recovery recreates them)."""
+    while directory != root and root in directory.parents:
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+        directory = directory.parent
 
 
 def pending(state_dir: Path) -> bool:
@@ -289,6 +313,9 @@ def recover(root: Path, state_dir: Path,
             os.replace(temp, target)
         _fsync_dir(target.parent)
         restored.append(entry["path"])
+    for rel in sorted(manifest.get("created_dirs", []), key=len, reverse=True):
+        with contextlib.suppress(OSError):  # not empty: someone put files there
+            (root / rel).rmdir()
     if reset_history is not None:
         crash_point("recover-history")
         reset_history(manifest.get("history"))
