@@ -48,11 +48,12 @@ class ServerSpec:
     #: A ``window/logMessage`` the server sends once it knows every workspace file.
     #: Until then pyright's references miss files, so requests wait for it.
     ready_log: str | None = None
-    #: Units of LSP columns when the server does not announce ``positionEncoding``.
-    #: pylsp 1.15 and jedi-language-server 0.47 pass jedi's code-point columns through
-    #: unconverted (measured: a definition after two emoji lands two columns early
-    #: when read as UTF-16).
-    position_encoding: str = "utf-16"
+    #: Units of the server's columns, overriding what it announces. ``None``: its
+    #: announced ``positionEncoding``, else UTF-16. pylsp 1.15 and
+    #: jedi-language-server 0.47 (which announces utf-16) pass jedi's code-point
+    #: columns through unconverted (measured: a definition after two emoji lands
+    #: two columns early when read as UTF-16), so they are pinned to ``utf-32``.
+    position_encoding: str | None = None
 
     def installed_version(self) -> str | None:
         if self.package is None:
@@ -218,7 +219,7 @@ def all_servers(configured: dict[str, dict[str, Any]] | None = None) -> dict[str
             initialization_options=table.get("initialization_options"),
             builtin=False,
             ready_log=table.get("ready_log"),
-            position_encoding=table.get("position_encoding", "utf-16"),
+            position_encoding=table.get("position_encoding"),
         )
     return servers
 

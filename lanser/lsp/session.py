@@ -106,7 +106,7 @@ class Session:
         self.capabilities: dict[str, Any] = {}
         self.registrations: dict[str, dict[str, Any]] = {}
         #: Units of the server's columns: "utf-16" (the LSP default) or "utf-32".
-        self.encoding = spec.position_encoding
+        self.encoding = spec.position_encoding or "utf-16"
         self.restarts = 0
         self.requests = 0
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL)
@@ -151,7 +151,8 @@ class Session:
         )
         result = await self._call("initialize", params)
         self.capabilities = result.get("capabilities", {}) if result else {}
-        self.encoding = self.capabilities.get("positionEncoding") or self.spec.position_encoding
+        self.encoding = (self.spec.position_encoding
+                         or self.capabilities.get("positionEncoding") or "utf-16")
         info = (result or {}).get("serverInfo") or {}
         self.server_name = info.get("name") or self.spec.name
         self.server_version = info.get("version") or self.spec.installed_version()
