@@ -165,3 +165,14 @@ def test_no_sandbox_leftovers(workspace):
     run_tests(root)
     assert set(Path(tempfile.gettempdir()).glob("lanser-run-*")) <= before
     assert os.getcwd()  # lanser's own process is untouched
+
+
+def test_a_test_killing_its_own_process_is_a_crash(workspace):
+    root = workspace({"test_sig.py": (
+        "import os, signal\n"
+        "def test_term():\n    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "def test_after():\n    pass\n")})
+    result = run_tests(root)
+    assert outcomes(result) == {"test_sig.py::test_after": ("passed", "teardown"),
+                                "test_sig.py::test_term": ("failed", "call")}
+    assert "SIGTERM" in result.by_id()["test_sig.py::test_term"].message

@@ -15,7 +15,8 @@ In order, it:
    test code, although uid 0, cannot undo step 2, reconfigure the network, or regain
    privileges through a setuid binary;
 4. sets resource limits: address space (memory), core dumps off, file size;
-5. runs pytest in-process (the plugin, copied under a private module name onto the
+5. forks, when it is PID 1 of its namespace, and stays behind as a reaping init;
+6. runs pytest in-process (the plugin, copied under a private module name onto the
    end of ``sys.path``, is loaded with ``-p``), or an instrumented script (checkpoint credit).
 
 A step that the platform refuses is reported on stderr and in the ``isolation`` line
@@ -175,11 +176,38 @@ def run_script(spec: dict) -> int:
     return 0
 
 
+def _reap_as_init() -> None:
+    """As PID 1 of a fresh PID namespace, fork the worker and stay behind as its init.
+
+    PID 1 ignores signals it has no handler for and inherits every orphan: a test run
+    as PID 1 would survive its own ``os.kill(os.getpid(), SIGTERM)`` and collect
+    zombies. The init reaps everything and exits with the worker's status (128 + N for
+    a signal); its exit makes the kernel kill whatever is left in the namespace.
+    Returns only in the worker.
+    """
+    worker = os.fork()
+    if worker == 0:
+        return
+    status = 1
+    while True:
+        try:
+            pid, raw = os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+        if pid == worker:
+            code = os.waitstatus_to_exitcode(raw)
+            status = code if code >= 0 else 128 - code
+            break
+    os._exit(status)
+
+
 def main() -> int:
     with open(sys.argv[1], encoding="utf-8") as fh:
         spec = json.load(fh)
     done = isolate(spec)
     _emit(spec["events"], {"e": "isolation", **done})
+    if os.getpid() == 1:
+        _reap_as_init()
     os.chdir(spec["cwd"])
     sys.path[0] = spec["cwd"]  # as ``python -m pytest`` would: the project is importable
     if spec["mode"] == "script":

@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     from lanser.runner.impact import ImpactMap
     from lanser.workspace import Workspace
 
-#: Options lanser always adds: assertion counting, and every module collected even when
-#: one fails to import (a broken module is an outcome, not the end of the run).
-BASE_ARGS = ("-o", "enable_assertion_pass_hook=true", "--continue-on-collection-errors")
+#: Options lanser always adds: every module collected even when one fails to import
+#: (a broken module is an outcome, not the end of the run).
+BASE_ARGS = ("--continue-on-collection-errors",)
 
 
 @dataclass(frozen=True)
@@ -247,6 +247,11 @@ def _death(child: ChildRun) -> str:
     code = child.returncode
     if code is not None and code < 0:
         return f"killed by {signal.Signals(-code).name}"
+    if code is not None and 128 < code < 128 + signal.NSIG:  # the namespace's init says so
+        try:
+            return f"exit status {code}, killed by {signal.Signals(code - 128).name}"
+        except ValueError:
+            pass
     return f"exit status {code}"
 
 

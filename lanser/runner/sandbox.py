@@ -311,7 +311,9 @@ def _snapshot_files(root: Path) -> list[str]:
         out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
                               "--exclude-standard"], cwd=root, capture_output=True, check=False)
         if out.returncode == 0:
-            return sorted({n for n in out.stdout.decode("utf-8", "replace").split("\0") if n})
+            # never stale bytecode: a cached rewritten test module would skip our rewrite
+            return sorted({n for n in out.stdout.decode("utf-8", "replace").split("\0")
+                           if n and "__pycache__/" not in n and not n.endswith(".pyc")})
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
