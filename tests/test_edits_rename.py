@@ -165,6 +165,11 @@ def test_code_action_preview_and_apply(warm: Warm) -> None:
     assert warm.snapshot() == before
     chosen = warm.run(flows.actions(warm.ws, warm.spec, warm.root / "broken.py", span,
                                     choose="1", apply=True, service=warm.service))
+    from lanser.errors import NotFound
+
+    with pytest.raises(NotFound):
+        warm.run(flows.actions(warm.ws, warm.spec, warm.root / "broken.py", span,
+                               choose="99", apply=True, service=warm.service))
     assert chosen.chosen is not None and chosen.chosen.result is not None
     assert chosen.chosen.result.ok
     assert "# pyright: ignore" in (warm.root / "broken.py").read_text()
@@ -214,6 +219,4 @@ def test_cli_actions_lists_and_applies(workspace, cli) -> None:
     applied = cli(["actions", "m.py:1:7", "--apply", "1", "--json"], cwd=root)
     assert applied.code == 0, applied.stdout
     assert "# pyright: ignore" in (root / "m.py").read_text()
-    missing = cli(["actions", "m.py:1:7", "--apply", "99", "--json"], cwd=root)
-    assert missing.code == 4 and missing.json["error"]["code"] == "not_found"
 
