@@ -298,3 +298,16 @@ def test_mode_change_since_preview_is_stale(workspace) -> None:
     with pytest.raises(StaleContent):
         envelope.apply(preview)
     assert (root / "a.py").read_text() == A
+
+
+def test_git_quoted_and_spaced_names_in_a_diff(workspace, cli) -> None:
+    root = workspace({"café.py": "x = 1\n", "my file.py": "y = 1\n"})
+    patch = ('diff --git "a/caf\\303\\251.py" "b/caf\\303\\251.py"\n'
+             '--- "a/caf\\303\\251.py"\n+++ "b/caf\\303\\251.py"\n@@ -1 +1 @@\n-x = 1\n+x = 2\n'
+             "diff --git a/my file.py b/my file.py\n"
+             "--- a/my file.py\t\n+++ b/my file.py\t\n@@ -1 +1 @@\n-y = 1\n+y = 2\n")
+    (root / "p.diff").write_text(patch)
+    result = cli(["apply", "p.diff", "--json"], cwd=root)
+    assert result.code == 0, result.stdout
+    assert (root / "café.py").read_text() == "x = 2\n"
+    assert (root / "my file.py").read_text() == "y = 2\n"

@@ -148,8 +148,30 @@ def from_unified_diff(text: str, read: Callable[[str], SourceText | None]) -> li
     return out
 
 
+_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
+
+
+def _unquote(name: str) -> str:
+    """Undo git's C-style quoting of unusual names (``"caf\\303\\251.py"``)."""
+    if len(name) < 2 or not (name.startswith('"') and name.endswith('"')):
+        return name
+    body, out, index = name[1:-1], bytearray(), 0
+    while index < len(body):
+        char = body[index]
+        if char != "\\" or index + 1 == len(body):
+            out += char.encode("utf-8")
+            index += 1
+        elif body[index + 1] in "01234567":
+            out.append(int(body[index + 1:index + 4], 8) & 0xFF)
+            index += 4
+        else:
+            out.append(_ESCAPES.get(body[index + 1], ord(body[index + 1])))
+            index += 2
+    return out.decode("utf-8", "surrogateescape")
+
+
 def _strip(name: str) -> str:
-    name = name.split("\t")[0]
+    name = _unquote(name.split("\t")[0])
     if name.startswith(("a/", "b/")):
         return name[2:]
     return name
