@@ -111,7 +111,8 @@ class Envelope:
 
     # -- recovery ------------------------------------------------------------------
 
-    def _reset_history(self, token: Any) -> None:
+    def reset_history(self, token: Any) -> None:
+        """Point the apply history back at ``token`` (what a rollback or recovery does)."""
         if self.history is not None:
             self.history.reset(token)
 
@@ -123,7 +124,7 @@ class Envelope:
 
     def recover(self) -> journal.Recovery:
         with journal.edit_lock(self.state_dir):
-            return journal.recover(self.root, self.state_dir, self._reset_history)
+            return journal.recover(self.root, self.state_dir, self.reset_history)
 
     # -- apply ---------------------------------------------------------------------
 
@@ -149,7 +150,7 @@ class Envelope:
         Leaving the body with an exception (or without deciding) rolls back.
         """
         with journal.edit_lock(self.state_dir):
-            journal.recover(self.root, self.state_dir, self._reset_history)
+            journal.recover(self.root, self.state_dir, self.reset_history)
             self._rejail(preview)
             self._check_dirty(preview)
             token = self.history.tip() if self.history is not None else None
@@ -158,7 +159,7 @@ class Envelope:
                 yield txn
             finally:
                 if not txn.done:
-                    txn.rollback(self._reset_history)
+                    txn.rollback(self.reset_history)
 
     def commit(self, txn: journal.Transaction, preview: Preview) -> str | None:
         """Record the apply on the git ref (when there is git), then make it final."""
@@ -189,7 +190,7 @@ class Envelope:
         """Restore the files of the last recorded apply to their exact previous bytes."""
         history = require(self.history)
         with journal.edit_lock(self.state_dir):
-            journal.recover(self.root, self.state_dir, self._reset_history)
+            journal.recover(self.root, self.state_dir, self.reset_history)
             record = history.last()
             if record is None:
                 raise UsageError("nothing to undo: no apply recorded on "
@@ -202,7 +203,7 @@ class Envelope:
                 txn.commit()
             finally:
                 if not txn.done:
-                    txn.rollback(self._reset_history)
+                    txn.rollback(self.reset_history)
             remaining = history.depth()
         return UndoResult(record.after, tuple(e.path for e in effects), remaining)
 

@@ -74,10 +74,9 @@ async def apply_verified(envelope: Envelope, preview: Preview, service: Any) -> 
         after, ready_after = await diagnostics(after_paths)
         fresh = new_errors(before, after, renames)
         if fresh and envelope.settings.rollback_on == "new_errors":
-            txn.rollback(envelope._reset_history)
+            txn.rollback(envelope.reset_history)
             # Let the server see the restored files, so later answers are right.
-            if hasattr(service, "refresh"):
-                await service.refresh()
+            await service.refresh()
             return ApplyResult(ROLLED_BACK, preview.id, preview.paths, preview.edit_count,
                                reason="new_errors",
                                message=f"{len(fresh)} new error(s) after the apply",
