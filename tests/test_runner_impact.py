@@ -103,3 +103,21 @@ def test_checkpoint_credit_orders_how_far_a_script_got(workspace):
     assert results["good.py"].functions == ("main",)
     assert results["late.py"].credit.evidence == {"stage": "crashed", "checkpoints": 4,
                                                   "reached": 3}
+
+
+def test_cli_base_selects_and_caches_the_map(tmp_path, cli):
+    from tests.conftest import init_repo, write_files
+
+    root = init_repo(write_files(tmp_path / "cli", PROJECT))
+    (root / "pkg" / "alpha.py").write_text("def one():\n    return 11\n")
+    out = cli(["test", "--root", str(root), "--json", "--base", "HEAD"], cwd=root)
+    assert out.code == 1, out.stderr
+    tests = {t["nodeid"]: t for t in out.json["tests"]}
+    assert tests["tests/test_alpha.py::test_one"]["outcome"] == "failed"
+    assert tests["tests/test_beta.py::test_two"].get("reused") is True
+    assert out.json["selection"]["changed"] == ["pkg/alpha.py"]
+    assert list((root / ".lanser" / "impact").glob("*.json"))
+    full = cli(["test", "--root", str(root), "--json", "--base", "HEAD", "--full"], cwd=root)
+    assert full.json["selection"] is None
+    assert {t["nodeid"]: t["outcome"] for t in full.json["tests"]} == \
+        {n: t["outcome"] for n, t in tests.items()}

@@ -10,14 +10,17 @@ The library API (sync; the CLI and the reward engine call these)::
     run_script(workspace, "script.py")   # checkpoint credit of a non-test program
     ImpactMap.build(workspace, rev=...)  # coverage map for test-impact selection
 
-The scheme behind every credit is specified in ``rewards/CREDIT.md``.
+The scheme behind every credit is specified in ``rewards/CREDIT.md``. Not supported:
+pytest-xdist (``-n``): the watchdog follows one test at a time.
 """
 
+from lanser.runner.checkpoint import ScriptResult, run_script
 from lanser.runner.credit import Credit
 from lanser.runner.grading import Task, grade
+from lanser.runner.impact import ImpactMap
 from lanser.runner.outcomes import TestOutcome
 from lanser.runner.run import RunResult, run_tests
 from lanser.runner.sandbox import Limits, RunnerError
 
-__all__ = ["Credit", "Limits", "RunResult", "RunnerError", "Task", "TestOutcome", "grade",
-           "run_tests"]
+__all__ = ["Credit", "ImpactMap", "Limits", "RunResult", "RunnerError", "ScriptResult", "Task",
+           "TestOutcome", "grade", "run_script", "run_tests"]
