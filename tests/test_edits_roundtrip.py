@@ -54,3 +54,49 @@ def test_printed_diff_reapplies_to_the_same_bytes(pair: tuple[str, str]) -> None
             diff, lambda rel: SourceText((root / rel).read_bytes().decode("utf-8")))
         preview = plan(Jail(root, ()), changes, origin="roundtrip")
     assert preview.effects[0].after == after.encode()
+
+
+CHARS = st.sampled_from([*"ab_ =\n", "😀", "é", "\r\n", "\t", "𝔘"])
+
+
+@st.composite
+def edited(draw: st.DrawFn) -> tuple[str, list[tuple[int, int, str]]]:
+    text = "".join(draw(st.lists(CHARS, max_size=30)))
+    # Offsets on code points that are not inside a "\r\n" pair.
+    cuts = [i for i in range(len(text) + 1) if not (0 < i < len(text) and
+                                                     text[i - 1] == "\r" and text[i] == "\n")]
+    points = sorted(draw(st.lists(st.sampled_from(cuts), max_size=6)))
+    edits = []
+    for start, end in zip(points[::2], points[1::2], strict=False):
+        edits.append((start, end, draw(st.sampled_from(["", "X", "😀😀", "long_name"]))))
+    return text, edits
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edited())
+def test_utf16_workspace_edit_lands_on_the_same_code_points(case) -> None:
+    """An LSP edit (UTF-16 columns) changes exactly the characters a code-point splice does."""
+    from lanser.edits.sources import from_json
+
+    text, edits = case
+    source = SourceText(text)
+    expected, cursor = [], 0
+    for start, end, new in edits:
+        expected += [text[cursor:start], new]
+        cursor = end
+    expected.append(text[cursor:])
+    if "".join(expected) == text:
+        return
+
+    def lsp(offset: int) -> dict:
+        line, character = source.to_lsp(source.position(offset))
+        return {"line": line, "character": character}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp).resolve()
+        (root / "m.py").write_bytes(text.encode())
+        raw = {"changes": {(root / "m.py").as_uri(): [
+            {"range": {"start": lsp(s), "end": lsp(e)}, "newText": n} for s, e, n in edits]}}
+        preview = plan(Jail(root, ()), from_json(raw, root).changes, origin="utf16")
+    # (The new texts hold no line break, so CRLF normalization has nothing to do.)
+    assert preview.effects[0].after == "".join(expected).encode()

@@ -139,10 +139,13 @@ class Planner:
         for (_, end, _), (start, _, _) in itertools.pairwise(spans):
             if start < end:
                 raise EditConflict(f"{given}: overlapping edits", path=given)
-        text = source.text
-        for start, end, new in reversed(spans):
-            text = text[:start] + new + text[end:]
-        return bom + text.encode("utf-8")
+        # One pass, pieces joined once: linear in the file, however many edits.
+        pieces, cursor = [], 0
+        for start, end, new in spans:
+            pieces += [source.text[cursor:start], new]
+            cursor = end
+        pieces.append(source.text[cursor:])
+        return bom + "".join(pieces).encode("utf-8")
 
     def effects(self) -> tuple[FileEffect, ...]:
         out = []
