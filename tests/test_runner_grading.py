@@ -114,13 +114,14 @@ def test_cli_exit_codes_and_json(repo, cli, tmp_path):
     tests = {t["nodeid"]: t for t in out.json["tests"]}
     assert tests["test_calc.py::test_add"]["outcome"] == "failed"
     assert {"nodeid", "outcome", "credit"} <= set(tests["test_calc.py::test_zero"])
-    ok = cli(["test", "--root", str(repo), "--json", "--", "-k", "zero"], cwd=repo)
+    ok = cli(["test", "--root", str(repo), "--json", "-k", "zero",  # pytest's own options
+              "-o", "console_output_style=classic"], cwd=repo)
     assert ok.code == 0 and [t["outcome"] for t in ok.json["tests"]] == ["passed"]
     task = tmp_path / "task.json"
     task.write_text(json.dumps({"FAIL_TO_PASS": [], "PASS_TO_PASS": ["test_calc.py::test_zero"]}))
     junit, bundle = tmp_path / "out.xml", tmp_path / "b.json"
     graded = cli(["test", "--root", str(repo), "--json", "--task", str(task), "--junit",
-                  str(junit), "-o", str(bundle)], cwd=repo)
+                  str(junit), "--bundle", str(bundle)], cwd=repo)
     assert graded.code == 0 and graded.json["grade"]["resolved"] is True
     assert junit.is_file() and check_bundle(json.loads(bundle.read_text()))
     bad = cli(["test", "--root", str(repo), "--json", "--rev", "no-such-rev"], cwd=repo)

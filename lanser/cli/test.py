@@ -43,7 +43,8 @@ def test(ctx: typer.Context,
          junit: Annotated[Path | None, typer.Option(
              "--junit", help="Also write JUnit XML to FILE.")] = None,
          bundle_out: Annotated[Path | None, typer.Option(
-             "--bundle", "-o", help="Write the result as a hashed bundle to FILE.")] = None,
+             "--bundle", help="Write the result as a hashed bundle to FILE "
+             "(no -o: that one belongs to pytest).")] = None,
          base: Annotated[str | None, typer.Option(
              "--base", help="Test-impact selection against this base revision "
              "(its coverage map is built once and kept under .lanser/).")] = None,
@@ -57,7 +58,7 @@ def test(ctx: typer.Context,
          timeout: TestTimeoutOpt = None) -> int:
     """Run pytest in a sandbox: per-test outcomes, partial credit, grading.
 
-    Extra arguments go to pytest (put them after `--`).
+    Arguments lanser does not know go to pytest (after `--`, all of them do).
     """
     inv = Invocation(root, json_out, server, timeout)
     ws = inv.workspace

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from lanser.errors import UsageError
 from lanser.runner.credit import Credit, flaky_credit, run_credit
-from lanser.runner.outcomes import Folder, TestOutcome
+from lanser.runner.outcomes import Folder, TestOutcome, normalize_message
 from lanser.runner.sandbox import ChildRun, Limits, RunnerError, Sandbox
 
 if TYPE_CHECKING:
@@ -92,7 +92,8 @@ class RunResult:
         return {**self.facts(), "tests": [t.to_json() for t in self.tests],
                 "request": self.request(), "sandbox": self.isolation,
                 "timings": {k: round(v, 4) for k, v in self.timings.items()},
-                "selection": self.selection, "exitstatus": self.exitstatus}
+                "selection": self.selection, "exitstatus": self.exitstatus,
+                "output_tail": self.output[-4000:]}
 
     def bundle(self, workspace: Workspace) -> dict[str, Any]:
         from lanser.bundles import make_bundle
@@ -206,7 +207,7 @@ def _check_ran(folder: Folder, child: ChildRun, finished: bool) -> None:
     """A run that produced no outcome at all is the runner's failure, not a test's."""
     if folder.done or folder.collected:
         return
-    tail = child.output.strip()[-2000:]
+    tail = normalize_message(child.output.strip()[-2000:], folder.roots)
     if child.returncode == 4:
         raise UsageError(f"pytest refused the arguments:\n{tail}", code="pytest_usage")
     if not finished or child.returncode == 3:
