@@ -311,3 +311,29 @@ def test_git_quoted_and_spaced_names_in_a_diff(workspace, cli) -> None:
     assert result.code == 0, result.stdout
     assert (root / "café.py").read_text() == "x = 2\n"
     assert (root / "my file.py").read_text() == "y = 2\n"
+
+
+def test_preview_json_is_the_same_at_any_checkout_path(workspace) -> None:
+    first = workspace({"a.py": A, "b.py": B})
+    second = workspace({"a.py": A, "b.py": B})
+    assert first != second
+    out = []
+    for root in (first, second):
+        from lanser.edits.sources import parse_edit, read_text_or_none
+
+        envelope = Envelope(Workspace.open(root))
+        edit = parse_edit(PATCH, root, lambda rel, r=root: read_text_or_none(r / rel))
+        preview = envelope.preview(edit.changes, origin="apply p.diff")
+        out.append((preview.to_json(), envelope.apply(preview).to_json()))
+    assert out[0] == out[1]
+    assert str(first) not in json.dumps(out[0])
+
+
+def test_lone_surrogate_in_new_text_is_refused(workspace, cli) -> None:
+    root = workspace({"m.py": "x = 1\n"})
+    (root / "edit.json").write_text('{"changes": {"' + (root / "m.py").as_uri() + '": [{"range":'
+                                    ' {"start": {"line": 0, "character": 4}, "end": {"line": 0,'
+                                    ' "character": 5}}, "newText": "\\ud83d"}]}}')
+    result = cli(["apply", "edit.json", "--json"], cwd=root)
+    assert result.code == 2 and result.json["error"]["code"] == "bad_edit"
+    assert (root / "m.py").read_text() == "x = 1\n"

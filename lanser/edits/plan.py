@@ -145,7 +145,11 @@ class Planner:
             pieces += [source.text[cursor:start], new]
             cursor = end
         pieces.append(source.text[cursor:])
-        return bom + "".join(pieces).encode("utf-8")
+        try:
+            return bom + "".join(pieces).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate in new text (JSON allows "\ud83d")
+            raise UsageError(f"{given}: the edit's new text is not valid Unicode",
+                             code="bad_edit", path=given) from None
 
     def effects(self) -> tuple[FileEffect, ...]:
         out = []
