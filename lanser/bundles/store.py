@@ -3,8 +3,10 @@
 Bundles are filed by a key over everything that determines their content: the
 server pin (name, version, config hash), the snapshot identity and the request.
 A repeated request on a frozen snapshot is then answered from the store without
-starting a server, with the very bytes first written. Writes are atomic (temp file
-+ ``os.replace``); a corrupt entry is treated as missing, never as an error.
+starting a server, with the very bytes first written. Every bundle is also filed
+under its own hash (``by-hash/``), which is how episodes refer to what they saw.
+Writes are atomic (temp file + ``os.replace``); a corrupt entry is treated as
+missing, never as an error.
 """
 
 from __future__ import annotations
@@ -40,24 +42,29 @@ class BundleStore:
         except (OSError, ValueError, MalformedBundle):
             return None
 
-    def put(self, key: str, bundle: dict[str, Any]) -> Path:
-        path = self._path(key)
+    def put(self, key: str | None, bundle: dict[str, Any]) -> Path:
+        """File ``bundle`` under its own hash and, when given, under the request ``key``."""
+        text = dump_bundle(bundle)
+        own = self._write(self._hash_path(bundle["hash"]), text)
+        return own if key is None else self._write(self._path(key), text)
+
+    @staticmethod
+    def _write(path: Path, text: str) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(dump_bundle(bundle))
+            fh.write(text)
         os.replace(tmp, path)
         return path
 
+    def _hash_path(self, bundle_hash: str) -> Path:
+        return self.directory / "by-hash" / f"{bundle_hash.split(':', 1)[-1]}.json"
+
     def by_hash(self, bundle_hash: str) -> dict[str, Any] | None:
-        """Find a stored bundle by its own hash (episodes record bundle hashes)."""
-        if not self.directory.is_dir():
+        """The stored bundle whose own hash is ``bundle_hash`` (checked), or ``None``."""
+        try:
+            bundle = check_bundle(json.loads(
+                self._hash_path(bundle_hash).read_text(encoding="utf-8")))
+        except (OSError, ValueError, MalformedBundle):
             return None
-        for path in sorted(self.directory.glob("*/*.json")):
-            try:
-                bundle = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if bundle.get("hash") == bundle_hash:
-                return bundle
-        return None
+        return bundle if bundle["hash"] == bundle_hash else None
