@@ -337,3 +337,27 @@ def test_lone_surrogate_in_new_text_is_refused(workspace, cli) -> None:
     result = cli(["apply", "edit.json", "--json"], cwd=root)
     assert result.code == 2 and result.json["error"]["code"] == "bad_edit"
     assert (root / "m.py").read_text() == "x = 1\n"
+
+
+def test_file_operation_options_are_honoured(workspace, cli) -> None:
+    root = workspace({"a.py": "x = 1\n", "b.py": "y = 2\n", "c.py": "z = 3\n"})
+
+    def uri(name: str) -> str:
+        return (root / name).as_uri()
+
+    edit = {"documentChanges": [
+        {"kind": "create", "uri": uri("a.py"), "options": {"ignoreIfExists": True}},
+        {"kind": "create", "uri": uri("b.py"), "options": {"overwrite": True}},
+        {"kind": "delete", "uri": uri("nope.py"), "options": {"ignoreIfNotExists": True}},
+        {"kind": "rename", "oldUri": uri("a.py"), "newUri": uri("c.py"),
+         "options": {"overwrite": True}},
+    ]}
+    (root / "edit.json").write_text(json.dumps(edit))
+    result = cli(["apply", "edit.json", "--json"], cwd=root)
+    assert result.code == 0, result.stdout
+    assert (root / "b.py").read_text() == "" and (root / "c.py").read_text() == "x = 1\n"
+    assert not (root / "a.py").exists()
+    strict = {"documentChanges": [{"kind": "create", "uri": uri("b.py")}]}
+    (root / "edit.json").write_text(json.dumps(strict))
+    refused = cli(["apply", "edit.json", "--json"], cwd=root)
+    assert refused.code == 2 and refused.json["error"]["code"] == "conflict"

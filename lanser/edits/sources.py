@@ -65,12 +65,70 @@ def from_json(data: Any, root: Path) -> EditInput:
         from lanser.lsp.facts import Normalizer, Texts
 
         try:
+            data = _apply_options(data)
             changes = Normalizer(_LexicalNames(root), Texts()).workspace_edit(data)
         except (KeyError, TypeError, AttributeError) as exc:
             raise UsageError(f"edit file: bad WorkspaceEdit ({exc})", code="bad_edit") from None
         return EditInput(tuple(changes), "workspace_edit")
     raise UsageError("edit file: neither a WorkspaceEdit, a lanser preview nor a diff",
                      code="bad_edit")
+
+
+def _apply_options(data: dict[str, Any]) -> dict[str, Any]:
+    """Resolve the options of LSP file operations into plain operations.
+
+    ``ignoreIfExists`` / ``ignoreIfNotExists`` drop an operation, ``overwrite``
+    deletes the file in the way first (so the old bytes are journaled and undoable);
+    without options, creating or renaming onto an existing file is refused later.
+    Existence is followed through the edit's own operations, in order.
+    """
+    from lanser.workspace import uri_to_path
+
+    if not data.get("documentChanges"):
+        return data
+    created: set[str] = set()
+    deleted: set[str] = set()
+
+    def exists(uri: str) -> bool:
+        if uri in created:
+            return True
+        return uri not in deleted and uri_to_path(uri).exists()
+
+    def gone(uri: str) -> None:
+        created.discard(uri)
+        deleted.add(uri)
+
+    def made(uri: str) -> None:
+        deleted.discard(uri)
+        created.add(uri)
+
+    out = []
+    for change in data["documentChanges"]:
+        kind, options = change.get("kind"), change.get("options") or {}
+        if kind == "create":
+            if exists(change["uri"]):
+                if options.get("overwrite"):
+                    out.append({"kind": "delete", "uri": change["uri"]})
+                elif options.get("ignoreIfExists"):
+                    continue
+            made(change["uri"])
+        elif kind == "rename":
+            if exists(change["newUri"]):
+                if options.get("overwrite"):
+                    out.append({"kind": "delete", "uri": change["newUri"]})
+                elif options.get("ignoreIfExists"):
+                    continue
+            gone(change["oldUri"])
+            made(change["newUri"])
+        elif kind == "delete":
+            if uri_to_path(change["uri"]).is_dir():
+                raise UsageError(f"{change['uri']}: deleting directories is not supported",
+                                 code="unsupported")
+            if not exists(change["uri"]) and options.get("ignoreIfNotExists"):
+                continue
+            gone(change["uri"])
+        out.append(change)
+    return {**data, "documentChanges": out}
 
 
 class _LexicalNames:
