@@ -28,10 +28,12 @@ def register(app: typer.Typer) -> None:
 def test(ctx: typer.Context,
          rev: Annotated[str | None, typer.Option(
              "--rev", help="Test this git revision instead of the working tree.")] = None,
-         run_timeout: Annotated[float, typer.Option(
-             "--run-timeout", help="Seconds the whole run may take.")] = 1800.0,
-         memory: Annotated[int, typer.Option(
-             "--memory", help="Address-space limit of the test process, MiB.")] = 4096,
+         run_timeout: Annotated[float | None, typer.Option(
+             "--run-timeout", help="Seconds the whole run may take (default 1800).",
+             show_default=False)] = None,
+         memory: Annotated[int | None, typer.Option(
+             "--memory", help="Address-space limit of the test process, MiB (default 4096).",
+             show_default=False)] = None,
          reruns: Annotated[int, typer.Option(
              "--reruns", help="Rerun failures N times; a changed outcome is flaky.")] = 0,
          f2p: Annotated[list[str] | None, typer.Option(
@@ -59,26 +61,34 @@ def test(ctx: typer.Context,
     """Run pytest in a sandbox: per-test outcomes, partial credit, grading.
 
     Arguments lanser does not know go to pytest (after `--`, all of them do).
+    Exit status: 0 every selected test passed (or the --f2p/--p2p/--task set
+    resolved), 1 some failed, 2 bad input, 3 the runner itself failed.
     """
     inv = Invocation(root, json_out, server, timeout)
     ws = inv.workspace
-    section = ws.config.section("runner")
+    section = ws.config.section("runner")  # [runner] timeout, run_timeout, memory_mb, python
     per_test = timeout if timeout is not None else float(section.get("timeout", 60.0))
+    run_timeout = run_timeout if run_timeout is not None else \
+        float(section.get("run_timeout", 1800.0))
+    memory = memory if memory is not None else int(section.get("memory_mb", 4096))
+    python = python or section.get("python")
     if script is not None:
         from lanser.runner.checkpoint import run_script
 
-        outcome = run_script(ws, script, args=tuple(ctx.args), rev=rev, timeout=per_test,
-                             memory_mb=memory, python=python)
+        with _busy(inv, f"running {script} in a sandbox"):
+            outcome = run_script(ws, script, args=tuple(ctx.args), rev=rev, timeout=per_test,
+                                 memory_mb=memory, python=python)
         _show_script(inv, outcome.to_json())
         return 0 if outcome.exit_status == 0 else int(ExitCode.CHECK_FAILED)
 
     from lanser.runner import Task, grade, run_tests
 
-    selector = _impact_map(ws, base, tuple(ctx.args), per_test, python) \
-        if base and not full else None
-    result = run_tests(ws, rev=rev, args=tuple(ctx.args), timeout=per_test,
-                       run_timeout=run_timeout, memory_mb=memory, reruns=reruns,
-                       select=selector, python=python)
+    with _busy(inv, "running tests in a sandbox"):
+        selector = _impact_map(ws, base, tuple(ctx.args), per_test, python) \
+            if base and not full else None
+        result = run_tests(ws, rev=rev, args=tuple(ctx.args), timeout=per_test,
+                           run_timeout=run_timeout, memory_mb=memory, reruns=reruns,
+                           select=selector, python=python)
     wanted = Task.load(task) if task else Task(tuple(f2p or ()), tuple(p2p or ()))
     graded = grade(result, wanted.f2p, wanted.p2p) if (wanted.f2p or wanted.p2p) else None
     if junit is not None:
@@ -95,6 +105,17 @@ def test(ctx: typer.Context,
     _show(inv, payload, result.output)
     ok = graded["resolved"] if graded is not None else not any(t.failing for t in result.tests)
     return 0 if ok else int(ExitCode.CHECK_FAILED)
+
+
+def _busy(inv: Invocation, what: str):
+    """A spinner on stderr for humans; nothing in --json mode."""
+    import contextlib
+
+    if inv.json:
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(what)
 
 
 def _impact_map(ws, base: str, args: tuple[str, ...], per_test: float, python: str | None):
