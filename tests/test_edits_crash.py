@@ -142,6 +142,23 @@ def test_crash_during_recovery_is_recovered_again(template, tmp_path, cli):
     assert _state(root) == original
 
 
+def test_kill_at_every_step_of_recovery(template, tmp_path, cli):
+    original = _state(template)
+    crashed = _fresh(template, tmp_path, "rec-base")
+    assert cli(["apply", "p.diff"], cwd=crashed, env={CRASH_ENV: "recorded"}).code == CRASH_STATUS
+    for step in range(1, 100):
+        root = _fresh(crashed, tmp_path, f"rec{step}")
+        result = cli(["recover"], cwd=root, env={CRASH_ENV: str(step)})
+        if result.code == 0:
+            break
+        assert result.code == CRASH_STATUS
+        assert cli(["recover"], cwd=root).code == 0
+        assert _state(root) == original, f"recovery step {step}"
+    else:
+        pytest.fail("recovery never completed")
+    assert step > 8  # a crash point per restored file, and one before the ref reset
+
+
 def test_file_changed_after_the_crash_is_kept_not_clobbered(template, tmp_path, cli):
     root = _fresh(template, tmp_path, "conflict")
     assert cli(["apply", "p.diff"], cwd=root, env={CRASH_ENV: "written"}).code == CRASH_STATUS

@@ -304,6 +304,7 @@ def recover(root: Path, state_dir: Path,
                 keep.write_bytes(old)
             conflicts.append(entry["path"])
             continue
+        crash_point("recover-file")
         if old is None:
             target.unlink(missing_ok=True)
         else:
