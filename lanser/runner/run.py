@@ -46,6 +46,8 @@ class RunResult:
     output: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     selection: dict[str, Any] | None = None
+    #: identity of the snapshot tested, taken when the copy was made (see ``bundle``)
+    snapshot: dict[str, Any] | None = None
 
     @property
     def credit(self) -> Credit:
@@ -98,11 +100,8 @@ class RunResult:
     def bundle(self, workspace: Workspace) -> dict[str, Any]:
         from lanser.bundles import make_bundle
 
-        snapshot = None
-        if self.rev is not None:
-            snapshot = {"kind": "git-tree", "tree": _tree_of(workspace.root, self.rev)}
         return make_bundle(workspace, op="test", request=self.request(), facts=self.facts(),
-                           snapshot=snapshot, provenance={
+                           snapshot=self.snapshot, provenance={
                                "sandbox": self.isolation, "timings": self.timings,
                                "durations_ms": {t.nodeid: round(t.duration * 1000)
                                                 for t in self.tests}})
@@ -126,6 +125,7 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
     deadline = time.monotonic() + run_timeout
     extra: list[str] = []
     selection = None
+    snapshot = _snapshot(root, rev)
     with Sandbox(root, rev=rev, python=python, limits=limits, isolation=isolation) as box:
         if select is not None:
             selection = select.plan(box.copy)
@@ -156,7 +156,7 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
     return RunResult(tests=tuple(tests[n] for n in sorted(tests)),
                      exitstatus=_exitstatus(last), rev=rev, args=tuple(args), limits=limits,
                      reruns=reruns, isolation=_isolation(box, last), output=last.output,
-                     timings=timings, selection=selection)
+                     timings=timings, selection=selection, snapshot=snapshot)
 
 
 def _run_pytest(box: Sandbox, argv: list[str], deadline: float) -> tuple[Folder, ChildRun]:
@@ -283,6 +283,22 @@ def _rebase(arg: str, root: Path, copy: Path) -> str:
     """An absolute path into the workspace, pointed at the copy instead."""
     text = str(root)
     return str(copy) + arg[len(text):] if arg == text or arg.startswith(text + "/") else arg
+
+
+def _snapshot(root: Path, rev: str | None) -> dict[str, Any] | None:
+    """The snapshot identity, taken just before the copy: the bundle must describe
+    what was tested, not the tree as it is when someone asks for the bundle."""
+    if rev is not None:
+        tree = _tree_of(root, rev)
+        return {"kind": "git-tree", "tree": tree} if tree else None
+    from lanser.bundles.snapshot import snapshot_identity
+    from lanser.errors import LanserError
+    from lanser.workspace import Workspace
+
+    try:
+        return snapshot_identity(Workspace(root))
+    except (LanserError, OSError):
+        return None  # make_bundle takes it again
 
 
 def _tree_of(root: Path, rev: str) -> str:
