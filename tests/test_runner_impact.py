@@ -121,3 +121,12 @@ def test_cli_base_selects_and_caches_the_map(tmp_path, cli):
     assert full.json["selection"] is None
     assert {t["nodeid"]: t["outcome"] for t in full.json["tests"]} == \
         {n: t["outcome"] for n, t in tests.items()}
+
+
+def test_a_test_killed_while_mapping_always_runs(workspace):
+    root = workspace({"test_t.py": ("import time\ndef test_slow():\n    time.sleep(600)\n"
+                                    "def test_fast():\n    assert 1\n")}, git_repo=True)
+    impact = ImpactMap.build(root, rev="HEAD", timeout=1.0)
+    assert "test_t.py::test_fast" in impact.deps
+    assert "test_t.py::test_slow" not in impact.deps
+    assert impact.plan(root)["skip"] == ["test_t.py::test_fast"]

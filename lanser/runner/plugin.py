@@ -280,9 +280,17 @@ class EventLog:
             file = getattr(mod, "__file__", None)
             if file and os.path.abspath(file).startswith(self.rootdir + os.sep):
                 modules[name] = os.path.relpath(os.path.abspath(file), self.rootdir)
-        out = {"tests": {k: sorted(v) for k, v in sorted(tests.items())},
-               "imports": _import_graph(modules, self.rootdir)}
-        with open(self.config.option.lanser_coverage, "w", encoding="utf-8") as fh:
+        imports = _import_graph(modules, self.rootdir)
+        path = self.config.option.lanser_coverage
+        # after a watchdog restart, the earlier processes' tests are already there
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as fh:
+                before = json.load(fh)
+            for name, files in before.get("tests", {}).items():
+                tests.setdefault(name, set()).update(files)
+            imports = {**before.get("imports", {}), **imports}
+        out = {"tests": {k: sorted(v) for k, v in sorted(tests.items())}, "imports": imports}
+        with open(path, "w", encoding="utf-8") as fh:
             json.dump(out, fh, sort_keys=True)
 
 
