@@ -65,6 +65,25 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+# What `lanser apply p.diff` and `lanser undo` run, without the CLI's start-up cost
+# (the named-point tests below go through the real CLI).
+APPLY = ("import asyncio, pathlib; from lanser.edits import flows; "
+         "from lanser.workspace import Workspace; "
+         "asyncio.run(flows.apply_file(Workspace.open('.'), "
+         "pathlib.Path('p.diff').read_text(), origin='apply p.diff'))")
+RECOVER = ("from lanser.edits import Envelope; from lanser.workspace import Workspace; "
+           "Envelope(Workspace.open('.')).recover()")
+UNDO = ("from lanser.edits import Envelope; from lanser.workspace import Workspace; "
+        "Envelope(Workspace.open('.')).undo()")
+
+
+def _library(root: Path, code: str, step: int) -> int:
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                            text=True, timeout=120, env={**os.environ, CRASH_ENV: str(step)})
+    assert result.returncode in (0, CRASH_STATUS), result.stderr
+    return result.returncode
+
+
 def _fresh(template: Path, tmp_path: Path, name: str) -> Path:
     root = tmp_path / name
     shutil.copytree(template, root, symlinks=True)
@@ -81,14 +100,14 @@ def test_kill_at_every_step_then_recover_gives_exact_prior_bytes(template, tmp_p
     mixed_seen = False
     for step in range(1, 200):
         root = _fresh(template, tmp_path, f"step{step}")
-        result = cli(["apply", "p.diff", "--json"], cwd=root, env={CRASH_ENV: str(step)})
-        if result.code == 0:
+        code = _library(root, APPLY, step)
+        if code == 0:
             break  # past the last crash point: the apply simply completed
-        assert result.code == CRASH_STATUS, (step, result.stdout, result.stderr)
+        assert code == CRASH_STATUS, step
         crashed = _state(root)
         mixed_seen |= crashed not in (original, applied)
-        # Every other step through the CLI; the rest through the library.
-        if step % 2:
+        # Some steps through `lanser recover`; the rest through the library.
+        if step % 4 == 1:
             assert cli(["recover", "--json"], cwd=root).code == 0
         else:
             Envelope(Workspace.open(root)).recover()
@@ -148,11 +167,9 @@ def test_kill_at_every_step_of_recovery(template, tmp_path, cli):
     assert cli(["apply", "p.diff"], cwd=crashed, env={CRASH_ENV: "recorded"}).code == CRASH_STATUS
     for step in range(1, 100):
         root = _fresh(crashed, tmp_path, f"rec{step}")
-        result = cli(["recover"], cwd=root, env={CRASH_ENV: str(step)})
-        if result.code == 0:
+        if _library(root, RECOVER, step) == 0:
             break
-        assert result.code == CRASH_STATUS
-        assert cli(["recover"], cwd=root).code == 0
+        Envelope(Workspace.open(root)).recover()
         assert _state(root) == original, f"recovery step {step}"
     else:
         pytest.fail("recovery never completed")
@@ -178,15 +195,10 @@ def test_kill_at_every_step_of_undo(template, tmp_path, cli):
     applied = _state(base)
     for step in range(1, 200):
         root = _fresh(base, tmp_path, f"undo{step}")
-        # The library in a subprocess: the same code path as `lanser undo`, less startup.
-        result = subprocess.run(
-            [sys.executable, "-c", "from lanser.edits import Envelope; from lanser.workspace "
-             "import Workspace; Envelope(Workspace.open('.')).undo()"],
-            cwd=root, env={**os.environ, CRASH_ENV: str(step)}, capture_output=True,
-            text=True, timeout=60)
-        if result.returncode == 0:
+        code = _library(root, UNDO, step)
+        if code == 0:
             break
-        assert result.returncode == CRASH_STATUS, result.stderr
+        assert code == CRASH_STATUS, step
         Envelope(Workspace.open(root)).recover()
         after = _state(root)
         if after != applied:  # only a crash after the undo's commit point
