@@ -95,7 +95,8 @@ def rename(loc: LocArg, new_name: Annotated[str, typer.Argument(help="The new na
     from lanser.selectors import resolve_target
 
     inv = Invocation(root, json_out, server, timeout)
-    target = resolve_target(inv.workspace, loc)
+    target = resolve_target(inv.workspace, loc,
+                            threshold=inv.workspace.config.confidence_threshold)
     outcome = run_async(flows.rename(
         inv.workspace, inv.server_spec(), target.path, target.position, new_name,
         apply=do_apply, verify=verify, allow_dirty=allow_dirty, timeout=inv.request_timeout))
@@ -116,7 +117,8 @@ def actions(loc: LocArg,
     from lanser.selectors import resolve_target
 
     inv = Invocation(root, json_out, server, timeout)
-    target = resolve_target(inv.workspace, loc)
+    target = resolve_target(inv.workspace, loc,
+                            threshold=inv.workspace.config.confidence_threshold)
     outcome = run_async(flows.actions(
         inv.workspace, inv.server_spec(), target.path, Span(target.position, target.position),
         choose=apply_id, apply=apply_id is not None, verify=verify, allow_dirty=allow_dirty,
