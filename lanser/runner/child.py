@@ -9,8 +9,9 @@ In order, it:
 
 1. brings the loopback interface up when it runs in a private network namespace
    (tests that talk to ``127.0.0.1`` keep working; nothing else is reachable);
+0. joins the run's pids cgroup when the parent made one (a fork bomb hits its limit);
 2. when it runs in a private mount namespace, remounts every filesystem read-only
-   except the sandbox directory (the copy, its HOME and TMPDIR) and /dev, /proc, /sys;
+   except the sandbox directory (the copy, its HOME and TMPDIR), /dev and /proc;
 3. drops every capability (bounding set included) and sets ``no_new_privs``, so the
    test code, although uid 0, cannot undo step 2, reconfigure the network, or regain
    privileges through a setuid binary;
@@ -78,7 +79,8 @@ def _read_only_host(keep_writable: str) -> None:
     """Every mount read-only except ``keep_writable`` (bound onto itself) and kernel fs."""
     _mount(keep_writable, keep_writable, MS_BIND | MS_REC)
     for target, flags in _mounts():
-        if target == keep_writable or target.startswith(("/proc", "/sys", "/dev")):
+        # /sys too (cgroups included): the pids limit must not be undone from inside
+        if target == keep_writable or target.startswith(("/proc", "/dev")):
             continue
         if target.startswith(keep_writable + "/"):
             continue
@@ -118,7 +120,14 @@ def _limit(kind: int, value: int) -> None:
 
 def isolate(spec: dict) -> dict:
     """Apply the isolation ``spec`` asks for; return what actually took effect."""
-    done = {"network": False, "filesystem": False, "capabilities": False}
+    done = {"network": False, "filesystem": False, "capabilities": False, "max_procs": None}
+    if spec.get("cgroup"):
+        try:  # first: once the host is read-only and capabilities gone, it cannot be left
+            with open(os.path.join(spec["cgroup"], "cgroup.procs"), "w") as fh:
+                fh.write("0")
+            done["max_procs"] = spec.get("max_procs")
+        except OSError as exc:
+            print(f"lanser sandbox: joining the pids cgroup failed: {exc}", file=sys.stderr)
     if spec.get("netns"):
         try:
             subprocess.run(["ip", "link", "set", "lo", "up"], check=True,

@@ -268,7 +268,8 @@ def _isolation(box: Sandbox, child: ChildRun) -> dict[str, Any]:
     return {"network": "namespace" if done.get("network") else "host (not isolated)",
             "filesystem": "read-only outside the copy" if done.get("filesystem")
             else "copy only (not isolated)",
-            "processes": "pid namespace" if "--pid" in box.prefix else "process tree",
+            "processes": ("pid namespace" if "--pid" in box.prefix else "process tree")
+            + (f", at most {done['max_procs']}" if done.get("max_procs") else ", no count limit"),
             "capabilities": "dropped" if done.get("capabilities") else "kept",
             "memory_mb": box.limits.memory_mb}
 

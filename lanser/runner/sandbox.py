@@ -5,7 +5,8 @@ Isolation, strongest the platform allows (probed once per process, see
 gives the child a private network namespace (no network), a PID namespace (when its
 first process dies the kernel kills every process it spawned, double forks and
 ``setsid`` included) and a mount namespace in which ``child.py`` remounts the host
-read-only outside the sandbox directory before dropping every capability. Where
+read-only outside the sandbox directory before dropping every capability. A pids
+cgroup, where one can be made, caps the number of processes (fork bombs). Where
 ``unshare`` is refused, the child runs in its own session, the tree is killed with
 psutil (found by pid and by a marker in the environment, for daemons that escaped
 the tree) and the result says the network and the filesystem were not isolated.
@@ -59,6 +60,7 @@ class Limits:
     memory_mb: int = 4096
     file_mb: int = 1024
     output_bytes: int = 64 * 1024
+    max_procs: int = 512
 
 
 @functools.lru_cache(maxsize=4)
@@ -142,6 +144,7 @@ class Sandbox:
         self.dir = Path(tempfile.mkdtemp(prefix="lanser-run-")).resolve()
         self.copy = self.dir / "ws"
         self.token = uuid.uuid4().hex
+        self.cgroup = _make_cgroup(self.token, limits.max_procs)
         self._runs = 0
         try:
             self.copy_seconds = _timed(self._populate)
@@ -156,6 +159,15 @@ class Sandbox:
         self.close()
 
     def close(self) -> None:
+        if self.cgroup is not None:
+            for _ in range(50):  # the namespace's processes take a moment to be reaped
+                try:
+                    os.rmdir(self.cgroup)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
         def writable(func: Any, path: str, _exc: Any) -> None:
             os.chmod(os.path.dirname(path), 0o700)
             os.chmod(path, 0o700) if os.path.isdir(path) else None
@@ -209,7 +221,8 @@ class Sandbox:
         spec = {"mode": mode, "argv": argv, "cwd": str(self.copy), "events": str(events),
                 "site": str(self.dir / "site"), "sandbox": str(self.dir),
                 "netns": "--net" in self.prefix, "mountns": "--mount" in self.prefix,
-                "drop_caps": True, "memory_bytes": self.limits.memory_mb << 20,
+                "drop_caps": True, "cgroup": self.cgroup, "max_procs": self.limits.max_procs,
+                "memory_bytes": self.limits.memory_mb << 20,
                 "file_bytes": self.limits.file_mb << 20, **(extra or {})}
         spec_path = self.dir / f"spec-{self._runs}.json"
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
@@ -303,6 +316,30 @@ class Sandbox:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def _make_cgroup(token: str, max_procs: int) -> str | None:
+    """A pids cgroup capping the run's process count, or None where we may not make one.
+
+    ``RLIMIT_NPROC`` cannot do this job: the kernel exempts uid 0 from it.
+    """
+    if os.environ.get("LANSER_NO_NAMESPACES"):
+        return None
+    for base in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup"):
+        if not os.path.isfile(os.path.join(base, "cgroup.procs")):
+            continue
+        path = os.path.join(base, f"lanser-{token}")
+        try:
+            os.mkdir(path)
+        except OSError:
+            continue
+        try:
+            with open(os.path.join(path, "pids.max"), "w") as fh:
+                fh.write(str(max_procs))
+            return path
+        except OSError:
+            os.rmdir(path)
+    return None
 
 
 def _snapshot_files(root: Path) -> list[str]:
