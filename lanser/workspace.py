@@ -103,7 +103,11 @@ class Workspace:
     # -- files ----------------------------------------------------------------
 
     def python_files(self) -> list[Path]:
-        """All Python files of the workspace not ignored by git, sorted by path."""
+        """All Python files of the workspace not ignored by git, sorted by relative path.
+
+        Runs before every daemon request, so it sorts by the names git prints
+        rather than resolving each path.
+        """
         if self.is_git:
             out = subprocess.run(
                 ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard",
@@ -111,14 +115,15 @@ class Workspace:
                 cwd=self.root, capture_output=True, check=False, timeout=60,
             )
             if out.returncode == 0:
-                names = [n for n in out.stdout.decode("utf-8", "replace").split("\0") if n]
-                files = {(self.root / n) for n in names}
-                return sorted((p for p in files if p.is_file()), key=self.relative)
+                names = sorted({n for n in out.stdout.decode("utf-8", "replace").split("\0")
+                                if n})
+                return [p for p in (self.root / n for n in names) if p.is_file()]
         found = []
         for dirpath, dirnames, filenames in os.walk(self.root):
             dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
-            found.extend(Path(dirpath) / f for f in filenames if f.endswith((".py", ".pyi")))
-        return sorted(found, key=self.relative)
+            rel = Path(dirpath).relative_to(self.root)
+            found.extend((rel / f).as_posix() for f in filenames if f.endswith((".py", ".pyi")))
+        return [self.root / name for name in sorted(found)]
 
     @property
     def state_dir(self) -> Path:

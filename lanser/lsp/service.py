@@ -82,6 +82,7 @@ class LanguageService:
         self.session = Session(spec, workspace.root, timeout=timeout)
         self._tracker = DiskTracker() if track_disk else None
         self._lock = asyncio.Lock()
+        self._server_info: tuple[int, dict[str, Any]] | None = None
         anchors = []
         base = spec.resolved_command()
         for part in base[1:2]:
@@ -277,10 +278,16 @@ class LanguageService:
             return out
 
     def server_info(self) -> dict[str, Any]:
-        """The server's identity as bundles record it: nothing machine-specific."""
+        """The server's identity as bundles record it: nothing machine-specific.
+
+        Computed once per server start (a restart may bring other capabilities).
+        """
+        cached = self._server_info
+        if cached is not None and cached[0] == self.session.restarts:
+            return cached[1]
         from lanser.canonical import content_hash
 
-        return {
+        info = {
             "name": self.spec.name,
             "version": self.session.server_version,
             "command": [self.names.name(Path(c)) if "/" in c else c
@@ -288,6 +295,8 @@ class LanguageService:
             "capabilities_hash": content_hash(self.session.capabilities),
             "config_hash": config_hash(self.spec),
         }
+        self._server_info = (self.session.restarts, info)
+        return info
 
 
 def config_hash(spec: ServerSpec) -> str:
