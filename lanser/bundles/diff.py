@@ -37,22 +37,25 @@ def _diff_value(where: str, x: Any, y: Any, out: list[dict[str, Any]]) -> None:
             for path in sorted(set(xs) | set(ys)):
                 _diff_value(f"{where}[{path}]", xs.get(path), ys.get(path), out)
             return
-        xs_keys = [canonical_bytes(item) for item in x]
-        ys_keys = [canonical_bytes(item) for item in y]
-        remaining = list(ys_keys)
-        for key, item in zip(xs_keys, x, strict=True):
-            if key in remaining:
-                remaining.remove(key)
-            else:
-                out.append({"where": where, "kind": "removed", "item": item})
-        leftover = list(xs_keys)
-        for key, item in zip(ys_keys, y, strict=True):
-            if key in leftover:
-                leftover.remove(key)
-            else:
-                out.append({"where": where, "kind": "added", "item": item})
+        for item in _unmatched(x, y):
+            out.append({"where": where, "kind": "removed", "item": item})
+        for item in _unmatched(y, x):
+            out.append({"where": where, "kind": "added", "item": item})
         return
     out.append({"where": where, "kind": "changed", "before": x, "after": y})
+
+
+def _unmatched(items: list[Any], others: list[Any]) -> list[Any]:
+    """Items of ``items`` left over once each is matched with an equal one of ``others``."""
+    pool = [canonical_bytes(item) for item in others]
+    left = []
+    for item in items:
+        key = canonical_bytes(item)
+        if key in pool:
+            pool.remove(key)
+        else:
+            left.append(item)
+    return left
 
 
 def _is_keyed_files(items: list[Any]) -> bool:
