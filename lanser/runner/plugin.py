@@ -103,24 +103,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Write a per-test coverage map (JSON) to FILE.")
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(hookwrapper=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: Any, args: Any):
-    """Count asserts from the first rewritten module on; report a broken conftest."""
-    if getattr(early_config.known_args_namespace, "lanser_events", None):
+    """Count asserts from the first rewritten module on; report a broken conftest.
+
+    Old-style hook wrappers throughout: ``--python`` may name an interpreter whose
+    pytest predates pluggy's ``wrapper=True`` (pytest 7 works).
+    """
+    path = getattr(early_config.known_args_namespace, "lanser_events", None)
+    if path:
         _count_passing_asserts()
-    try:
-        return (yield)
-    except Exception as exc:
-        path = getattr(early_config.known_args_namespace, "lanser_events", None)
-        if path:
-            cause = getattr(exc, "cause", None) or exc
-            conftest = getattr(exc, "path", None)
-            with open(path, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps({
-                    "e": "conftest_error", "path": str(conftest) if conftest else None,
-                    "message": f"{type(cause).__name__}: {cause}"[:MESSAGE_LIMIT],
-                }) + "\n")
-        raise
+    outcome = yield
+    if path and outcome.excinfo is not None:
+        exc = outcome.excinfo[1]
+        cause = getattr(exc, "cause", None) or exc
+        conftest = getattr(exc, "path", None)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({
+                "e": "conftest_error", "path": str(conftest) if conftest else None,
+                "message": f"{type(cause).__name__}: {cause}"[:MESSAGE_LIMIT],
+            }) + "\n")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -212,25 +214,23 @@ class EventLog:
         if self.coverage is not None:
             self.coverage.switch_context("")
 
-    @pytest.hookimpl(wrapper=True)
+    @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item: pytest.Item):
         self.in_call = item.nodeid
         self.passed[item.nodeid] = []
-        try:
-            return (yield)
-        finally:
-            self.in_call = None
+        yield
+        self.in_call = None
 
     def assertion_passed(self, lineno: int) -> None:
         if self.in_call is not None:
             self.passed[self.in_call].append(lineno)
 
-    @pytest.hookimpl(wrapper=True)
+    @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
-        report = yield
+        outcome = yield
         if call.when == "call":
+            report = outcome.get_result()
             report._lanser_asserts = self._asserts(item, call)  # type: ignore[attr-defined]
-        return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = {"e": "report", "nodeid": report.nodeid, "when": report.when,
