@@ -128,3 +128,22 @@ def test_normalize_message():
     assert out == ("File pkg/mod.py, line 3 <object at 0x?> <stdlib>/json/decoder.py "
                    "<site-packages>/x/y.py <abs>/data.csv 1/2")
     assert normalize_message(out) == out
+
+
+def test_credit_bands_and_monotonicity():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    @given(st.integers(0, 500), st.integers(0, 50), st.integers(1, 500))
+    def check(passed: int, never: int, more: int) -> None:
+        static = list(range(1, never + 2))  # lines; the first one is the failing assert
+        asserts = {"passed": passed, "static": static, "static_passed": [],
+                   "failed_at": 1}
+        credit = score_test("failed", "call", asserts).ppm
+        assert 200_000 <= credit < 900_000
+        later = score_test("failed", "call", {**asserts, "passed": passed + more}).ppm
+        assert later >= credit  # more asserts passed before failing never earns less
+        assert score_test("error", "setup").ppm < 200_000 <= credit
+        assert credit < score_test("error", "teardown").ppm < score_test("passed", "x").ppm
+
+    check()
