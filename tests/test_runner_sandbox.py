@@ -192,3 +192,19 @@ def test_a_fork_bomb_hits_the_process_limit(workspace):
     assert outcomes(result)["test_bomb.py::test_bomb"] == ("failed", "call")
     assert "BlockingIOError" in result.by_id()["test_bomb.py::test_bomb"].message
     assert outcomes(result)["test_bomb.py::test_after"] == ("passed", "teardown")
+
+
+def test_flooding_the_events_file_is_stopped(workspace, monkeypatch):
+    from lanser.runner import sandbox
+
+    monkeypatch.setattr(sandbox, "EVENTS_LIMIT", 1 << 20)
+    root = workspace({"test_flood.py": (
+        "import glob, os\n"
+        "def test_flood():\n"
+        "    path = sorted(glob.glob(os.path.join(os.environ['TMPDIR'], '..', 'events-*')))[-1]\n"
+        "    with open(path, 'a') as fh:\n"
+        "        for _ in range(100_000):\n            fh.write('x' * 100 + '\\n')\n"
+        "    import time; time.sleep(600)\n")})
+    result = run_tests(root, timeout=30)
+    assert outcomes(result) == {"test_flood.py::test_flood": ("failed", "call")}
+    assert "flooded" in result.by_id()["test_flood.py::test_flood"].message

@@ -187,6 +187,10 @@ def _run_pytest(box: Sandbox, argv: list[str], deadline: float) -> tuple[Folder,
             folder.add(child.collecting, "timeout", "collection",
                        f"collecting took longer than {box.limits.test_timeout}s")
             ignores.append(child.collecting)
+        elif child.killed == "events_overflow":
+            folder.interrupted(child.running or "<session>", "crash",
+                               "flooded lanser's events file")
+            return folder, child
         elif not finished and child.running:
             folder.interrupted(child.running, "crash", _death(child))
         elif not finished and child.collecting:

@@ -43,6 +43,10 @@ PLUGIN = Path(__file__).with_name("plugin.py")
 _SKIP_DIRS = {".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", ".lanser",
               ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox"}
 POLL_SECONDS = 0.02
+#: The events file is read in bounded chunks, and a run that writes more than the
+#: limit to it (only a test scribbling on it can) is killed: lanser's memory is bounded.
+EVENTS_CHUNK = 4 << 20
+EVENTS_LIMIT = 256 << 20
 
 
 class RunnerError(LanserError):
@@ -87,7 +91,7 @@ class ChildRun:
     events: list[dict[str, Any]]
     returncode: int | None
     output: str
-    killed: str | None = None  #: "test_timeout", "collect_timeout", "run_timeout"
+    killed: str | None = None  #: test_/collect_/run_timeout, events_overflow
     running: str | None = None  #: node id started and not finished when it ended
     collecting: str | None = None  #: file whose collection had not finished
     isolation: dict[str, Any] = field(default_factory=dict)
@@ -253,7 +257,7 @@ class Sandbox:
             while True:
                 done = proc.poll() is not None
                 fh.seek(offset)
-                chunk = fh.read()
+                chunk = fh.read(EVENTS_CHUNK)
                 offset += len(chunk)
                 *lines, partial = (partial + chunk).split(b"\n")
                 for line in lines:
@@ -275,7 +279,10 @@ class Sandbox:
                         run.collecting = None
                     elif kind == "isolation":
                         run.isolation = event
-                if done:
+                if offset > EVENTS_LIMIT or len(partial) > EVENTS_CHUNK:
+                    run.killed = "events_overflow"  # a test flooding our channel
+                    return run
+                if done and not chunk:
                     run.returncode = proc.returncode
                     return run
                 now = time.monotonic()
@@ -285,7 +292,8 @@ class Sandbox:
                 if (run.running or run.collecting) and now - since > self.limits.test_timeout:
                     run.killed = "test_timeout" if run.running else "collect_timeout"
                     return run
-                time.sleep(POLL_SECONDS)
+                if len(chunk) < EVENTS_CHUNK:  # caught up: wait for more
+                    time.sleep(POLL_SECONDS)
 
     def _kill(self, proc: subprocess.Popen) -> None:
         """Kill the child and everything it spawned, however it tried to get away."""
