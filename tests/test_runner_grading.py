@@ -159,3 +159,15 @@ def test_bad_pytest_arguments_are_a_usage_error(workspace):
     with pytest.raises(UsageError) as caught:
         run_tests(root, args=["--no-such-pytest-flag"])
     assert caught.value.code == "pytest_usage"
+
+
+def test_a_bundle_replays_to_the_same_facts_and_grade(repo):
+    from lanser.runner import RunResult
+
+    result = run_tests(repo)
+    bundle = check_bundle(json.loads(json.dumps(result.bundle(_ws(repo)))))
+    again = RunResult.from_bundle(bundle)
+    assert again.facts() == result.facts()
+    assert again.request() == result.request()
+    ids = (["test_calc.py::test_add"], ["test_calc.py::test_zero"])
+    assert grade(again, *ids) == grade(result, *ids)

@@ -6,6 +6,7 @@ The library API (sync; the CLI and the reward engine call these)::
     result.tests            # TestOutcome per node id, sorted, each with .credit
     result.credit           # run credit (Credit: .ppm, .decimal, .value, .evidence)
     result.to_json()        # the --json shape;  result.bundle(ws) a hashed bundle
+    RunResult.from_bundle(b)  # offline: the recorded facts, same grade and credit
     grade(result, f2p, p2p) # SWE-bench style: resolved, ratios, credit
     run_script(workspace, "script.py")   # checkpoint credit of a non-test program
     ImpactMap.build(workspace, rev=...)  # coverage map for test-impact selection

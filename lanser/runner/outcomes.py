@@ -60,6 +60,16 @@ class TestOutcome:
     reused: bool = False  #: carried over from the base run by impact selection
     started: bool = True
 
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> TestOutcome:
+        """Back from :meth:`to_json` (a bundle's facts): credit as recorded, not recomputed."""
+        ppm = obj.get("credit_ppm")
+        credit = None if ppm is None else Credit(int(ppm), dict(obj.get("evidence") or {}))
+        return cls(obj["nodeid"], obj["outcome"], obj["phase"], obj.get("message"),
+                   duration=float(obj.get("duration_ms") or 0) / 1000, credit=credit,
+                   attempts=tuple(obj.get("attempts") or ()), reused=bool(obj.get("reused")),
+                   started=(credit is None or credit.evidence.get("stage") != "not_run"))
+
     def with_credit(self) -> TestOutcome:
         return replace(self, credit=score_test(self.outcome, self.phase, self.asserts,
                                                 started=self.started))

@@ -49,6 +49,23 @@ class RunResult:
     #: identity of the snapshot tested, taken when the copy was made (see ``bundle``)
     snapshot: dict[str, Any] | None = None
 
+    @classmethod
+    def from_bundle(cls, bundle: dict[str, Any]) -> RunResult:
+        """The result a ``test`` bundle recorded, for offline grading and replay: the
+        same ``grade`` and credit numbers as when it was made, without running anything."""
+        request = bundle.get("request", {})
+        if request.get("op") != "test":
+            raise UsageError(f"not a test bundle (op {request.get('op')!r})",
+                             code="malformed_bundle")
+        tests = tuple(TestOutcome.from_json(t) for t in bundle["facts"]["tests"])
+        limits = Limits(test_timeout=float(request.get("test_timeout") or 60),
+                        memory_mb=int(request.get("memory_mb") or 4096))
+        return cls(tests=tests, exitstatus=None, rev=request.get("rev"),
+                   args=tuple(request.get("args") or ()), limits=limits,
+                   reruns=int(request.get("reruns") or 0),
+                   isolation=dict(bundle.get("provenance", {}).get("sandbox") or {}),
+                   selection=request.get("selection"), snapshot=bundle.get("snapshot"))
+
     @property
     def credit(self) -> Credit:
         return run_credit([t.credit for t in self.tests])
