@@ -12,6 +12,17 @@ little real work), makes it a git repository, then measures, best of R repeats:
 Usage::
 
     .venv/bin/python bench/runner_bench.py [--modules 40] [--tests 25] [--repeat 3]
+
+Measured 2026-11-24 on the 2-core dev box (shared, noisy; best of N), Python 3.11,
+pytest 9.2, full isolation (net+pid+mount namespaces, pids cgroup):
+
+    suite (tests)   bare    sandboxed   per-run overhead   map build   step full   selected
+    1000  (r=5)     2.56 s  2.99 s      0.135 s            6.98 s      3.37 s      1.21 s (2.8x)
+    3000  (r=3)     7.14 s  9.18 s      0.126 s            20.4 s      8.72 s      1.10 s (7.9x)
+
+Per-run overhead = one-test suite sandboxed minus bare; the copy itself took 12-80 ms.
+The selected step (one source module changed) re-ran 25/30 tests and matched the
+full run's outcomes exactly.
 """
 
 from __future__ import annotations
@@ -27,8 +38,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lanser.runner import run_tests  # noqa: E402
-from lanser.runner.impact import ImpactMap  # noqa: E402
+from lanser.runner import run_tests
+from lanser.runner.impact import ImpactMap
 
 
 def generate(root: Path, modules: int, tests: int) -> None:
