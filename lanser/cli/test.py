@@ -129,7 +129,12 @@ def _impact_map(ws, base: str, args: tuple[str, ...], per_test: float, python: s
 
     if not tree:
         raise UsageError(f"--base {base}: not a revision of {ws.root}", code="bad_rev")
-    path = ws.state_dir / "impact" / f"{tree}.json"
+    # keyed by the base tree and the pytest arguments: a map built on a filtered run
+    # knows nothing of the tests it did not run
+    from lanser.canonical import content_hash
+
+    key = content_hash({"tree": tree, "args": list(args)}).removeprefix("sha256:")[:32]
+    path = ws.state_dir / "impact" / f"{key}.json"
     found = ImpactMap.load(path)
     if found is None:
         found = ImpactMap.build(ws, rev=base, args=args, timeout=per_test, python=python)
