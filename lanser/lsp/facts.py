@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lanser.errors import LanserError
 from lanser.positions import Position, SourceText, Span, read_source
 from lanser.workspace import uri_to_path
 
@@ -84,7 +85,7 @@ class Texts:
             if text is None:
                 try:
                     text = read_source(path)
-                except (OSError, ValueError, Exception):
+                except (OSError, LanserError):  # gone, binary, huge: keep raw columns
                     text = None
             self._cache[path] = text
         return self._cache[path]
