@@ -1,0 +1,262 @@
+"""The process reward functional: potentials over states, penalties over actions.
+
+Specified in ``rewards/SPEC.md``. Every number is a :class:`fractions.Fraction`, so
+a reward computed online during an episode and one recomputed offline from the
+recorded states are the same number, not merely close ones. Plain sync functions:
+no I/O, no servers, no clocks.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Iterable, Sequence
+
+from lanser.rewards.profile import STATUSES, Profile, fraction_text
+
+PPM = 1_000_000
+COMPONENTS = ("diagnostics", "tests", "outcome", "confidence", "safety")
+
+
+@dataclass(frozen=True, order=True)
+class DiagnosticKey:
+    """A diagnostic's identity across edits: path, severity, code, message.
+
+    Line and column are left out on purpose: an edit above a diagnostic shifts it
+    without changing it, and must not look like "one fixed, one introduced".
+    Identical keys are counted (a multiset), so two copies of one error are two.
+    """
+
+    path: str
+    severity: str
+    code: str
+    message: str
+
+    @classmethod
+    def from_diagnostic(cls, diagnostic: Any) -> DiagnosticKey:
+        """From a ``lanser.lsp.facts.Diagnostic`` (or anything shaped like one)."""
+        return cls(diagnostic.path, diagnostic.severity, diagnostic.code or "",
+                   diagnostic.message)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DiagnosticKey:
+        return cls(data["path"], data["severity"], data.get("code") or "", data["message"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "severity": self.severity, "code": self.code,
+                "message": self.message}
+
+
+@dataclass(frozen=True, order=True)
+class TestCredit:
+    """One test's credit from the runner (``rewards/CREDIT.md``), in ppm."""
+
+    __test__ = False  # not a pytest class
+    nodeid: str
+    outcome: str
+    credit_ppm: int
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TestCredit:
+        ppm = data.get("credit_ppm")
+        if ppm is None:  # the exact decimal string "0.666666"
+            ppm = int(Fraction(str(data["credit"])) * PPM)
+        return cls(data["nodeid"], data.get("outcome", ""), int(ppm))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"nodeid": self.nodeid, "outcome": self.outcome, "credit_ppm": self.credit_ppm}
+
+
+@dataclass(frozen=True)
+class Task:
+    """What an episode is judged against; fixed for the whole episode."""
+
+    base_diagnostics: tuple[DiagnosticKey, ...] = ()
+    targets: frozenset[str] = frozenset()
+    fail_to_pass: tuple[str, ...] = ()
+    pass_to_pass: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"base_diagnostics": [d.to_json() for d in sorted(self.base_diagnostics)],
+                "targets": sorted(self.targets), "fail_to_pass": sorted(self.fail_to_pass),
+                "pass_to_pass": sorted(self.pass_to_pass)}
+
+
+@dataclass(frozen=True)
+class State:
+    """What the functional sees of a workspace snapshot.
+
+    ``changed`` is the set of paths whose content differs from the base snapshot (the
+    ``touched`` scope); ``confidence`` the disambiguation confidence of the targeting in
+    force (1 until an action targets through a selector).
+    """
+
+    diagnostics: tuple[DiagnosticKey, ...] = ()
+    tests: tuple[TestCredit, ...] = ()
+    changed: frozenset[str] = frozenset()
+    confidence: Fraction = Fraction(1)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"diagnostics": [d.to_json() for d in sorted(self.diagnostics)],
+                "tests": [t.to_json() for t in sorted(self.tests)],
+                "changed": sorted(self.changed),
+                "confidence": fraction_text(Fraction(self.confidence))}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> State:
+        return cls(tuple(DiagnosticKey.from_json(d) for d in data.get("diagnostics", ())),
+                   tuple(TestCredit.from_json(t) for t in data.get("tests", ())),
+                   frozenset(data.get("changed", ())),
+                   Fraction(str(data.get("confidence", "1"))))
+
+
+@dataclass(frozen=True)
+class ActionInfo:
+    """How an action went through the safety envelope.
+
+    ``status``: ``ok``, ``refused`` (``reason``: outside_workspace, stale,
+    syntax_error, ...), ``rolled_back`` or ``invalid`` (malformed action).
+    """
+
+    kind: str = "noop"
+    status: str = "ok"
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"action status must be one of {STATUSES}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "status": self.status, "reason": self.reason}
+
+
+def render(value: Fraction) -> dict[str, Any]:
+    """An exact value for logs and replay, and a float for trainers.
+
+    ``exact`` is ``"p/q"`` (or an integer string) and is what replay compares;
+    ``decimal`` is rounded half-even to 9 places for people; ``float`` is
+    ``float(value)``, the nearest double, deterministic given ``exact``.
+    """
+    scaled = round(value * 10**9)
+    sign = "-" if scaled < 0 else ""
+    whole, frac = divmod(abs(scaled), 10**9)
+    return {"exact": fraction_text(value), "decimal": f"{sign}{whole}.{frac:09d}",
+            "float": float(value)}
+
+
+@dataclass(frozen=True)
+class Reward:
+    """One step's reward: each weighted component and their sum."""
+
+    components: dict[str, Fraction] = field(default_factory=dict)
+
+    @property
+    def total(self) -> Fraction:
+        return sum(self.components.values(), Fraction(0))
+
+    def __float__(self) -> float:
+        return float(self.total)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"total": float(self.total), "total_exact": render(self.total)["exact"],
+                "total_decimal": render(self.total)["decimal"],
+                "components": {k: render(v) for k, v in sorted(self.components.items())}}
+
+
+def _weight(keys: Iterable[DiagnosticKey], profile: Profile, paths: set[str] | None) -> Counter:
+    """Severity-weighted count per path (only paths in ``paths`` when given)."""
+    out: Counter = Counter()
+    for key in keys:
+        if paths is None or key.path in paths:
+            out[key.path] += profile.severity.get(key.severity, Fraction(0))
+    return out
+
+
+def scope_of(state: State, task: Task, profile: Profile) -> set[str] | None:
+    """The paths the diagnostic potential looks at in ``state`` (None: all)."""
+    if profile.scope == "touched":
+        return set(state.changed)
+    if profile.scope == "targets":
+        return set(task.targets)
+    return None
+
+
+def phi_diagnostics(state: State, task: Task, profile: Profile) -> Fraction:
+    """Phi_diag(s) = -sum over scope of (weight of s's diagnostics - the base's).
+
+    Subtracting the base's weight per path makes a file entering the ``touched``
+    scope contribute only what changed in it since the base, so pre-existing
+    diagnostics never move the reward.
+    """
+    scope = scope_of(state, task, profile)
+    now = _weight(state.diagnostics, profile, scope)
+    base = _weight(task.base_diagnostics, profile, scope)
+    return -(sum(now.values(), Fraction(0)) - sum(base.values(), Fraction(0)))
+
+
+def _mean(ids: Sequence[str], credit: dict[str, int]) -> Fraction | None:
+    if not ids:
+        return None
+    return Fraction(sum(credit.get(i, 0) for i in ids), PPM * len(ids))
+
+
+def phi_tests(state: State, task: Task, profile: Profile) -> Fraction:
+    """Phi_test(s) in [0, 1]: weighted mean of the F2P and P2P mean credits.
+
+    A listed test missing from the run counts 0. Without listed tests, the mean
+    credit of every test in the run (0 when none ran).
+    """
+    credit = {t.nodeid: t.credit_ppm for t in state.tests}
+    parts = [(profile.fail_to_pass, _mean(sorted(set(task.fail_to_pass)), credit)),
+             (profile.pass_to_pass, _mean(sorted(set(task.pass_to_pass)), credit))]
+    parts = [(w, m) for w, m in parts if m is not None and w > 0]
+    if not parts:
+        if task.fail_to_pass or task.pass_to_pass:
+            return Fraction(0)
+        return _mean(sorted(credit), credit) or Fraction(0)
+    total_w = sum((w for w, _ in parts), Fraction(0))
+    return sum((w * m for w, m in parts), Fraction(0)) / total_w
+
+
+def resolved(state: State, task: Task) -> bool:
+    """Every listed test passes (credit 1 000 000); false when none are listed."""
+    listed = set(task.fail_to_pass) | set(task.pass_to_pass)
+    credit = {t.nodeid: t.credit_ppm for t in state.tests}
+    return bool(listed) and all(credit.get(i, 0) >= PPM for i in listed)
+
+
+def potentials(state: State, task: Task, profile: Profile) -> dict[str, Fraction]:
+    """The unweighted potentials of a state."""
+    return {"diagnostics": phi_diagnostics(state, task, profile),
+            "tests": phi_tests(state, task, profile),
+            "outcome": Fraction(int(resolved(state, task))),
+            "confidence": Fraction(state.confidence) - 1}
+
+
+def step_reward(prev: State, next: State, action: ActionInfo, profile: Profile,
+                task: Task = Task()) -> Reward:
+    """r = sum_k w_k (Phi_k(next) - Phi_k(prev)) - penalty(action status)."""
+    before = potentials(prev, task, profile)
+    after = potentials(next, task, profile)
+    comps = {k: profile.weights[k] * (after[k] - before[k]) for k in before}
+    comps["safety"] = -profile.penalty(action.status, action.reason)
+    return Reward(comps)
+
+
+def episode_rewards(states: Sequence[State], actions: Sequence[ActionInfo],
+                    profile: Profile, task: Task = Task()) -> list[Reward]:
+    """Step rewards of a trajectory s_0 a_0 s_1 ... (``len(states) == len(actions)+1``)."""
+    if len(states) != len(actions) + 1:
+        raise ValueError("a trajectory has one more state than actions")
+    return [step_reward(states[i], states[i + 1], actions[i], profile, task)
+            for i in range(len(actions))]
+
+
+def episode_return(rewards: Iterable[Reward]) -> Reward:
+    """The componentwise sum of step rewards: what GRPO/RLOO trainers consume."""
+    totals: Counter = Counter({k: Fraction(0) for k in COMPONENTS})
+    for r in rewards:
+        for k, v in r.components.items():
+            totals[k] += v
+    return Reward(dict(totals))

@@ -1,0 +1,136 @@
+"""Reward profiles: the weights of the functional, loaded from TOML, hashed.
+
+A profile is data (``rewards/<name>.toml``); its identity is the sha256 of its
+canonical JSON (RFC 8785) with every weight written as an exact fraction string, so
+an episode can record which weights scored it and replay can refuse a mismatch.
+Weights are read as integers or decimal strings, never floats: ``"0.1"`` must mean
+exactly 1/10 so online and offline scoring agree to the last bit.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from lanser.canonical import content_hash
+from lanser.errors import ConfigError
+
+#: Where the shipped profiles live (the top-level spec+data directory).
+PROFILES_DIR = Path(__file__).resolve().parents[2] / "rewards"
+SCOPES = ("workspace", "touched", "targets")
+SEVERITIES = ("error", "warning", "information", "hint")
+STATUSES = ("ok", "refused", "rolled_back", "invalid")
+
+
+def fraction(value: Any, what: str) -> Fraction:
+    """An exact non-negative weight from a TOML int or decimal/fraction string."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ConfigError(f"{what} must be an integer or a decimal string, not {value!r}")
+    try:
+        out = Fraction(value)
+    except (ValueError, ZeroDivisionError) as exc:
+        raise ConfigError(f"{what}: {value!r} is not a number") from exc
+    if out < 0:
+        raise ConfigError(f"{what} must not be negative (monotonicity needs it)")
+    return out
+
+
+def fraction_text(value: Fraction) -> str:
+    """``"3"`` or ``"1/10"``: exact, float-free, stable for hashing."""
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Weights of each component, severity weights, scope and penalties."""
+
+    name: str
+    scope: str
+    weights: dict[str, Fraction]  # diagnostics, tests, outcome, confidence
+    severity: dict[str, Fraction]
+    fail_to_pass: Fraction  # weight of the F2P mean inside Phi_test
+    pass_to_pass: Fraction
+    penalties: dict[str, Fraction]  # refused:<reason>, refused, rolled_back, invalid
+
+    def content(self) -> dict[str, Any]:
+        """The hashed content: everything that changes a number, not the name."""
+        def table(d: dict[str, Fraction]) -> dict[str, str]:
+            return {k: fraction_text(v) for k, v in sorted(d.items())}
+        return {
+            "scope": self.scope,
+            "weights": table(self.weights),
+            "severity": table(self.severity),
+            "tests": {"fail_to_pass": fraction_text(self.fail_to_pass),
+                      "pass_to_pass": fraction_text(self.pass_to_pass)},
+            "penalties": table(self.penalties),
+        }
+
+    @property
+    def hash(self) -> str:
+        return content_hash(self.content())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "hash": self.hash, **self.content()}
+
+    def penalty(self, status: str, reason: str | None) -> Fraction:
+        """The penalty of an action's status; a refusal may be priced per reason."""
+        if status == "ok":
+            return Fraction(0)
+        if status == "refused" and reason and f"refused:{reason}" in self.penalties:
+            return self.penalties[f"refused:{reason}"]
+        return self.penalties.get(status, Fraction(0))
+
+    @classmethod
+    def from_mapping(cls, name: str, raw: dict[str, Any]) -> Profile:
+        scope = raw.get("scope", "workspace")
+        if scope not in SCOPES:
+            raise ConfigError(f"profile {name}: scope must be one of {SCOPES}")
+        weights = {k: fraction(raw.get("weights", {}).get(k, 0), f"weights.{k}")
+                   for k in ("diagnostics", "tests", "outcome", "confidence")}
+        sev_raw = raw.get("severity", {})
+        severity = {k: fraction(sev_raw.get(k, 0), f"severity.{k}") for k in SEVERITIES}
+        tests = raw.get("tests", {})
+        penalties: dict[str, Fraction] = {}
+        for key, value in raw.get("penalties", {}).items():
+            if isinstance(value, dict):  # [penalties.refused_by] reason = weight
+                for reason, w in value.items():
+                    penalties[f"refused:{reason}"] = fraction(w, f"penalties.{key}.{reason}")
+            else:
+                penalties[key] = fraction(value, f"penalties.{key}")
+        unknown = {k.split(":")[0] for k in penalties} - set(STATUSES)
+        if unknown:
+            raise ConfigError(f"profile {name}: unknown penalties {sorted(unknown)}")
+        return cls(
+            name=name, scope=scope, weights=weights, severity=severity,
+            fail_to_pass=fraction(tests.get("fail_to_pass", 1), "tests.fail_to_pass"),
+            pass_to_pass=fraction(tests.get("pass_to_pass", 1), "tests.pass_to_pass"),
+            penalties=penalties,
+        )
+
+
+def load_profile(name_or_path: str | Path = "default") -> Profile:
+    """Load a profile by shipped name (``default``) or by a path to a TOML file."""
+    text = str(name_or_path)
+    path = Path(text)
+    if not (text.endswith(".toml") or path.is_file()):
+        path = PROFILES_DIR / f"{text}.toml"
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"no reward profile {text!r} (looked at {path.name})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"reward profile {text!r} is not valid TOML: {exc}") from exc
+    return Profile.from_mapping(str(raw.get("name", path.stem)), raw)
+
+
+def profile_for_workspace(raw_config: dict[str, Any], override: str | None = None) -> Profile:
+    """The profile a command uses: ``--profile`` first, else ``[rewards] profile``.
+
+    Takes the already-parsed ``[rewards]`` table (``Config.section("rewards")``) so
+    this package does no config I/O of its own; a relative path is the caller's to
+    resolve against the workspace root.
+    """
+    return load_profile(override or raw_config.get("profile", "default"))
