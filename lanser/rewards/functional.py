@@ -9,9 +9,10 @@ no I/O, no servers, no clocks.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from lanser.rewards.profile import STATUSES, Profile, fraction_text
 
@@ -234,11 +235,16 @@ def potentials(state: State, task: Task, profile: Profile) -> dict[str, Fraction
             "confidence": Fraction(state.confidence) - 1}
 
 
-def step_reward(prev: State, next: State, action: ActionInfo, profile: Profile,
-                task: Task = Task()) -> Reward:
-    """r = sum_k w_k (Phi_k(next) - Phi_k(prev)) - penalty(action status)."""
-    before = potentials(prev, task, profile)
-    after = potentials(next, task, profile)
+def step_reward(prev_state: State, next_state: State, action: ActionInfo,
+                profile: Profile, task: Task = Task()) -> Reward:
+    """r = sum_k w_k (Phi_k(next) - Phi_k(prev)) - penalty(action status).
+
+    Components are potential differences, so a trajectory's sum telescopes and a
+    no-op step (same state, status ok) scores exactly 0; the safety term is a
+    penalty that is 0 for a clean action and never positive, so it cannot be farmed.
+    """
+    before = potentials(prev_state, task, profile)
+    after = potentials(next_state, task, profile)
     comps = {k: profile.weights[k] * (after[k] - before[k]) for k in before}
     comps["safety"] = -profile.penalty(action.status, action.reason)
     return Reward(comps)

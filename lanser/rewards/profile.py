@@ -9,11 +9,12 @@ exactly 1/10 so online and offline scoring agree to the last bit.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from lanser.canonical import content_hash
 from lanser.errors import ConfigError

@@ -1,0 +1,127 @@
+"""Profiles, rendering, adapters, and why the v1 formula is not ours."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from lanser.errors import ConfigError
+from lanser.rewards import (
+    ActionInfo,
+    DiagnosticKey,
+    Profile,
+    Reward,
+    State,
+    load_profile,
+    profile_for_workspace,
+    render,
+    step_reward,
+)
+from lanser.rewards.adapters import (
+    openrlhf_handler,
+    openrlhf_payload,
+    trl_reward_func,
+    verl_compute_score,
+)
+
+#: Pinned: changing a shipped profile's numbers must be a deliberate, visible act.
+HASHES = {
+    "default": "sha256:fbff878f1f846140b9c3b3b2385227db3eaa4ce6b5b7aeb6b885084521b953e0",
+    "diagnostics-only":
+        "sha256:5fd266233f2c0cbf2fda1c44de49ab1553cde07270fe238af10bb06454efc78f",
+    "tests-only": "sha256:1e30a98bd62a1d3e5dab389cf35a916747f1e8f57ec8fea6c465a1c6f2a38e85",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HASHES))
+def test_profile_hashes_are_stable(name):
+    profile = load_profile(name)
+    assert profile.hash == HASHES[name]
+    assert load_profile(name).hash == profile.hash
+    assert profile.to_json()["hash"] == HASHES[name]
+
+
+def test_profile_by_path_and_by_workspace_config(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('scope = "targets"\n[weights]\ndiagnostics = "0.5"\n')
+    profile = load_profile(path)
+    assert profile.name == "mine" and profile.scope == "targets"
+    assert profile.weights["diagnostics"] == Fraction(1, 2)
+    assert profile_for_workspace({"profile": str(path)}).hash == profile.hash
+    assert profile_for_workspace({}).name == "default"
+    assert profile_for_workspace({"profile": "x"}, override="tests-only").name == "tests-only"
+
+
+def test_hash_ignores_name_and_key_order(tmp_path):
+    a = Profile.from_mapping("a", {"weights": {"tests": 1, "outcome": "0.5"}})
+    b = Profile.from_mapping("b", {"weights": {"outcome": "1/2", "tests": "1.0"}})
+    assert a.hash == b.hash
+
+
+@pytest.mark.parametrize("raw", [{"weights": {"tests": 0.5}}, {"weights": {"tests": "-1"}},
+                                 {"scope": "galaxy"}, {"penalties": {"boom": 1}},
+                                 {"weights": {"tests": "abc"}}])
+def test_bad_profiles_are_config_errors(raw):
+    with pytest.raises(ConfigError):
+        Profile.from_mapping("bad", raw)
+
+
+def test_unknown_profile_is_a_config_error():
+    with pytest.raises(ConfigError):
+        load_profile("no-such-profile")
+
+
+def test_render_is_exact_and_deterministic():
+    assert render(Fraction(1, 3)) == {"exact": "1/3", "decimal": "0.333333333",
+                                      "float": 1 / 3}
+    assert render(Fraction(-1, 10))["decimal"] == "-0.100000000"
+    out = Reward({"tests": Fraction(1, 2), "safety": Fraction(-1, 5)}).to_json()
+    assert out["total"] == 0.3 and out["total_exact"] == "3/10"
+
+
+def v1_reward(prev_d: int, next_d: int, safe: int, conf: Fraction,
+              a=Fraction(1), b=Fraction(1), c=Fraction(1, 10)) -> Fraction:
+    """Lanser-CLI v1: r_t = a(D_{t-1} - D_t) + b S_t - c(1 - conf_t)."""
+    return a * (prev_d - next_d) + b * safe - c * (1 - conf)
+
+
+def test_v1_formula_breaks_its_own_monotonicity_and_ours_does_not():
+    """A step that changes nothing, targeted with confidence 0.6, is punished by v1
+    (strictly negative, and worse than a step that adds nothing but targets surely),
+    while its S_t term rewards every safe no-op (positive: farmable by repetition)."""
+    assert v1_reward(3, 3, safe=0, conf=Fraction(3, 5)) < 0
+    assert v1_reward(3, 3, safe=1, conf=Fraction(1)) > 0  # farmable no-op
+    profile = load_profile("default")
+    s = State(diagnostics=(DiagnosticKey("a.py", "error", "x", "m"),),
+              confidence=Fraction(3, 5))
+    assert step_reward(s, s, ActionInfo("query"), profile).total == 0
+
+
+def _score(*args, **kwargs):
+    if args and args[0] == "boom":
+        raise RuntimeError("boom")
+    return Reward({"tests": Fraction(1, 2), "safety": Fraction(-1, 10)})
+
+
+def test_trl_adapter_one_float_per_completion_and_survives_failures():
+    f = trl_reward_func(_score, name="lanser")
+    assert f.__name__ == "lanser"
+    assert f(["p", "boom"], ["c1", "c2"], task=["t1", "t2"]) == [0.4, 0.0]
+
+
+def test_verl_adapter_returns_score_and_components():
+    compute_score = verl_compute_score(_score)
+    out = compute_score("swe", "patch", {"f2p": []}, {"i": 1})
+    assert out == {"score": 0.4, "safety": -0.1, "tests": 0.5}
+    assert verl_compute_score(lambda *a: 1)("d", "s", None) == {"score": 1.0}
+    assert verl_compute_score(_score)("boom", "s", None)["score"] == 0.0
+
+
+def test_openrlhf_payload_and_handler():
+    payload = openrlhf_payload([_score(), 1])
+    assert payload == {"rewards": [0.4, 1.0], "scores": [0.4, 1.0],
+                       "extra_logs": {"safety": [-0.1, 0.0], "tests": [0.5, 0.0]}}
+    reply = openrlhf_handler(_score)({"query": ["q", "boom"], "prompts": ["p", "p"],
+                                      "labels": ["l", "l"]})
+    assert reply["rewards"] == [0.4, 0.0]
