@@ -165,13 +165,17 @@ class Reward:
                 "components": {k: render(v) for k, v in sorted(self.components.items())}}
 
 
-def _weight(keys: Iterable[DiagnosticKey], profile: Profile, paths: set[str] | None) -> Counter:
-    """Severity-weighted count per path (only paths in ``paths`` when given)."""
-    out: Counter = Counter()
-    for key in keys:
-        if paths is None or key.path in paths:
-            out[key.path] += profile.severity.get(key.severity, Fraction(0))
-    return out
+def _weight(keys: Iterable[DiagnosticKey], profile: Profile, paths: set[str] | None
+            ) -> Fraction:
+    """Severity-weighted count of ``keys`` (only paths in ``paths`` when given).
+
+    Counts integers per severity first and multiplies by the Fraction weights once:
+    Fraction additions per diagnostic dominated replay time.
+    """
+    counts: Counter = Counter(
+        k.severity for k in keys if paths is None or k.path in paths)
+    return sum((profile.severity.get(sev, Fraction(0)) * n for sev, n in counts.items()),
+               Fraction(0))
 
 
 def scope_of(state: State, task: Task, profile: Profile) -> set[str] | None:
@@ -191,9 +195,8 @@ def phi_diagnostics(state: State, task: Task, profile: Profile) -> Fraction:
     diagnostics never move the reward.
     """
     scope = scope_of(state, task, profile)
-    now = _weight(state.diagnostics, profile, scope)
-    base = _weight(task.base_diagnostics, profile, scope)
-    return -(sum(now.values(), Fraction(0)) - sum(base.values(), Fraction(0)))
+    return -(_weight(state.diagnostics, profile, scope)
+             - _weight(task.base_diagnostics, profile, scope))
 
 
 def _mean(ids: Sequence[str], credit: dict[str, int]) -> Fraction | None:
@@ -243,8 +246,12 @@ def step_reward(prev_state: State, next_state: State, action: ActionInfo,
     no-op step (same state, status ok) scores exactly 0; the safety term is a
     penalty that is 0 for a clean action and never positive, so it cannot be farmed.
     """
-    before = potentials(prev_state, task, profile)
-    after = potentials(next_state, task, profile)
+    return _reward(potentials(prev_state, task, profile),
+                   potentials(next_state, task, profile), action, profile)
+
+
+def _reward(before: dict[str, Fraction], after: dict[str, Fraction], action: ActionInfo,
+            profile: Profile) -> Reward:
     comps = {k: profile.weights[k] * (after[k] - before[k]) for k in before}
     comps["safety"] = -profile.penalty(action.status, action.reason)
     return Reward(comps)
@@ -255,8 +262,9 @@ def episode_rewards(states: Sequence[State], actions: Sequence[ActionInfo],
     """Step rewards of a trajectory s_0 a_0 s_1 ... (``len(states) == len(actions)+1``)."""
     if len(states) != len(actions) + 1:
         raise ValueError("a trajectory has one more state than actions")
-    return [step_reward(states[i], states[i + 1], actions[i], profile, task)
-            for i in range(len(actions))]
+    # Each state's potentials are computed once, not once as "next" and again as "prev".
+    phis = [potentials(s, task, profile) for s in states]
+    return [_reward(phis[i], phis[i + 1], actions[i], profile) for i in range(len(actions))]
 
 
 def episode_return(rewards: Iterable[Reward]) -> Reward:
