@@ -125,3 +125,25 @@ def test_openrlhf_payload_and_handler():
     reply = openrlhf_handler(_score)({"query": ["q", "boom"], "prompts": ["p", "p"],
                                       "labels": ["l", "l"]})
     assert reply["rewards"] == [0.4, 0.0]
+
+
+def test_worked_example_matches_the_spec():
+    """default profile, touched scope: b.py has a base error; the agent edits b.py
+    (it enters scope: 0), fixes a.py's base error (+1/10), adds a warning in b.py
+    (-1/40), raises F2P credit from 0 to 1/2 (+1/4 over F and P), confidence 1 -> 3/5."""
+    from lanser.rewards import Task, TestCredit
+    profile = load_profile("default")
+    e_a = DiagnosticKey("a.py", "error", "x", "m")
+    e_b = DiagnosticKey("b.py", "error", "y", "n")
+    warn = DiagnosticKey("b.py", "warning", "w", "unused")
+    task = Task(base_diagnostics=(e_a, e_b), fail_to_pass=("f",), pass_to_pass=("p",))
+    s0 = State((e_a, e_b), (TestCredit("f", "failed", 0), TestCredit("p", "passed", 10**6)),
+               frozenset({"a.py"}))
+    s1 = State((e_b, warn), (TestCredit("f", "failed", 500_000),
+                             TestCredit("p", "passed", 10**6)),
+               frozenset({"a.py", "b.py"}), Fraction(3, 5))
+    r = step_reward(s0, s1, ActionInfo("edit"), profile, task)
+    assert r.components == {"diagnostics": Fraction(1, 10) - Fraction(1, 40),
+                            "tests": Fraction(1, 4), "outcome": 0,
+                            "confidence": Fraction(-1, 25), "safety": 0}
+    assert r.to_json()["total_exact"] == "57/200"

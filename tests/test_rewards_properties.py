@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from lanser.rewards import (
     ActionInfo,
     DiagnosticKey,
+    Profile,
     State,
     Task,
     TestCredit,
@@ -20,7 +21,12 @@ from lanser.rewards import (
     step_reward,
 )
 
-PROFILES = [load_profile(n) for n in ("default", "diagnostics-only", "tests-only")]
+PROFILES = [load_profile(n) for n in ("default", "diagnostics-only", "tests-only")] + [
+    Profile.from_mapping("targets", {"scope": "targets", "weights": {
+        "diagnostics": "1/3", "tests": 2, "outcome": 1, "confidence": "0.5"},
+        "severity": {"error": 1, "warning": "1/7"}, "tests": {"pass_to_pass": 0},
+        "penalties": {"refused": 1, "invalid": "0.3"}}),
+]
 PATHS = ["a.py", "b.py", "c.py"]
 NODEIDS = ["t.py::f1", "t.py::f2", "t.py::p1", "t.py::p2"]
 TASK = Task(base_diagnostics=(DiagnosticKey("a.py", "error", "x", "m"),),
