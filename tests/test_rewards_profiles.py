@@ -147,3 +147,19 @@ def test_worked_example_matches_the_spec():
                             "tests": Fraction(1, 4), "outcome": 0,
                             "confidence": Fraction(-1, 25), "safety": 0}
     assert r.to_json()["total_exact"] == "57/200"
+
+
+def test_runner_json_and_skipped_tests():
+    """Per-test JSON as the runner writes it; a skipped test is out of the run mean
+    but counts 0 where the task lists it."""
+    from lanser.rewards import Task, TestCredit, phi_tests
+    rows = [{"nodeid": "a", "outcome": "passed", "credit": "1.000000", "credit_ppm": 1000000},
+            {"nodeid": "b", "outcome": "skipped", "credit": None, "credit_ppm": None},
+            {"nodeid": "c", "outcome": "failed", "credit": "0.200000"}]
+    tests = tuple(TestCredit.from_json(r) for r in rows)
+    assert [t.credit_ppm for t in tests] == [1_000_000, None, 200_000]
+    profile = load_profile("tests-only")
+    state = State(tests=tests)
+    assert phi_tests(state, Task(), profile) == Fraction(3, 5)
+    assert phi_tests(state, Task(fail_to_pass=("a", "b")), profile) == Fraction(1, 2)
+    assert State.from_json(state.to_json()) == state

@@ -49,21 +49,26 @@ class DiagnosticKey:
                 "message": self.message}
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class TestCredit:
-    """One test's credit from the runner (``rewards/CREDIT.md``), in ppm."""
+    """One test's credit from the runner (``rewards/CREDIT.md``), in ppm.
+
+    ``credit_ppm`` is None for a skipped test (not graded): left out of the run
+    mean, and 0 where the task lists it (CREDIT.md §4). ``from_json`` reads the
+    runner's per-test JSON (``TestOutcome.to_json``) directly.
+    """
 
     __test__ = False  # not a pytest class
     nodeid: str
     outcome: str
-    credit_ppm: int
+    credit_ppm: int | None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TestCredit:
         ppm = data.get("credit_ppm")
-        if ppm is None:  # the exact decimal string "0.666666"
+        if ppm is None and data.get("credit") is not None:  # decimal string "0.666666"
             ppm = int(Fraction(str(data["credit"])) * PPM)
-        return cls(data["nodeid"], data.get("outcome", ""), int(ppm))
+        return cls(data["nodeid"], data.get("outcome", ""), None if ppm is None else int(ppm))
 
     def to_json(self) -> dict[str, Any]:
         return {"nodeid": self.nodeid, "outcome": self.outcome, "credit_ppm": self.credit_ppm}
@@ -100,7 +105,7 @@ class State:
 
     def to_json(self) -> dict[str, Any]:
         return {"diagnostics": [d.to_json() for d in sorted(self.diagnostics)],
-                "tests": [t.to_json() for t in sorted(self.tests)],
+                "tests": [t.to_json() for t in sorted(self.tests, key=lambda t: t.nodeid)],
                 "changed": sorted(self.changed),
                 "confidence": fraction_text(Fraction(self.confidence))}
 
@@ -211,14 +216,15 @@ def phi_tests(state: State, task: Task, profile: Profile) -> Fraction:
     A listed test missing from the run counts 0. Without listed tests, the mean
     credit of every test in the run (0 when none ran).
     """
-    credit = {t.nodeid: t.credit_ppm for t in state.tests}
+    credit = {t.nodeid: t.credit_ppm or 0 for t in state.tests}
     parts = [(profile.fail_to_pass, _mean(sorted(set(task.fail_to_pass)), credit)),
              (profile.pass_to_pass, _mean(sorted(set(task.pass_to_pass)), credit))]
     parts = [(w, m) for w, m in parts if m is not None and w > 0]
     if not parts:
         if task.fail_to_pass or task.pass_to_pass:
             return Fraction(0)
-        return _mean(sorted(credit), credit) or Fraction(0)
+        graded = sorted(t.nodeid for t in state.tests if t.credit_ppm is not None)
+        return _mean(graded, credit) or Fraction(0)
     total_w = sum((w for w, _ in parts), Fraction(0))
     return sum((w * m for w, m in parts), Fraction(0)) / total_w
 
@@ -226,7 +232,7 @@ def phi_tests(state: State, task: Task, profile: Profile) -> Fraction:
 def resolved(state: State, task: Task) -> bool:
     """Every listed test passes (credit 1 000 000); false when none are listed."""
     listed = set(task.fail_to_pass) | set(task.pass_to_pass)
-    credit = {t.nodeid: t.credit_ppm for t in state.tests}
+    credit = {t.nodeid: t.credit_ppm or 0 for t in state.tests}
     return bool(listed) and all(credit.get(i, 0) >= PPM for i in listed)
 
 
