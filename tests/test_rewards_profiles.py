@@ -163,3 +163,19 @@ def test_runner_json_and_skipped_tests():
     assert phi_tests(state, Task(), profile) == Fraction(3, 5)
     assert phi_tests(state, Task(fail_to_pass=("a", "b")), profile) == Fraction(1, 2)
     assert State.from_json(state.to_json()) == state
+
+
+def test_hashes_and_returns_do_not_depend_on_hash_seed():
+    """Sets and dicts inside the functional must never leak iteration order."""
+    import os
+    import subprocess
+    import sys
+    code = ("from bench.reward_replay import trajectory\n"
+            "from lanser.rewards import load_profile, episode_rewards, episode_return\n"
+            "p = load_profile('default'); t, s, a = trajectory(30)\n"
+            "print(p.hash, episode_return(episode_rewards(s, a, p, t)).to_json())\n")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": seed},
+                           cwd=__file__.rsplit("/tests/", 1)[0]).stdout
+            for seed in ("0", "1", "4242")}
+    assert len(outs) == 1
