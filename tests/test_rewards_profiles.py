@@ -179,3 +179,18 @@ def test_hashes_and_returns_do_not_depend_on_hash_seed():
                            cwd=__file__.rsplit("/tests/", 1)[0]).stdout
             for seed in ("0", "1", "4242")}
     assert len(outs) == 1
+
+
+def test_advance_carries_confidence_and_rewards_round_trip():
+    from lanser.rewards import advance
+    profile = load_profile("default")
+    s0 = State()
+    targeted = ActionInfo("rename", "ok", confidence=Fraction(7, 10))
+    s1 = advance(s0, targeted, diagnostics=())
+    s2 = advance(s1, ActionInfo("query"), diagnostics=())
+    assert s1.confidence == s2.confidence == Fraction(7, 10)
+    assert ActionInfo.from_json(targeted.to_json()) == targeted
+    r = step_reward(s0, s1, targeted, profile)
+    assert r.components["confidence"] == Fraction(-3, 100)
+    assert Reward.from_json(r.to_json()) == r
+    assert step_reward(s1, s2, ActionInfo("query"), profile).total == 0

@@ -8,6 +8,7 @@ from lanser.rewards.functional import (
     State,
     Task,
     TestCredit,
+    advance,
     episode_return,
     episode_rewards,
     phi_diagnostics,
@@ -21,6 +22,6 @@ from lanser.rewards.profile import Profile, load_profile, profile_for_workspace
 
 __all__ = [
     "COMPONENTS", "ActionInfo", "DiagnosticKey", "Profile", "Reward", "State", "Task",
-    "TestCredit", "episode_return", "episode_rewards", "load_profile", "phi_diagnostics",
+    "TestCredit", "advance", "episode_return", "episode_rewards", "load_profile", "phi_diagnostics",
     "phi_tests", "potentials", "profile_for_workspace", "render", "resolved", "step_reward",
 ]

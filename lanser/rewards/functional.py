@@ -128,13 +128,39 @@ class ActionInfo:
     kind: str = "noop"
     status: str = "ok"
     reason: str | None = None
+    #: The disambiguation confidence of the selector the action targeted (None: it
+    #: targeted nothing). It enters the reward through :func:`advance`, as state.
+    confidence: Fraction | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"action status must be one of {STATUSES}")
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "status": self.status, "reason": self.reason}
+        conf = None if self.confidence is None else fraction_text(Fraction(self.confidence))
+        return {"kind": self.kind, "status": self.status, "reason": self.reason,
+                "confidence": conf}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ActionInfo:
+        conf = data.get("confidence")
+        return cls(data.get("kind", "noop"), data.get("status", "ok"), data.get("reason"),
+                   None if conf is None else Fraction(str(conf)))
+
+
+def advance(prev: State, action: ActionInfo, *, diagnostics: Iterable[DiagnosticKey],
+            tests: Iterable[TestCredit] | None = None,
+            changed: Iterable[str] | None = None) -> State:
+    """The state after ``action``: fresh facts, and the confidence in force.
+
+    A targeted action sets the confidence (even when refused: the agent still
+    aimed at an ambiguous target); an untargeted one keeps the previous. Tests
+    and changed paths default to the previous state's (no test run, no edit).
+    """
+    return State(tuple(diagnostics),
+                 prev.tests if tests is None else tuple(tests),
+                 prev.changed if changed is None else frozenset(changed),
+                 prev.confidence if action.confidence is None else Fraction(action.confidence))
 
 
 def render(value: Fraction) -> dict[str, Any]:
@@ -163,6 +189,11 @@ class Reward:
 
     def __float__(self) -> float:
         return float(self.total)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Reward:
+        """Back from :meth:`to_json` through the exact strings, never the floats."""
+        return cls({k: Fraction(v["exact"]) for k, v in data["components"].items()})
 
     def to_json(self) -> dict[str, Any]:
         return {"total": float(self.total), "total_exact": render(self.total)["exact"],
