@@ -67,7 +67,8 @@ def main() -> None:
     recorded = [json.dumps(s.to_json(), sort_keys=True) for s in states]
 
     start = time.perf_counter()
-    replayed_states = [State.from_json(json.loads(line)) for line in recorded]
+    interned: dict = {}
+    replayed_states = [State.from_json(json.loads(line), interned) for line in recorded]
     parsed = time.perf_counter()
     replayed = episode_rewards(replayed_states, actions, profile, task)
     done = time.perf_counter()

@@ -20,7 +20,7 @@ PPM = 1_000_000
 COMPONENTS = ("diagnostics", "tests", "outcome", "confidence", "safety")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class DiagnosticKey:
     """A diagnostic's identity across edits: path, severity, code, message.
 
@@ -110,8 +110,20 @@ class State:
                 "confidence": fraction_text(Fraction(self.confidence))}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> State:
-        return cls(tuple(DiagnosticKey.from_json(d) for d in data.get("diagnostics", ())),
+    def from_json(cls, data: dict[str, Any],
+                  interned: dict[tuple[str, ...], DiagnosticKey] | None = None) -> State:
+        """Back from :meth:`to_json`. Pass one ``interned`` dict across the states of
+        an episode to share identical keys (consecutive states repeat most of them)."""
+        cache = {} if interned is None else interned
+
+        def key(d: dict[str, Any]) -> DiagnosticKey:
+            t = (d["path"], d["severity"], d.get("code") or "", d["message"])
+            found = cache.get(t)
+            if found is None:
+                found = cache[t] = DiagnosticKey(*t)
+            return found
+
+        return cls(tuple(key(d) for d in data.get("diagnostics", ())),
                    tuple(TestCredit.from_json(t) for t in data.get("tests", ())),
                    frozenset(data.get("changed", ())),
                    Fraction(str(data.get("confidence", "1"))))
