@@ -38,12 +38,13 @@ from lanser.selectors.syntax import Parsed, Range, Selector
 
 #: Code points of context compared on each side of a candidate.
 WINDOW = 48
-#: Score weights: context, token present, same enclosing name, diff-mapped, same
-#: file, proximity. They sum to 1, so a perfect candidate scores 1.
-WEIGHTS = {"context": 0.45, "token": 0.15, "scope": 0.15, "diff": 0.15, "file": 0.05,
-           "near": 0.05}
-#: A runner-up within this score of the best halves the margin factor's headroom.
-MARGIN = 0.15
+#: Content score weights: context similarity, token present, same enclosing
+#: definition, proximity (same file). They sum to 1.
+WEIGHTS = {"context": 0.5, "token": 0.2, "scope": 0.25, "near": 0.05}
+#: Corroborations: each closes this share of the remaining gap to 1. ``diff``: the
+#: line diff maps the origin here; ``symbol``: the same definition (qualified name and
+#: kind) is here; ``selector``: the selector itself resolves here confidently.
+CORROBORATION = 0.5
 #: Found at or above this confidence; below, lost (the default query threshold too).
 THRESHOLD = 0.8
 #: Candidates scored at most (the best of the cheap pre-ranking).
@@ -89,6 +90,7 @@ class Relocator:
     def __init__(self, old: Snapshot, new: Snapshot, *, threshold: float = THRESHOLD) -> None:
         self.old, self.new, self.threshold = old, new, threshold
         self._line_maps: dict[str, dict[int, int] | None] = {}
+        self._scopes: dict[tuple[int, str, int], float] = {}
 
     def relocate(self, text: str, parsed: Parsed | None = None) -> Relocated:
         if parsed is None:
@@ -139,7 +141,8 @@ class Relocator:
         for c in resolve(self.new, parsed) if _resolvable(self.new, parsed) else []:
             cdoc = self.new.doc(c.path)
             if cdoc is not None:
-                add(c.path, cdoc.source.offset(c.position), "selector")
+                add(c.path, cdoc.source.offset(c.position),
+                    "selector" if c.confidence >= self.threshold else "selector-weak")
         if token:
             if new_doc is not None:
                 for off in anchors.exact_offsets(new_doc.text, token)[:TOP_K * 4]:
@@ -197,31 +200,48 @@ class Relocator:
         old_after = doc.text[offset:offset + WINDOW]
         new_before = ndoc.text[max(0, cand.offset - WINDOW):cand.offset]
         new_after = ndoc.text[cand.offset:cand.offset + WINDOW]
-        context = (_similar(old_before, new_before) + _similar(old_after, new_after)) / 2
+        # Similarity alone forgives shifts (the same token twice on a line scores
+        # high); the aligned part counts only text that agrees *at* the position.
+        similar = (_similar(old_before, new_before) + _similar(old_after, new_after)) / 2
+        aligned = (_common_suffix(old_before, new_before) / max(len(old_before), 1)
+                   + _common_prefix(old_after, new_after) / max(len(old_after), 1)) / 2
+        context = (similar + aligned) / 2
         token = _token(doc, offset)
-        old_scope = doc.enclosing(offset)
-        new_scope = ndoc.enclosing(cand.offset)
-        if old_scope is None and new_scope is None:
-            scope = 1.0
-        elif old_scope is None or new_scope is None:
-            scope = 0.0
-        elif old_scope.qualname == new_scope.qualname:
-            scope = 1.0
-        else:
-            scope = 0.5 if old_scope.qualname[-1] == new_scope.qualname[-1] else 0.25
+        scope = self._scope(doc, offset, cand.path, ndoc, cand.offset)
         old_line = doc.source.position(offset).line
         new_line = ndoc.source.position(cand.offset).line
         evidence = {
             "context": context,
             "token": 1.0 if token and ndoc.text.startswith(token, cand.offset) else 0.0,
             "scope": scope,
-            "diff": 1.0 if "diff" in cand.sources else 0.0,
-            "file": 1.0 if cand.path == path else 0.0,
             "near": max(0.0, 1 - abs(new_line - old_line) / 200) if cand.path == path else 0,
         }
+        score = sum(WEIGHTS[k] * v for k, v in evidence.items())
+        for source in ("diff", "symbol", "selector"):
+            if source in cand.sources:
+                evidence[source] = 1.0
+                score += (1 - score) * CORROBORATION
         cand.evidence = evidence
-        cand.score = sum(WEIGHTS[k] * v for k, v in evidence.items())
+        cand.score = score
         return cand
+
+    def _scope(self, doc: PyDoc, offset: int, path: str, ndoc: PyDoc, noffset: int) -> float:
+        """Is the candidate in the same definition? By name, else by its text (renames)."""
+        old, new = doc.enclosing(offset), ndoc.enclosing(noffset)
+        if old is None or new is None:
+            return 1.0 if old is None and new is None else 0.0
+        if old.qualname == new.qualname:
+            return 1.0
+        if old.qualname[-1] == new.qualname[-1]:
+            return 0.5
+        key = (doc.start(old.node), path, ndoc.start(new.node))
+        if key not in self._scopes:
+            a = doc.node_text(old.node).splitlines()
+            b = ndoc.node_text(new.node).splitlines()
+            matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+            sim = matcher.ratio() if matcher.real_quick_ratio() >= 0.6 else 0.0
+            self._scopes[key] = 0.8 * sim if sim >= 0.6 else 0.25
+        return self._scopes[key]
 
     def _verdict(self, text: str, origin: dict[str, Any], scored: list[_Cand]) -> Relocated:
         listed = tuple(self._cand_json(c) for c in scored[:10])
@@ -229,12 +249,14 @@ class Relocator:
             return Relocated("lost", text, origin, reasons=("no candidate in the new snapshot",))
         best = scored[0]
         runner = scored[1].score if len(scored) > 1 else 0.0
-        gap = best.score - runner
-        confidence = best.score * min(1.0, 0.5 + gap / (2 * MARGIN)) if gap < MARGIN else \
-            best.score
+        # The best's share of the odds against the runner-up: near-equal scores mean
+        # we do not know which; a clear lead keeps the best score.
+        odds = _odds(best.score)
+        share = odds / (odds + _odds(runner)) if runner > 0 else 1.0
+        confidence = min(best.score, share)
         reasons = [f"{k} {v:.2f}" for k, v in sorted(best.evidence.items())]
-        if gap < MARGIN:
-            reasons.append(f"runner-up close (score gap {gap:.2f})")
+        if share < best.score:
+            reasons.append(f"runner-up close (score {runner:.3f})")
         confidence = round(min(confidence, 1.0), 3)
         ndoc = self.new.doc(best.path)
         assert ndoc is not None
@@ -269,6 +291,24 @@ def _definition_named_at(doc: PyDoc, offset: int) -> Any:
         if doc.start(d.name_node) == offset:
             return d
     return None
+
+
+def _odds(score: float) -> float:
+    score = min(score, 0.999)
+    return score / (1 - score)
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _common_suffix(a: str, b: str) -> int:
+    return _common_prefix(a[::-1], b[::-1])
 
 
 def _similar(a: str, b: str) -> float:
