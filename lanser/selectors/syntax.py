@@ -169,6 +169,15 @@ def format_selector(sel: Parsed) -> str:
     scope = quote_path(sel.path) if sel.path is not None else (sel.module or "")
     if sel.line is not None:
         return f"{scope}:{sel.line}" + (f":{sel.col}" if sel.col is not None else "")
+    if sel.module is not None and sel.symbol is None and sel.ast is not None \
+            and sel.anchor is None:
+        # Only the paper's form can spell a module-scoped AST path (SPEC.md 1).
+        steps = []
+        for step in sel.ast:
+            head = step.type + (f"={_value(step.name)}" if step.name is not None else "")
+            steps.append(f"[{head}" + (f",index={step.index}]" if step.index is not None
+                                       else "]"))
+        return f"ast://[module={sel.module}]/" + "/".join(steps)
     text = scope
     if sel.symbol is not None:
         sym = sel.symbol
