@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import REPO
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO
 from lanser.errors import BadSelector
 from lanser.selectors.parser import parse_selector
 from lanser.selectors.syntax import format_selector
@@ -34,8 +34,8 @@ def test_invalid_vectors(case: dict) -> None:
     assert "expected" in info.value.message
 
 
-_ALPHABET = st.sampled_from(list('ab.py/:@"#?[]=,-()>LRC0123456789_ \\%\t😀') +
-                            ["::", "//", "..", "py://", "ast://", "anchor://", "[name=", "@R("])
+_ALPHABET = st.sampled_from([*'ab.py/:@"#?[]=,-()>LRC0123456789_ \\%\t😀', "::", "//", "..",
+                             "py://", "ast://", "anchor://", "[name=", "@R("])
 
 
 @settings(max_examples=400, deadline=None)
