@@ -40,6 +40,7 @@ from lanser.selectors.capture import capture
 from lanser.selectors.relocation import THRESHOLD, Relocator
 from lanser.selectors.resolver import parse_and_resolve
 from lanser.selectors.snapshot import GitRevision
+from lanser.selectors.syntax import quote_path
 from lanser.workspace import Workspace
 
 KINDS = ("position", "symbolic", "ast", "anchor", "composite", "relocate")
@@ -140,12 +141,24 @@ def run_pair(root: Path, a: str, b: str, samples: int, seed: int) -> dict[str, d
     for rel, pos, is_def in sample_positions(old, changed, samples, rng):
         truth = truth_for(maps, old, new, rel, pos, is_def)
         cap = capture(old, rel, pos)
+        if is_def:  # the symbolic selector of the definition named here (not its scope)
+            cap.parts["symbolic"] = _symbolic_at(old, rel, pos)
         for kind in KINDS:
             if kind == "symbolic" and not is_def:
                 continue
             got = _attempt(kind, cap, rel, pos, old, new, relocator)
             _tally(counts[kind], truth, got)
     return {k: dict(v) for k, v in counts.items()}
+
+
+def _symbolic_at(old: GitRevision, rel: str, pos: Position) -> str:
+    doc = old.doc(rel)
+    assert doc is not None
+    offset = doc.source.offset(pos)
+    d = next(d for d in doc.definitions if doc.start(d.name_node) == offset)
+    same = [e for e in doc.definitions if e.qualname == d.qualname]
+    index = f"[index={same.index(d)}]" if len(same) > 1 else ""
+    return f"{quote_path(rel)}::{d.dotted}{index}"
 
 
 def _attempt(kind: str, cap: Any, rel: str, pos: Position, old: GitRevision,

@@ -238,8 +238,10 @@ def ast_path(doc: PyDoc, top: Any, target: Any) -> list[tuple[str, str | None, i
                      or n == target), target)
         if pick.type == "decorated_definition" and pick != target:
             pick = pick.child_by_field_name("definition") or pick
-        while not _reachable(doc, current, pick):
+        while pick is not None and pick != current and not _reachable(doc, current, pick):
             pick = pick.parent
+        if pick is None or pick == current:  # no spellable step: capture goes without
+            return []
         name = node_name(doc, pick) if pick.type in (
             "function_definition", "class_definition") else None
         same = [c for c in step_candidates(current, pick.type)
