@@ -14,12 +14,12 @@ ones it names):
    definition's name: the definition of the same qualified name anywhere) and
    ``fuzzy`` (near-miss lines, when nothing exact is found).
 4. Score each candidate from evidence that does not depend on how it was found:
-   context similarity around it (``W`` code points each side) against the origin's,
-   whether the token itself is there, whether its enclosing qualified name is the
-   same, whether the diff maps onto it, same file, proximity.
-5. Confidence = best score, lowered when the runner-up is close (a *margin* rule:
-   two near-equal places mean we do not know which). Found when the confidence
-   reaches the threshold; otherwise lost, with the candidates listed.
+   context around it (``WINDOW`` code points each side, similar and aligned) against
+   the origin's, the token itself there, the same enclosing definition, proximity;
+   then corroborations (diff, symbol, selector) each close half the gap to 1.
+5. Confidence = min(best score, its share of the odds against the runner-up): two
+   near-equal places mean we do not know which. Found when the confidence reaches
+   the threshold; otherwise lost, with the candidates listed.
 """
 
 from __future__ import annotations
