@@ -34,7 +34,7 @@ def parse_ops(text: str) -> list[str]:
     return sorted(set(ops), key=ops.index)
 
 
-def _requests(ops: list[str], path: str, line: int, col: int) -> list[dict[str, Any]]:
+def op_requests(ops: list[str], path: str, line: int, col: int) -> list[dict[str, Any]]:
     out = []
     for op in ops:
         if op == "diagnostics":
@@ -49,29 +49,44 @@ def _requests(ops: list[str], path: str, line: int, col: int) -> list[dict[str, 
     return out
 
 
+def server_pin(spec: ServerSpec) -> dict[str, Any]:
+    """What identifies a server's answers before it starts (part of every store key)."""
+    from lanser.lsp.service import config_hash
+
+    return {"name": spec.name, "version": spec.installed_version(),
+            "config_hash": config_hash(spec)}
+
+
+def query_request(workspace: Workspace, loc: str, ops: list[str]) -> tuple[dict[str, Any], Any]:
+    """The hashed request of a query bundle, and the resolved target it names.
+
+    Selectors in bundles are relative to the root whatever the cwd, so a bundle can
+    be verified from anywhere (and means the same in every checkout).
+    """
+    from lanser.selectors import resolve_target
+
+    workspace = Workspace(workspace.root, cwd=workspace.root)
+    target = resolve_target(workspace, loc, threshold=workspace.config.confidence_threshold)
+    request = {
+        "ops": list(ops),
+        "selector": loc,
+        "target": {"path": workspace.relative(target.path), "line": target.position.line,
+                   "col": target.position.col, "method": target.method,
+                   "confidence": f"{target.confidence:.3f}"},
+    }
+    return request, target
+
+
 def query_bundle(workspace: Workspace, spec: ServerSpec, loc: str, ops: list[str], *,
                  timeout: float, use_daemon: bool = True, use_store: bool = True
                  ) -> tuple[dict[str, Any], bool]:
     """The bundle for ``ops`` at ``loc``; the flag says it came from the store."""
     from lanser.lsp.client import query_batch
-    from lanser.lsp.service import config_hash
-    from lanser.selectors import resolve_target
 
     began = time.perf_counter()
-    # Selectors in bundles are relative to the root whatever the cwd, so a bundle can
-    # be verified from anywhere (and means the same in every checkout).
-    workspace = Workspace(workspace.root, cwd=workspace.root)
-    target = resolve_target(workspace, loc, threshold=workspace.config.confidence_threshold)
-    path = workspace.relative(target.path)
-    request = {
-        "ops": list(ops),
-        "selector": loc,
-        "target": {"path": path, "line": target.position.line, "col": target.position.col,
-                   "method": target.method, "confidence": f"{target.confidence:.3f}"},
-    }
+    request, target = query_request(workspace, loc, ops)
     snapshot = snapshot_identity(workspace)
-    pin = {"name": spec.name, "version": spec.installed_version(),
-           "config_hash": config_hash(spec)}
+    pin = server_pin(spec)
     key = store_key(pin, snapshot, {"op": "query", **request})
     store = BundleStore(workspace)
     if use_store:
@@ -79,8 +94,9 @@ def query_bundle(workspace: Workspace, spec: ServerSpec, loc: str, ops: list[str
         if stored is not None:
             return stored, True
     asked = time.perf_counter()
-    answers, server = query_batch(workspace, spec, _requests(ops, path, target.position.line,
-                                                             target.position.col),
+    answers, server = query_batch(workspace, spec, op_requests(ops, request["target"]["path"],
+                                                               target.position.line,
+                                                               target.position.col),
                                   timeout=timeout, use_daemon=use_daemon)
     answered = time.perf_counter()
     facts = dict(zip(ops, answers, strict=True))

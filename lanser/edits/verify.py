@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from lanser.edits.envelope import Envelope, applied
-from lanser.edits.model import ROLLED_BACK, ApplyResult, Preview
+from lanser.edits.model import ROLLED_BACK, ApplyResult, EditRefused, Preview
 from lanser.lsp.facts import Diagnostic
 
 _PYTHON = (".py", ".pyi")
@@ -43,6 +43,27 @@ def new_errors(before: Iterable[Diagnostic], after: Iterable[Diagnostic],
         else:
             found.append(diag)
     return found
+
+
+class SyntaxBroken(EditRefused):
+    code = "syntax_error"
+
+
+def refuse_syntax_errors(preview: Preview) -> None:
+    """Refuse an edit that leaves a Python file unparsable when it parsed before.
+
+    tree-sitter decides (milliseconds, no server): a file that was already broken
+    may stay broken, so an agent can repair a file in several steps.
+    """
+    from lanser.selectors.pytree import has_syntax_error
+
+    for effect in preview.effects:
+        if effect.after is None or not effect.path.endswith(_PYTHON):
+            continue
+        if has_syntax_error(effect.after) and not (
+                effect.before is not None and has_syntax_error(effect.before)):
+            raise SyntaxBroken(f"{effect.path}: the edit leaves a syntax error",
+                               path=effect.path)
 
 
 def _python(paths: Iterable[str]) -> list[str]:
@@ -91,4 +112,4 @@ async def apply_verified(envelope: Envelope, preview: Preview, service: Any) -> 
     return result
 
 
-__all__ = ["apply_verified", "new_errors"]
+__all__ = ["apply_verified", "new_errors", "refuse_syntax_errors"]

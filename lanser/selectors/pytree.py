@@ -34,6 +34,11 @@ def _parser() -> Any:
     return tree_sitter.Parser(tree_sitter.Language(tree_sitter_python.language()))
 
 
+def has_syntax_error(data: bytes) -> bool:
+    """Whether Python source ``data`` fails to parse (tree-sitter's ERROR/MISSING nodes)."""
+    return bool(_parser().parse(data).root_node.has_error)
+
+
 @dataclass(frozen=True)
 class Definition:
     """A class, function, method or variable, with the name Python code would use."""

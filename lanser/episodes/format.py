@@ -1,0 +1,100 @@
+"""The episode file: JSON lines, a header, one line per step, a footer.
+
+Specified in ``rewards/EPISODES.md`` with the JSON Schema
+``bundles/schema/episode-1.schema.json``. Every line is canonical-ish JSON (sorted
+keys, no spaces, UTF-8) and holds no clock, host or absolute path, so the same task
+and actions on the same snapshot give the same bytes; timings go to the agent's
+observations, never to the file. Bundles are referred to by hash (they live in the
+content-addressed store) and snapshots by git tree (kept by ``refs/lanser/``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from lanser.errors import UsageError
+
+SCHEMA = "lanser.episode/1"
+SCHEMA_FILE = (Path(__file__).resolve().parents[2] / "bundles" / "schema"
+               / "episode-1.schema.json")
+
+
+class MalformedEpisode(UsageError):
+    code = "malformed_episode"
+
+
+def dumps(record: dict[str, Any]) -> str:
+    """One line of the file: sorted keys, compact, UTF-8, newline-terminated."""
+    return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+class Writer:
+    """Appends records to an episode file, flushing each (a killed episode keeps its steps)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.stream.write(dumps(record))
+        self.stream.flush()
+
+
+@functools.lru_cache(maxsize=1)
+def _validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
+
+
+def validate(record: Any, where: str) -> None:
+    errors = sorted(_validator().iter_errors(record), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        at = "/".join(str(p) for p in first.absolute_path) or "(top)"
+        raise MalformedEpisode(f"{where}: not a valid episode record at {at}: {first.message}")
+
+
+@dataclass
+class Episode:
+    header: dict[str, Any]
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    footer: dict[str, Any] | None = None
+
+
+def load(path: Path) -> Episode:
+    """Read and validate an episode file (a missing footer means it was cut off)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such episode file", code="missing_file") from None
+    except UnicodeDecodeError as exc:
+        raise MalformedEpisode(f"{path}: not UTF-8 ({exc.reason})") from None
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise MalformedEpisode(f"{path}:{number}: not JSON ({exc})") from None
+        validate(record, f"{path}:{number}")
+        records.append(record)
+    if not records or records[0]["type"] != "header":
+        raise MalformedEpisode(f"{path}: the first record must be the header")
+    episode = Episode(records[0])
+    for number, record in enumerate(records[1:], 2):
+        if record["type"] == "header" or episode.footer is not None:
+            raise MalformedEpisode(f"{path}: record {number} comes after the footer "
+                                   "or repeats the header")
+        if record["type"] == "footer":
+            episode.footer = record
+        else:
+            if record["index"] != len(episode.steps) + 1:
+                raise MalformedEpisode(f"{path}: step {record['index']} out of order "
+                                       f"(expected {len(episode.steps) + 1})")
+            episode.steps.append(record)
+    return episode

@@ -1,0 +1,99 @@
+"""Observing a workspace for an episode: snapshots, and the bundles each step records.
+
+One warm :class:`~lanser.lsp.service.LanguageService` serves the whole episode (the
+episode process is long-lived, like the daemon, so no step pays a cold start). Every
+observation becomes a hashed bundle in the workspace's store: whole-workspace
+diagnostics (looked up by snapshot first, so a state seen before costs no server
+round trip), test runs, and query answers. ``--reexecute`` replays through this same
+class on a rebuilt snapshot, so recording and re-execution cannot differ in method.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from lanser.bundles import make_bundle
+from lanser.bundles.store import BundleStore, store_key
+from lanser.bundling import op_requests, query_request, server_pin
+from lanser.episodes import snapshots
+from lanser.episodes.snapshots import Snapshot
+from lanser.errors import ServerTimeout
+from lanser.lsp.registry import ServerSpec
+from lanser.workspace import Workspace
+
+DIAGNOSTICS_REQUEST = {"op": "diagnostics", "paths": []}
+
+
+class Observer:
+    def __init__(self, workspace: Workspace, spec: ServerSpec, *, timeout: float,
+                 test_timeout: float, use_store: bool = True) -> None:
+        self.workspace = workspace
+        self.spec = spec
+        self.timeout = timeout
+        self.test_timeout = test_timeout
+        self.use_store = use_store
+        self.store = BundleStore(workspace)
+        self.pin = server_pin(spec)
+        self.service: Any = None
+
+    async def __aenter__(self) -> Observer:
+        from lanser.lsp.service import LanguageService
+
+        self.service = await LanguageService(self.workspace, self.spec,
+                                             timeout=self.timeout).start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.service is not None:
+            await self.service.close()
+
+    def snapshot(self) -> Snapshot:
+        return snapshots.take(self.workspace)
+
+    async def diagnostics(self, snapshot: Snapshot) -> dict[str, Any]:
+        """The whole-workspace diagnostics bundle of ``snapshot`` (the disk now)."""
+        from lanser.lsp.operations import execute
+
+        key = store_key(self.pin, snapshot.identity, DIAGNOSTICS_REQUEST)
+        if self.use_store:
+            stored = self.store.get(key)
+            if stored is not None:
+                return stored
+        answer = await execute(self.service, DIAGNOSTICS_REQUEST)
+        late = [f["path"] for f in answer["files"] if f["status"] != "ready"]
+        if late:
+            # A reward on a partial answer would be a wrong number: say so instead.
+            raise ServerTimeout(f"{self.spec.name} did not publish diagnostics in time for "
+                                f"{', '.join(late[:5])}{' ...' if len(late) > 5 else ''}",
+                                paths=late)
+        bundle = make_bundle(self.workspace, op="diagnostics", request=DIAGNOSTICS_REQUEST,
+                             facts=answer, server=self.service.server_info(),
+                             snapshot=snapshot.identity)
+        self.store.put(key, bundle)
+        return bundle
+
+    async def tests(self, args: tuple[str, ...] = ()) -> tuple[dict[str, Any], Any]:
+        """Run the tests in the sandbox; their bundle (stored) and the RunResult."""
+        from lanser.runner import run_tests
+
+        result = await asyncio.to_thread(run_tests, self.workspace, args=args,
+                                         timeout=self.test_timeout)
+        bundle = result.bundle(self.workspace)
+        self.store.put(None, bundle)
+        return bundle, result
+
+    async def query(self, op: str, at: str, snapshot: Snapshot) -> tuple[dict[str, Any], Any]:
+        """A query bundle (the shape ``lanser bundle`` writes) and the resolved target."""
+        from lanser.lsp.operations import execute
+
+        request, target = query_request(self.workspace, at, [op])
+        answers = [await execute(self.service, r)
+                   for r in op_requests([op], request["target"]["path"],
+                                        target.position.line, target.position.col)]
+        bundle = make_bundle(self.workspace, op="query", request=request,
+                             facts=dict(zip([op], answers, strict=True)),
+                             server=self.service.server_info(), snapshot=snapshot.identity)
+        self.store.put(store_key(self.pin, snapshot.identity, {"op": "query", **request}),
+                       bundle)
+        return bundle, target

@@ -1,0 +1,112 @@
+"""Episode snapshots as git objects: taken from the working tree, kept alive, rebuilt.
+
+A snapshot is git's tree hash of the working tree (the same identity bundles carry,
+:func:`lanser.bundles.snapshot.working_tree_hash`). To survive ``git gc`` each tree
+is wrapped in a commit with a fixed author, date and message, so the commit hash is
+a function of the tree alone, and pointed at by ``refs/lanser/snapshots/<tree>``: one
+ref per distinct snapshot, content-addressed, so two episodes that reach the same
+state share it and no episode can overwrite another's. ``materialize`` checks a
+snapshot out into a fresh directory that is itself a git repository (borrowing the
+objects through ``alternates``), so a lanser workspace opened there has the same
+snapshot identity as the recorded one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from lanser.bundles.snapshot import working_tree_hash
+from lanser.errors import LanserError, UsageError
+from lanser.workspace import Workspace
+
+REF_PREFIX = "refs/lanser/snapshots/"
+#: Fixed identity and date: the wrapping commit depends on the tree only.
+_FIXED = {"GIT_AUTHOR_NAME": "lanser", "GIT_AUTHOR_EMAIL": "lanser@localhost",
+          "GIT_COMMITTER_NAME": "lanser", "GIT_COMMITTER_EMAIL": "lanser@localhost",
+          "GIT_AUTHOR_DATE": "2000-01-01T00:00:00Z",
+          "GIT_COMMITTER_DATE": "2000-01-01T00:00:00Z"}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    tree: str
+    commit: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"tree": self.tree, "commit": self.commit}
+
+    @property
+    def identity(self) -> dict[str, str]:
+        """The snapshot identity bundles carry."""
+        return {"kind": "git-tree", "tree": self.tree}
+
+
+def git(root: Path, *args: str, env: dict[str, str] | None = None, input: str | None = None
+        ) -> str:
+    out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                         input=input, check=False, timeout=120,
+                         env=None if env is None else {**os.environ, **env})
+    if out.returncode != 0:
+        raise LanserError(f"git {args[0]} failed: {out.stderr.strip()}", code="git_error")
+    return out.stdout.strip()
+
+
+def require_git(workspace: Workspace) -> None:
+    if not workspace.is_git:
+        raise UsageError(f"{workspace.root}: episodes need a git repository (snapshots are "
+                         "git trees); run `git init` there first", code="not_git")
+
+
+def keep(workspace: Workspace, tree: str) -> Snapshot:
+    """Wrap ``tree`` in its fixed commit and point its ref at it (idempotent)."""
+    commit = git(workspace.root, "commit-tree", tree, "-m", f"lanser snapshot {tree}",
+                 env=_FIXED)
+    git(workspace.root, "update-ref", REF_PREFIX + tree, commit)
+    return Snapshot(tree, commit)
+
+
+def take(workspace: Workspace) -> Snapshot:
+    """The working tree as it is now, written to git and kept alive."""
+    return keep(workspace, working_tree_hash(workspace))
+
+
+def of_rev(workspace: Workspace, rev: str) -> Snapshot:
+    """The snapshot of a revision (a commit, tag, branch or tree)."""
+    try:
+        tree = git(workspace.root, "rev-parse", "--verify", f"{rev}^{{tree}}")
+    except LanserError:
+        raise UsageError(f"{rev!r} is not a revision of {workspace.root}",
+                         code="bad_rev") from None
+    return keep(workspace, tree)
+
+
+def changed_paths(workspace: Workspace, base_tree: str, tree: str) -> list[str]:
+    """Workspace-relative paths whose content differs between two trees, sorted."""
+    if base_tree == tree:
+        return []
+    out = git(workspace.root, "diff-tree", "-r", "--no-renames", "--name-only", "-z",
+              base_tree, tree)
+    return sorted(p for p in out.split("\0") if p)
+
+
+def materialize(workspace: Workspace, tree: str, dest: Path) -> Path:
+    """Check ``tree`` out into ``dest`` (new) as a git repository; returns ``dest``.
+
+    The objects are borrowed, not copied (``objects/info/alternates``); the tree is
+    committed there with the fixed identity so the copy is clean for the dirty check.
+    """
+    dest.mkdir(parents=True)
+    git(dest, "init", "-q")
+    objects = Path(git(workspace.root, "rev-parse", "--git-path", "objects"))
+    if not objects.is_absolute():
+        objects = workspace.root / objects
+    alternates = dest / ".git" / "objects" / "info" / "alternates"
+    alternates.write_text(str(objects.resolve()) + "\n", encoding="utf-8")
+    git(dest, "read-tree", tree)
+    git(dest, "checkout-index", "-a", "-f")
+    commit = git(dest, "commit-tree", tree, "-m", f"lanser snapshot {tree}", env=_FIXED)
+    git(dest, "update-ref", "HEAD", commit)
+    return dest
