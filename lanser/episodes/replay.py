@@ -1,0 +1,178 @@
+"""Offline replay of a recorded episode, and its re-execution.
+
+:func:`replay` rebuilds every state from the bundles the episode names (read from
+the content-addressed store: no server starts, no test runs) through the same
+:mod:`lanser.episodes.states` code the recorder used, and scores them. With the
+recorded profile the numbers must equal the recorded ones exactly (fractions, not
+floats); with another profile the episode is re-scored counterfactually.
+
+:func:`reexecute` rebuilds each snapshot from git in a scratch repository, asks the
+server again and re-runs the tests the episode ran, and reports per step whether
+every bundle hash matched: the determinism check of the whole pipeline.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lanser.bundles.store import BundleStore
+from lanser.episodes.format import Episode
+from lanser.episodes.states import base_state, next_state, task_of
+from lanser.errors import CheckFailed, UsageError
+from lanser.rewards import ActionInfo, Profile, Reward, episode_return, load_profile, step_reward
+from lanser.workspace import Workspace
+
+
+class MissingBundle(UsageError):
+    code = "missing_bundle"
+
+
+class ProfileChanged(UsageError):
+    code = "profile_mismatch"
+
+
+@dataclass
+class Replayed:
+    """Each step's replayed reward beside the recorded one."""
+
+    profile: Profile
+    counterfactual: bool
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    total: Reward = field(default_factory=Reward)
+
+    @property
+    def matches(self) -> bool:
+        return all(s["match"] for s in self.steps)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"profile": {"name": self.profile.name, "hash": self.profile.hash},
+                "counterfactual": self.counterfactual, "matches": self.matches,
+                "steps": self.steps, "return": self.total.to_json()}
+
+
+class BundleSource:
+    """Bundles by hash from the store, each read and checked once per replay."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.store = BundleStore(workspace)
+        self.cache: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, bundle_hash: str | None) -> dict[str, Any] | None:
+        if bundle_hash is None:
+            return None
+        found = self.cache.get(bundle_hash)
+        if found is None:
+            found = self.store.by_hash(bundle_hash)
+            if found is None:
+                raise MissingBundle(f"bundle {bundle_hash} is not in the store of "
+                                    f"{self.store.directory}: replay needs the bundles the "
+                                    "episode recorded", bundle=bundle_hash)
+            self.cache[bundle_hash] = found
+        return found
+
+
+def choose_profile(episode: Episode, name: str | None) -> tuple[Profile, bool]:
+    """The profile to score with, and whether that is a counterfactual re-scoring."""
+    recorded = episode.header["profile"]
+    profile = load_profile(name or recorded["name"])
+    if profile.hash == recorded["hash"]:
+        return profile, False
+    if name is None:
+        raise ProfileChanged(
+            f"profile {recorded['name']!r} has changed since the episode was recorded "
+            f"({recorded['hash']} then, {profile.hash} now): pass --profile to re-score "
+            "it counterfactually", recorded=recorded["hash"], current=profile.hash)
+    return profile, True
+
+
+def replay(workspace: Workspace, episode: Episode, profile_name: str | None = None
+           ) -> Replayed:
+    profile, counterfactual = choose_profile(episode, profile_name)
+    bundle = BundleSource(workspace)
+    header = episode.header
+    base_diag = bundle(header["observed"]["diagnostics"])
+    assert base_diag is not None
+    task = task_of(header["task"], base_diag)
+    state = base_state(base_diag, bundle(header["observed"]["tests"]))
+    out = Replayed(profile, counterfactual)
+    rewards = []
+    for step in episode.steps:
+        info = ActionInfo.from_json(step["info"])
+        diag = bundle(step["observed"]["diagnostics"])
+        assert diag is not None
+        prev, state = state, next_state(state, info, diag, bundle(step["observed"]["tests"]),
+                                        step["changed"])
+        reward = step_reward(prev, state, info, profile, task)
+        rewards.append(reward)
+        recorded = step["reward"]["total_exact"]
+        replayed = reward.to_json()
+        out.steps.append({"index": step["index"], "kind": info.kind, "status": info.status,
+                          "recorded": recorded, "reward": replayed,
+                          "match": counterfactual or replayed == step["reward"]})
+    out.total = episode_return(rewards)
+    # The footer's return is the sum of the recorded steps: checked with them.
+    if not counterfactual and episode.footer is not None:
+        if out.total.to_json() != episode.footer["return"]:
+            out.steps.append({"index": None, "kind": "footer", "status": "ok",
+                              "recorded": episode.footer["return"]["total_exact"],
+                              "reward": out.total.to_json(), "match": False})
+    return out
+
+
+# -- re-execution -----------------------------------------------------------------------
+
+async def reexecute(workspace: Workspace, episode: Episode, *, timeout: float,
+                    test_timeout: float) -> list[dict[str, Any]]:
+    """Rebuild each recorded snapshot, observe it again, compare bundle hashes.
+
+    One scratch repository is checked out to each step's tree in turn, with one warm
+    server following it (as the recorder's did), and the store is bypassed.
+    """
+    from lanser.episodes import snapshots
+    from lanser.episodes.observer import Observer
+    from lanser.episodes.snapshots import Snapshot
+    from lanser.lsp.registry import get_server
+
+    header = episode.header
+    spec = get_server(header["server"]["name"], workspace.config.servers)
+    bundle = BundleSource(workspace)
+    with tempfile.TemporaryDirectory(prefix="lanser-reexecute-") as tmp:
+        scratch = snapshots.materialize(workspace, header["base"]["tree"], Path(tmp) / "ws")
+        copy = Workspace.open(scratch)
+        report = []
+        async with Observer(copy, spec, timeout=timeout, test_timeout=test_timeout,
+                            use_store=False) as observer:
+            points = [(0, header["base"], header["observed"], None),
+                      *((s["index"], s["snapshot"], s["observed"], s) for s in episode.steps)]
+            for index, snap, observed, step in points:
+                snapshots.git(scratch, "read-tree", "-u", "--reset", snap["tree"])
+                snapshot = Snapshot(snap["tree"], snap["commit"])
+                fresh: dict[str, str | None] = {}
+                fresh["diagnostics"] = (await observer.diagnostics(snapshot))["hash"]
+                if observed.get("tests"):
+                    recorded = bundle(observed["tests"])
+                    args = tuple((recorded or {}).get("request", {}).get("args") or ())
+                    fresh["tests"] = (await observer.tests(args))[0]["hash"]
+                if observed.get("query"):
+                    recorded = bundle(observed["query"]) or {}
+                    request = recorded["request"]
+                    fresh["query"] = (await observer.query(request["ops"][0],
+                                                           request["selector"],
+                                                           snapshot))[0]["hash"]
+                differed = sorted(k for k, v in fresh.items() if observed.get(k) != v)
+                tree_now = snapshots.working_tree_hash(copy)
+                if tree_now != snap["tree"]:
+                    differed.append("snapshot")
+                report.append({"index": index, "match": not differed, "differed": differed,
+                               "recorded": {k: observed.get(k) for k in fresh},
+                               "reexecuted": fresh})
+    return report
+
+
+def require_match(replayed: Replayed) -> None:
+    if not replayed.matches:
+        bad = [str(s["index"]) for s in replayed.steps if not s["match"]]
+        raise CheckFailed(f"replay differs from the recording at step(s) {', '.join(bad)}")
