@@ -35,22 +35,59 @@ def prepare_workspace(dest: Path) -> Path:
     return dest
 
 
-async def language_tour(root: Path, server: str = "basedpyright",
-                        timeout: float = 60.0) -> dict[str, Any]:
-    """Diagnostics of the whole example, then the facts an agent asks for first."""
-    from lanser.lsp.operations import execute
+#: The scripted agent of the demo episode: what each step means, and the action.
+SCRIPT: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("hover Stock.remove", {"action": "query", "op": "hover",
+                              "at": "inventory/stock.py::Stock.remove"}),
+    ("typo fix", {"action": "edit",
+                           "at": 'inventory/stock.py@"self.level(item) + quantity"',
+                           "text": "self.level(item) - quantiy"}),
+    ("fix Stock.remove", {"action": "edit",
+                          "at": 'inventory/stock.py@"self.level(item) + quantity"',
+                          "text": "self.level(item) - quantity"}),
+    ("fix summary()", {"action": "patch", "diff": (
+        "--- a/inventory/report.py\n+++ b/inventory/report.py\n@@ -14,2 +14,2 @@\n"
+        "     count: int = stock.total()\n"
+        '-    return "items on hand: " + count\n'
+        '+    return f"items on hand: {count}"\n')}),
+    ("write ../escape.py", {"action": "edit", "path": "../escape.py",
+                                    "content": "print('out')\n"}),
+    ("run tests", {"action": "test"}),
+    ("submit", {"action": "submit"}),
+)
+#: The demo task: the tests the bug and the type error break, and one that must keep passing.
+TASK = {"name": "demo: fix Stock.remove and report.summary",
+        "fail_to_pass": ["tests/test_report.py::test_summary",
+                         "tests/test_stock.py::test_remove_lowers_level"],
+        "pass_to_pass": ["tests/test_report.py::test_low_items",
+                         "tests/test_stock.py::test_add_then_level",
+                         "tests/test_stock.py::test_remove_too_many_raises"]}
+
+
+async def run_episode(root: Path, *, server: str = "basedpyright", profile: str = "default",
+                      timeout: float = 60.0) -> dict[str, Any]:
+    """Record the scripted episode on the example at ``root``, then replay it offline."""
+    from lanser.episodes.format import load
+    from lanser.episodes.recorder import record
+    from lanser.episodes.replay import replay
+    from lanser.episodes.task import TaskSpec
     from lanser.lsp.registry import get_server
-    from lanser.lsp.service import LanguageService
+    from lanser.rewards import load_profile
     from lanser.workspace import Workspace
 
     workspace = Workspace.open(root)
-    requests = [
-        {"op": "diagnostics"},
-        {"op": "definition", "path": "inventory/report.py", "line": 8, "col": 22},
-        {"op": "hover", "path": "inventory/stock.py", "line": 17, "col": 36},
-        {"op": "references", "path": "inventory/stock.py", "line": 22, "col": 9,
-         "include_declaration": True},
-    ]
-    async with LanguageService(workspace, get_server(server), timeout=timeout) as service:
-        steps = [{"request": r, "answer": await execute(service, r)} for r in requests]
-        return {"server": service.server_info(), "steps": steps}
+    out = workspace.state_dir / "episodes" / "demo.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    task = TaskSpec(TASK["name"], fail_to_pass=tuple(TASK["fail_to_pass"]),
+                    pass_to_pass=tuple(TASK["pass_to_pass"]))
+    observations: list[dict[str, Any]] = []
+    footer: dict[str, Any] = {}
+    await record(workspace, [action for _, action in SCRIPT], out,
+                 profile=load_profile(profile), task=task, spec=get_server(server),
+                 timeout=timeout, test_timeout=30.0, on_observation=observations.append,
+                 on_footer=footer.update)
+    for (label, _), observation in zip(SCRIPT, observations, strict=False):
+        observation["label"] = label
+    replayed = replay(workspace, load(out))
+    return {"episode": str(out), "steps": observations, "footer": footer,
+            "replay": replayed.to_json()}

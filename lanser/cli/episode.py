@@ -1,9 +1,191 @@
-"""Commands of this pillar (registered by lanser.cli.app)."""
+"""``lanser episode serve|run`` (online, recorded) and ``lanser replay`` (offline).
+
+``serve`` speaks JSON lines: one action per stdin line, one observation per stdout
+line (the first line announces the episode, the last carries the footer). ``run``
+takes the actions from a file. Both write the episode file (``--out``, default under
+``.lanser/episodes/``). Exit status of ``replay``: 0 when every number (or, with
+``--reexecute``, every bundle hash) matches the recording, 1 when not.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from lanser.cli.common import (
+    Invocation,
+    JsonOpt,
+    RootOpt,
+    ServerOpt,
+    TimeoutOpt,
+    emit_json,
+    handle_errors,
+    run_async,
+)
+from lanser.cli.output import dumps
+
+episode_app = typer.Typer(help="Run a recorded agent episode: actions in, rewards out.",
+                          no_args_is_help=True)
+
+ProfileOpt = Annotated[str | None, typer.Option(
+    "--profile", help="Reward profile (rewards/NAME.toml; default: the workspace's).",
+    show_default=False)]
+OutOpt = Annotated[Path | None, typer.Option(
+    "--out", "-o", help="Episode file to write (default .lanser/episodes/<time>.jsonl).",
+    show_default=False)]
+TaskOpt = Annotated[Path | None, typer.Option(
+    "--task", help="Task JSON: FAIL_TO_PASS, PASS_TO_PASS, targets, test_args, name.")]
+F2POpt = Annotated[list[str] | None, typer.Option(
+    "--f2p", help="A fail-to-pass test id (repeatable).")]
+P2POpt = Annotated[list[str] | None, typer.Option(
+    "--p2p", help="A pass-to-pass test id (repeatable).")]
+TargetOpt = Annotated[list[str] | None, typer.Option(
+    "--target", help="A target file of the task (repeatable; the 'targets' scope).")]
+TestTimeoutOpt = Annotated[float, typer.Option(
+    "--test-timeout", help="Seconds one test may run.")]
+VerifyOpt = Annotated[bool, typer.Option(
+    "--verify/--no-verify", help="Check diagnostics after each edit; roll back new errors.")]
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    episode_app.command("serve")(serve)
+    episode_app.command("run")(run)
+    app.add_typer(episode_app, name="episode")
+    app.command("replay")(replay)
+
+
+def _default_out(workspace: Any) -> Path:
+    import os
+    import time
+
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return workspace.state_dir / "episodes" / f"{stamp}-{os.getpid()}.jsonl"
+
+
+def _start(inv: Invocation, out: Path | None, profile: str | None, task: Path | None,
+           f2p: list[str] | None, p2p: list[str] | None, target: list[str] | None
+           ) -> tuple[Path, Any, Any]:
+    from lanser.episodes.task import TaskSpec
+    from lanser.rewards import profile_for_workspace
+
+    workspace = inv.workspace
+    chosen = profile_for_workspace(workspace.config.section("rewards"), profile)
+    spec = TaskSpec.load(task, f2p=f2p or (), p2p=p2p or (), targets=target or ())
+    path = out or _default_out(workspace)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path, chosen, spec
+
+
+def _lines(stream: Any) -> Any:
+    """Decoded actions from JSON lines; an undecodable line is passed on as text
+    (the recorder answers it with an invalid-action observation)."""
+    for line in stream:
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except ValueError:
+            yield line.rstrip("\n")
+
+
+@handle_errors
+def serve(out: OutOpt = None, profile: ProfileOpt = None, task: TaskOpt = None,
+          f2p: F2POpt = None, p2p: P2POpt = None, target: TargetOpt = None,
+          test_timeout: TestTimeoutOpt = 60.0, verify: VerifyOpt = True,
+          root: RootOpt = None, server: ServerOpt = None, timeout: TimeoutOpt = None) -> int:
+    """Agent loop on stdin/stdout: one JSON action per line in, one observation out."""
+    inv = Invocation(root, True, server, timeout)
+    path, chosen, spec = _start(inv, out, profile, task, f2p, p2p, target)
+    from lanser.episodes.recorder import record
+
+    def emit(message: dict[str, Any]) -> None:
+        sys.stdout.write(dumps(message) + "\n")
+        sys.stdout.flush()
+
+    run_async(record(inv.workspace, _lines(sys.stdin), path, profile=chosen, task=spec,
+                     spec=inv.server_spec(), timeout=inv.request_timeout,
+                     test_timeout=test_timeout, verify=verify, on_observation=emit,
+                     on_header=lambda h: emit({"episode": {"id": h["id"], "file": str(path),
+                                                           "base": h["base"]}}),
+                     on_footer=lambda f: emit({"footer": f})))
+    return 0
+
+
+@handle_errors
+def run(actions: Annotated[Path, typer.Argument(help="JSON lines of actions ('-': stdin).")],
+        out: OutOpt = None, profile: ProfileOpt = None, task: TaskOpt = None,
+        f2p: F2POpt = None, p2p: P2POpt = None, target: TargetOpt = None,
+        test_timeout: TestTimeoutOpt = 60.0, verify: VerifyOpt = True,
+        root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
+        timeout: TimeoutOpt = None) -> int:
+    """Run a file of actions as one recorded episode; show each step's reward."""
+    from lanser.errors import UsageError
+
+    inv = Invocation(root, json_out, server, timeout)
+    if str(actions) == "-":
+        lines = list(_lines(sys.stdin))
+    else:
+        try:
+            with actions.open(encoding="utf-8") as fh:
+                lines = list(_lines(fh))
+        except FileNotFoundError:
+            raise UsageError(f"{actions}: no such actions file", code="missing_file") from None
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{actions}: not UTF-8 ({exc.reason})", code="bad_input") from None
+    path, chosen, spec = _start(inv, out, profile, task, f2p, p2p, target)
+    from lanser.episodes.recorder import record
+
+    observations: list[dict[str, Any]] = []
+    footer: dict[str, Any] = {}
+    run_async(record(inv.workspace, lines, path, profile=chosen, task=spec,
+                     spec=inv.server_spec(), timeout=inv.request_timeout,
+                     test_timeout=test_timeout, verify=verify,
+                     on_observation=observations.append, on_footer=footer.update))
+    if json_out:
+        emit_json({"file": str(path), "steps": observations, "footer": footer})
+        return 0
+    from lanser.cli import render
+
+    render.step_rewards(observations, title=f"episode {path}")
+    render.episode_footer(footer)
+    return 0
+
+
+@handle_errors
+def replay(episode: Annotated[Path, typer.Argument(help="The episode file (.jsonl).")],
+           profile: ProfileOpt = None,
+           reexecute: Annotated[bool, typer.Option(
+               "--reexecute", help="Rebuild each snapshot, re-run servers and tests, and "
+               "compare bundle hashes.")] = False,
+           test_timeout: TestTimeoutOpt = 60.0,
+           root: RootOpt = None, json_out: JsonOpt = False, timeout: TimeoutOpt = None) -> int:
+    """Recompute an episode's rewards from its recorded bundles (no server, no tests)."""
+    from lanser.episodes import format as episode_format
+    from lanser.episodes import replay as replaying
+
+    inv = Invocation(root, json_out, None, timeout)
+    recorded = episode_format.load(episode)
+    if reexecute:
+        report = run_async(replaying.reexecute(inv.workspace, recorded,
+                                               timeout=inv.request_timeout,
+                                               test_timeout=test_timeout))
+        matched = all(r["match"] for r in report)
+        if json_out:
+            emit_json({"matches": matched, "steps": report})
+        else:
+            from lanser.cli import render
+
+            render.reexecution(report)
+        return 0 if matched else 1
+    result = replaying.replay(inv.workspace, recorded, profile)
+    if json_out:
+        emit_json(result.to_json())
+    else:
+        from lanser.cli import render
+
+        render.replayed(result.to_json())
+    return 0 if result.matches else 1

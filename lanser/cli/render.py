@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -83,4 +84,63 @@ def servers(rows: list[dict[str, Any]]) -> None:
         available = "yes" if row["available"] else f"no: {row['reason']}"
         table.add_row(name, row["pinned"] or "-", row["installed"] or "-", available,
                       " ".join(row["command"]))
+    console.print(table)
+
+
+def _signed(value: dict[str, Any]) -> str:
+    """A reward value for people: its decimal, trimmed; green up, red down."""
+    number = value["decimal"].rstrip("0").rstrip(".") or "0"
+    style = "green" if value["float"] > 0 else "red" if value["float"] < 0 else "dim"
+    return f"[{style}]{number}[/]"
+
+
+_COMPONENTS = ("diagnostics", "tests", "outcome", "confidence", "safety")
+
+
+def step_rewards(observations: list[dict[str, Any]], title: str = "") -> None:
+    """One row per episode step: what happened, each reward component, the total."""
+    table = Table("#", "action", "status", "diag", "tests", "outcome", "conf", "safety",
+                  "total", title=title or None, box=box.SIMPLE_HEAD, pad_edge=False)
+    for obs in observations:
+        reward = obs["reward"]
+        status = obs["status"] + (f": {obs['reason']}" if obs.get("reason") else "")
+        table.add_row(str(obs["step"]), obs.get("label", obs.get("kind", "")), status,
+                      *(_signed(reward["components"][k]) for k in _COMPONENTS),
+                      _signed({"decimal": reward["total_decimal"], "float": reward["total"]}))
+    console.print(table)
+
+
+def episode_footer(footer: dict[str, Any]) -> None:
+    total = footer["return"]
+    outcome = footer["outcome"]
+    console.print(f"return {_signed({'decimal': total['total_decimal'], 'float': total['total']})}"
+                  f" (exact {total['total_exact']}) over {footer['steps']} steps; "
+                  f"{'resolved' if outcome['resolved'] else 'not resolved'}"
+                  f"{'' if outcome['submitted'] else ', not submitted'}")
+
+
+def replayed(result: dict[str, Any]) -> None:
+    mode = "counterfactual" if result["counterfactual"] else "replay"
+    table = Table("step", "action", "status", "recorded", "replayed", "match",
+                  title=f"{mode} with profile {result['profile']['name']}")
+    for step in result["steps"]:
+        match = "-" if result["counterfactual"] else ("[green]yes[/]" if step["match"]
+                                                      else "[bold red]NO[/]")
+        table.add_row(str(step["index"] or ""), step["kind"], step["status"], step["recorded"],
+                      step["reward"]["total_exact"], match)
+    console.print(table)
+    total = result["return"]
+    verdict = ("" if result["counterfactual"] else
+               "; every number matches the recording" if result["matches"] else
+               "; [bold red]differs from the recording[/]")
+    console.print(f"return {total['total_exact']}{verdict}")
+
+
+def reexecution(report: list[dict[str, Any]]) -> None:
+    table = Table("step", "bundles", "match", "differed", title="re-execution")
+    for row in report:
+        table.add_row("base" if row["index"] == 0 else str(row["index"]),
+                      ", ".join(sorted(row["reexecuted"])),
+                      "[green]yes[/]" if row["match"] else "[bold red]NO[/]",
+                      ", ".join(row["differed"]))
     console.print(table)

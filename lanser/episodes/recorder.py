@@ -11,6 +11,7 @@ and leaves the workspace as it was; the episode goes on.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,49 +23,15 @@ from lanser.episodes.actions import MUTATING, Action, InvalidAction, parse_actio
 from lanser.episodes.format import SCHEMA, Writer
 from lanser.episodes.observer import Observer
 from lanser.episodes.states import base_state, confidence_text, next_state, task_of
+from lanser.episodes.task import TaskSpec
 from lanser.errors import NotResolved, UsageError
 from lanser.lsp.facts import FileChange, TextEdit
 from lanser.positions import Position, Span
-from lanser.rewards import (ActionInfo, Profile, Reward, State, episode_return, resolved,
-                            step_reward)
+from lanser.rewards import ActionInfo, Profile, Reward, State, episode_return, resolved, step_reward
 from lanser.workspace import Workspace
 
 #: ApplyResult status -> the functional's action status.
 _STATUS = {"applied": "ok", "refused": "refused", "rolled_back": "rolled_back"}
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """What the episode is judged against (the header's ``task``)."""
-
-    name: str = "episode"
-    targets: tuple[str, ...] = ()
-    fail_to_pass: tuple[str, ...] = ()
-    pass_to_pass: tuple[str, ...] = ()
-    test_args: tuple[str, ...] = ()
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> TaskSpec:
-        def strings(key: str) -> tuple[str, ...]:
-            value = data.get(key, [])
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise UsageError(f"task: {key!r} must be a list of strings", code="bad_task")
-            return tuple(value)
-
-        name = data.get("name", "episode")
-        if not isinstance(name, str):
-            raise UsageError("task: 'name' must be a string", code="bad_task")
-        return cls(name, strings("targets"), strings("fail_to_pass"),
-                   strings("pass_to_pass"), strings("test_args"))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "targets": sorted(self.targets),
-                "fail_to_pass": sorted(self.fail_to_pass),
-                "pass_to_pass": sorted(self.pass_to_pass), "test_args": list(self.test_args)}
-
-    @property
-    def lists_tests(self) -> bool:
-        return bool(self.fail_to_pass or self.pass_to_pass)
 
 
 def wants_tests(profile: Profile, task: TaskSpec) -> bool:
@@ -122,7 +89,7 @@ class Recorder:
         began = time.perf_counter()
         if self.done:
             raise UsageError("the episode is over (submitted)", code="episode_over")
-        self.steps += 1
+        index = self.steps + 1
         observation: dict[str, Any] = {}
         envelope = None
         tests = None
@@ -161,7 +128,7 @@ class Recorder:
         reward = step_reward(prev, self.state, info, self.profile, self.functional_task)
         self.rewards.append(reward)
         self.writer.write({
-            "type": "step", "index": self.steps, "action": raw if isinstance(raw, dict)
+            "type": "step", "index": index, "action": raw if isinstance(raw, dict)
             else {"invalid": raw}, "info": info.to_json(), "envelope": envelope,
             "snapshot": snapshot.to_json(), "changed": changed,
             "observed": {"diagnostics": self.diag["hash"],
@@ -169,7 +136,8 @@ class Recorder:
                          "query": query["hash"] if query else None},
             "reward": reward.to_json(),
         })
-        return {"step": self.steps, "status": info.status, "reason": info.reason,
+        self.steps = index
+        return {"step": index, "kind": info.kind, "status": info.status, "reason": info.reason,
                 "reward": reward.to_json(), "done": self.done,
                 "diagnostics": _summary(self.diag), **observation,
                 "timings_ms": {"step": round((time.perf_counter() - began) * 1000, 3)}}
@@ -253,22 +221,36 @@ def _summary(bundle: dict[str, Any]) -> dict[str, int]:
     return diagnostics_summary(bundle["facts"]["files"])
 
 
-async def record(workspace: Workspace, actions: Any, out: Path, *, profile: Profile,
-                 task: TaskSpec, spec: Any, timeout: float, test_timeout: float,
-                 verify: bool = True, on_observation: Any = None) -> Path:
-    """Run ``actions`` (an iterable of decoded JSON) as one episode written to ``out``."""
+async def record(workspace: Workspace, actions: Iterable[Any], out: Path, *,
+                 profile: Profile, task: TaskSpec, spec: Any, timeout: float,
+                 test_timeout: float, verify: bool = True,
+                 on_observation: Callable[[dict[str, Any]], Any] | None = None,
+                 on_header: Callable[[dict[str, Any]], Any] | None = None,
+                 on_footer: Callable[[dict[str, Any]], Any] | None = None) -> Path:
+    """Run ``actions`` (decoded JSON, read lazily) as one episode written to ``out``.
+
+    The callbacks see the header, each observation and the footer as they happen
+    (``episode serve`` prints them). The footer is written even when the actions
+    stop early, so an interrupted episode still ends in a valid file.
+    """
     with out.open("w", encoding="utf-8") as stream:
         async with Observer(workspace, spec, timeout=timeout,
                             test_timeout=test_timeout) as observer:
             recorder = Recorder(workspace, observer, profile, task, Writer(stream), verify)
-            await recorder.start()
-            for raw in actions:
-                if recorder.done:
-                    break
-                observation = await recorder.step(raw)
-                if on_observation is not None:
-                    on_observation(observation)
-            recorder.finish()
+            header = await recorder.start()
+            if on_header is not None:
+                on_header(header)
+            try:
+                for raw in actions:
+                    observation = await recorder.step(raw)
+                    if on_observation is not None:
+                        on_observation(observation)
+                    if recorder.done:
+                        break
+            finally:
+                footer = recorder.finish()
+            if on_footer is not None:
+                on_footer(footer)
     return out
 
 

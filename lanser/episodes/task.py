@@ -1,0 +1,65 @@
+"""The task an episode (or a one-shot reward) is judged against.
+
+Read from flags or a JSON task file. The test lists use the runner's reader
+(:meth:`lanser.runner.grading.Task.load`), so ``lanser test --task``, ``lanser
+episode --task`` and ``lanser reward --task`` accept the same files: SWE-bench's
+``FAIL_TO_PASS``/``PASS_TO_PASS`` (lists or JSON-encoded lists) or ``f2p``/``p2p``,
+plus lanser's ``name``, ``targets`` (files the ``targets`` scope looks at) and
+``test_args`` (pytest arguments of every test run).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lanser.errors import UsageError
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str = "episode"
+    targets: tuple[str, ...] = ()
+    fail_to_pass: tuple[str, ...] = ()
+    pass_to_pass: tuple[str, ...] = ()
+    test_args: tuple[str, ...] = ()
+
+    @classmethod
+    def load(cls, path: Path | None = None, *, f2p: Iterable[str] = (),
+             p2p: Iterable[str] = (), targets: Iterable[str] = (),
+             test_args: Iterable[str] = ()) -> TaskSpec:
+        """A task from a file (optional) and flags; flags add to the file's lists."""
+        data: dict[str, Any] = {}
+        file_f2p: tuple[str, ...] = ()
+        file_p2p: tuple[str, ...] = ()
+        if path is not None:
+            from lanser.runner.grading import Task
+
+            lists = Task.load(path)
+            file_f2p, file_p2p = lists.f2p, lists.p2p
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        name = data.get("name", "episode")
+        if not isinstance(name, str):
+            raise UsageError(f"{path}: 'name' must be a string", code="bad_task")
+        return cls(name, (*_strings(data, "targets", path), *targets), (*file_f2p, *f2p),
+                   (*file_p2p, *p2p), (*_strings(data, "test_args", path), *test_args))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "targets": sorted(set(self.targets)),
+                "fail_to_pass": sorted(set(self.fail_to_pass)),
+                "pass_to_pass": sorted(set(self.pass_to_pass)),
+                "test_args": list(self.test_args)}
+
+    @property
+    def lists_tests(self) -> bool:
+        return bool(self.fail_to_pass or self.pass_to_pass)
+
+
+def _strings(data: dict[str, Any], key: str, path: Any) -> tuple[str, ...]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"{path}: {key!r} must be a list of strings", code="bad_task")
+    return tuple(value)
