@@ -1,0 +1,325 @@
+"""The one-shot reward (``lanser reward``): one step from a before revision to an after state.
+
+RL trainers that score a final patch rather than a trajectory want one number for
+"this change, on this base". That is exactly one step of the functional
+(``rewards/SPEC.md`` §4) from the state of the before snapshot to the state of the
+after snapshot, taken by one ``patch`` action, so the one-shot reward and a recorded
+episode that ends in the same tree agree component by component (Theorem 2: a
+trajectory's potential components telescope to the same difference).
+
+The after side is, in this order of precedence:
+
+- ``patch``: the before *tree* with a unified diff applied (not the working tree: a
+  trainer's patch is written against the task's base). It goes through the safety
+  envelope in a scratch checkout, so a diff that does not match, leaves the jail or
+  breaks the syntax of a file is a *scored refusal* (status ``refused``, reason = the
+  envelope's error code, the after state is the before state, the profile's safety
+  penalty applies), never an error: a trainer gets a number for every sample. An
+  empty diff is the empty change (status ``ok``, every component 0).
+- ``after``: the tree of a revision.
+- neither: the working tree as it is now (what ``git diff BEFORE`` would show, untracked
+  files git does not ignore included), so ``lanser reward`` alone scores the
+  uncommitted work against ``HEAD``.
+
+Both sides are observed in *one* scratch repository materialized from the before tree
+(the user's working tree is never written), with one warm server following it as it
+is reset to the after tree (``git read-tree -u --reset``, as ``replay --reexecute``
+does). The after tree of a patch is built from the envelope's exact bytes in the
+user's object store and kept alive by its snapshot ref, then checked out the same way,
+so ``--patch P`` and ``--after REV`` with the same tree observe the very same
+checkout and give the same reward. Diagnostics are always observed fresh, both sides
+in the same place by the same server: a diagnostics bundle cached from the user's
+working tree (where ignored files such as a ``.venv`` can change what resolves) is
+not comparable with one from a scratch checkout, so this module neither reads the
+keyed store nor files its bundles under store keys. Its bundles are filed by hash
+only, so the hashes it reports can be looked up (``BundleStore.by_hash``) later.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from lanser.bundles.store import BundleStore
+from lanser.canonical import bytes_hash
+from lanser.episodes import snapshots
+from lanser.episodes.observer import Observer
+from lanser.episodes.recorder import wants_tests
+from lanser.episodes.snapshots import Snapshot
+from lanser.episodes.states import base_state, next_state, task_of
+from lanser.episodes.task import TaskSpec
+from lanser.errors import MissingFile, UnreadableFile, UsageError
+from lanser.rewards import (
+    ActionInfo,
+    Profile,
+    Reward,
+    State,
+    Task,
+    load_profile,
+    potentials,
+    profile_for_workspace,
+    resolved,
+    step_reward,
+)
+from lanser.rewards.profile import fraction_text
+from lanser.workspace import Workspace
+
+#: Where the after side came from (``source`` in the JSON).
+SOURCES = ("patch", "rev", "working_tree")
+
+
+def choose_profile(workspace: Workspace, override: str | None) -> Profile:
+    """``--profile`` as given (a name, or a path from the cwd), else ``[rewards] profile``.
+
+    A relative path in lanser.toml means a file of the workspace, whatever the cwd
+    (:func:`profile_for_workspace` leaves that resolution to its caller).
+    """
+    if override:
+        return load_profile(override)
+    section = workspace.config.section("rewards")
+    configured = section.get("profile")
+    if isinstance(configured, str) and configured.endswith(".toml") \
+            and not Path(configured).is_absolute():
+        return load_profile(workspace.root / configured)
+    return profile_for_workspace(section)
+
+
+def read_patch(given: str | Path) -> str:
+    """The text of a patch file (``-``: stdin), line breaks kept byte for byte.
+
+    Not ``read_text``: universal newlines would turn a CRLF diff into an LF one, and
+    its context lines would then no longer match a CRLF file.
+    """
+    if str(given) == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        path = Path(given)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise MissingFile(f"{given}: no such patch file", path=str(given)) from None
+        except IsADirectoryError:
+            raise UsageError(f"{given}: is a directory, not a patch file",
+                             code="not_a_file") from None
+        except OSError as exc:
+            raise UnreadableFile(f"{given}: cannot read the patch ({exc.strerror})",
+                                 path=str(given)) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(f"{given}: the patch is not UTF-8 ({exc.reason})",
+                             path=str(given)) from None
+
+
+@dataclass(frozen=True)
+class Side:
+    """One observed side: its snapshot and the bundles its state was built from."""
+
+    rev: str | None
+    snapshot: Snapshot
+    diagnostics: dict[str, Any]
+    tests: dict[str, Any] | None
+    state: State
+
+    def to_json(self, task: Task, profile: Profile) -> dict[str, Any]:
+        from lanser.query import diagnostics_summary
+
+        phis = potentials(self.state, task, profile)
+        return {
+            "rev": self.rev, "tree": self.snapshot.tree, "commit": self.snapshot.commit,
+            "diagnostics": {"bundle": self.diagnostics["hash"],
+                            "summary": diagnostics_summary(self.diagnostics["facts"]["files"])},
+            "tests": None if self.tests is None else
+            {"bundle": self.tests["hash"], "summary": self.tests["facts"]["summary"]},
+            "potentials": {k: fraction_text(v) for k, v in sorted(phis.items())},
+            "resolved": resolved(self.state, task),
+        }
+
+
+@dataclass(frozen=True)
+class OneShot:
+    """A scored change: the reward, and everything it was computed from."""
+
+    profile: Profile
+    task: TaskSpec
+    functional_task: Task
+    source: str
+    before: Side
+    after: Side
+    changed: list[str]
+    info: ActionInfo
+    reward: Reward
+    edit: dict[str, Any] | None = None
+    patch_hash: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """``Reward.to_json()`` at the top (what trainers read), the evidence beside it.
+
+        No clock, host or absolute path: the same change on the same base with the
+        same server and profile prints the same bytes.
+        """
+        return {
+            **self.reward.to_json(),
+            "status": self.info.status, "reason": self.info.reason,
+            "profile": {"name": self.profile.name, "hash": self.profile.hash},
+            "task": self.task.to_json(),
+            "server": self.before.diagnostics["server"],
+            "source": self.source,
+            "before": self.before.to_json(self.functional_task, self.profile),
+            "after": self.after.to_json(self.functional_task, self.profile),
+            "changed": list(self.changed),
+            "edit": self.edit,
+            "patch": None if self.patch_hash is None else {"sha256": self.patch_hash},
+        }
+
+
+class _ByHashStore(BundleStore):
+    """The user's store, written by hash only and never read by key (module docstring)."""
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return None
+
+    def put(self, key: str | None, bundle: dict[str, Any]) -> Path:
+        return super().put(None, bundle)
+
+
+async def score(workspace: Workspace, *, before: str = "HEAD", after: str | None = None,
+                patch: str | None = None, profile: Profile, task: TaskSpec, spec: Any,
+                timeout: float, test_timeout: float) -> OneShot:
+    """Score the change from revision ``before`` to ``after`` / ``patch`` / the working tree.
+
+    Raises :class:`UsageError` (exit 2) for what the caller got wrong: both ``after``
+    and ``patch``, a workspace outside git, a revision git does not know. A patch
+    the envelope refuses is not an error (module docstring).
+    """
+    if after is not None and patch is not None:
+        raise UsageError("give --after or --patch, not both: the after side is one of "
+                         "a revision, a patch on the before tree, or the working tree",
+                         code="usage")
+    if not workspace.is_git:
+        raise UsageError(f"{workspace.root}: lanser reward needs a git repository (it scores "
+                         "the change between two git trees); run `git init` and commit the "
+                         "base there first", code="not_git")
+    before_snap = snapshots.of_rev(workspace, before)
+    source = "patch" if patch is not None else "rev" if after is not None else "working_tree"
+    after_snap: Snapshot | None = None
+    if source == "rev":
+        after_snap = snapshots.of_rev(workspace, after or "")
+    elif source == "working_tree":
+        after_snap = snapshots.take(workspace)
+    run_tests = wants_tests(profile, task)
+    with tempfile.TemporaryDirectory(prefix="lanser-reward-") as tmp:
+        scratch = snapshots.materialize(workspace, before_snap.tree, Path(tmp) / "ws")
+        copy = Workspace.open(scratch)
+        async with Observer(copy, spec, timeout=timeout, test_timeout=test_timeout,
+                            use_store=False) as observer:
+            observer.store = _ByHashStore(workspace)
+            b_diag = await observer.diagnostics(before_snap)
+            b_tests = (await observer.tests(task.test_args))[0] if run_tests else None
+            info = ActionInfo("patch")
+            edit = None
+            if patch is not None:
+                result, effects = _apply(copy, patch)
+                edit = None if result is None else result.to_json()
+                if result is not None and not result.ok:
+                    info = ActionInfo("patch", "refused", result.reason)
+                    after_snap = before_snap
+                else:
+                    after_snap = _kept_tree(workspace, before_snap.tree, effects) \
+                        if effects else before_snap
+            assert after_snap is not None
+            if after_snap.tree == before_snap.tree:
+                # Nothing changed: the same bundles, so the no-op is exactly 0 even
+                # with a flaky test (SPEC §5, corollary "no-op").
+                a_diag, a_tests = b_diag, b_tests
+            else:
+                snapshots.git(scratch, "read-tree", "-u", "--reset", after_snap.tree)
+                a_diag = await observer.diagnostics(after_snap)
+                a_tests = (await observer.tests(task.test_args))[0] if run_tests else None
+    changed = snapshots.changed_paths(workspace, before_snap.tree, after_snap.tree)
+    b_state = base_state(b_diag, b_tests)
+    functional_task = task_of(task.to_json(), b_diag)
+    a_state = next_state(b_state, info, a_diag, a_tests, changed)
+    reward = step_reward(b_state, a_state, info, profile, functional_task)
+    return OneShot(profile, task, functional_task, source,
+                   Side(before, before_snap, b_diag, b_tests, b_state),
+                   Side(after if source == "rev" else None, after_snap, a_diag, a_tests,
+                        a_state),
+                   changed, info, reward, edit,
+                   None if patch is None else bytes_hash(patch.encode("utf-8")))
+
+
+def _apply(copy: Workspace, patch: str) -> tuple[Any, tuple[Any, ...]]:
+    """Apply ``patch`` in the scratch ``copy`` through the envelope.
+
+    Returns the envelope's record (None for an empty diff: the empty change) and the
+    file effects. A refusal (mismatch, jail, deny rule, new syntax error, not a diff)
+    is returned as a ``refused`` record, the same way the episode recorder scores a
+    ``patch`` action. No verify-and-roll-back: new errors are what the diagnostics
+    component measures, once, rather than a rollback erasing the change.
+    """
+    from lanser.edits import ApplyResult, Envelope
+    from lanser.edits.sources import from_unified_diff, read_text_or_none
+    from lanser.edits.verify import refuse_syntax_errors
+
+    if not patch.strip():
+        return None, ()
+    envelope = Envelope(copy, allow_dirty=True)
+    # The snapshot ref is the record; a per-apply history in a scratch repo is waste.
+    envelope.settings = replace(envelope.settings, record=False)
+
+    def read(rel: str) -> Any:
+        # Jailed before reading: a diff naming ../x is refused as outside_workspace,
+        # not read from outside and reported as a mismatch.
+        return read_text_or_none(envelope.jail.check(rel).path)
+
+    preview = None
+    try:
+        preview = envelope.preview(from_unified_diff(patch, read), origin="reward:patch")
+        refuse_syntax_errors(preview)
+        return envelope.apply(preview), preview.effects
+    except UsageError as exc:
+        return ApplyResult.refused(exc, preview), ()
+
+
+def _git_mode(mode: int | None) -> str:
+    return "100755" if mode is not None and mode & 0o111 else "100644"
+
+
+def _kept_tree(workspace: Workspace, base_tree: str, effects: tuple[Any, ...]) -> Snapshot:
+    """``base_tree`` with ``effects`` (exact bytes) applied, written to the user's repo.
+
+    Built through a private index from the effects rather than by snapshotting the
+    scratch directory, whose untracked files (ignored or not) are no part of the
+    change; kept by a snapshot ref so the reported tree can be checked out, diffed or
+    passed back as ``--after`` later.
+    """
+    root = workspace.root
+    with tempfile.TemporaryDirectory(prefix="lanser-reward-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        snapshots.git(root, "read-tree", base_tree, env=env)
+        written = [e for e in effects if e.after is not None]
+        blobs: list[str] = []
+        if written:
+            names = []
+            for n, effect in enumerate(written):
+                name = Path(tmp) / f"blob-{n}"
+                name.write_bytes(effect.after)
+                names.append(str(name))
+            blobs = snapshots.git(root, "hash-object", "-w", "--no-filters", "--stdin-paths",
+                                  input="\n".join(names) + "\n").split()
+        zero = "0" * len(base_tree)
+        records = [f"{_git_mode(e.after_mode)} {sha}\t{e.path}"
+                   for e, sha in zip(written, blobs, strict=True)]
+        records += [f"0 {zero}\t{e.path}" for e in effects if e.after is None]
+        if records:
+            snapshots.git(root, "update-index", "-z", "--index-info",
+                          input="".join(r + "\0" for r in records), env=env)
+        tree = snapshots.git(root, "write-tree", env=env)
+    return snapshots.keep(workspace, tree)
+
+
+__all__ = ["SOURCES", "OneShot", "Side", "choose_profile", "read_patch", "score"]
