@@ -74,10 +74,31 @@ class BundleSource:
         return found
 
 
-def choose_profile(episode: Episode, name: str | None) -> tuple[Profile, bool]:
-    """The profile to score with, and whether that is a counterfactual re-scoring."""
+def configured_profile(workspace: Workspace) -> str | None:
+    """The workspace's ``[rewards] profile``: a shipped name, or a path read from its root."""
+    value = workspace.config.section("rewards").get("profile")
+    if not isinstance(value, str):
+        return None
+    path = workspace.root / value
+    return str(path) if value.endswith(".toml") or path.is_file() else value
+
+
+def choose_profile(episode: Episode, name: str | None, configured: str | None = None
+                   ) -> tuple[Profile, bool]:
+    """The profile to score with, and whether that is a counterfactual re-scoring.
+
+    Without ``name`` the recorded profile is looked up by its recorded name, first as
+    the workspace's ``configured`` profile (an episode recorded with the workspace's
+    own profile file replays without ``--profile``), then among the shipped ones.
+    """
     recorded = episode.header["profile"]
-    profile = load_profile(name or recorded["name"])
+    profile = None
+    if name is None and configured is not None:
+        candidate = load_profile(configured)
+        if candidate.name == recorded["name"]:
+            profile = candidate
+    if profile is None:
+        profile = load_profile(name or recorded["name"])
     if profile.hash == recorded["hash"]:
         return profile, False
     if name is None:
@@ -90,7 +111,8 @@ def choose_profile(episode: Episode, name: str | None) -> tuple[Profile, bool]:
 
 def replay(workspace: Workspace, episode: Episode, profile_name: str | None = None
            ) -> Replayed:
-    profile, counterfactual = choose_profile(episode, profile_name)
+    profile, counterfactual = choose_profile(episode, profile_name,
+                                             configured_profile(workspace))
     bundle = BundleSource(workspace)
     header = episode.header
     base_diag = bundle(header["observed"]["diagnostics"])
@@ -114,23 +136,27 @@ def replay(workspace: Workspace, episode: Episode, profile_name: str | None = No
                           "match": counterfactual or replayed == step["reward"]})
     out.total = episode_return(rewards)
     # The footer's return is the sum of the recorded steps: checked with them.
-    if not counterfactual and episode.footer is not None:
-        if out.total.to_json() != episode.footer["return"]:
-            out.steps.append({"index": None, "kind": "footer", "status": "ok",
-                              "recorded": episode.footer["return"]["total_exact"],
-                              "reward": out.total.to_json(), "match": False})
+    footer = episode.footer
+    if not counterfactual and footer is not None and out.total.to_json() != footer["return"]:
+        out.steps.append({"index": None, "kind": "footer", "status": "ok",
+                          "recorded": footer["return"]["total_exact"],
+                          "reward": out.total.to_json(), "match": False})
     return out
 
 
 # -- re-execution -----------------------------------------------------------------------
 
 async def reexecute(workspace: Workspace, episode: Episode, *, timeout: float,
-                    test_timeout: float) -> list[dict[str, Any]]:
+                    test_timeout: float | None = None) -> list[dict[str, Any]]:
     """Rebuild each recorded snapshot, observe it again, compare bundle hashes.
 
     One scratch repository is checked out to each step's tree in turn, with one warm
-    server following it (as the recorder's did), and the store is bypassed.
+    server following it (as the recorder's did), and the store is bypassed. Tests run
+    with the recorded per-test timeout unless ``test_timeout`` says otherwise (it is
+    part of a test bundle's request, so another one cannot give the recorded hash).
     """
+    if test_timeout is None:
+        test_timeout = float(episode.header["settings"]["test_timeout"])
     from lanser.episodes import snapshots
     from lanser.episodes.observer import Observer
     from lanser.episodes.snapshots import Snapshot
@@ -145,9 +171,9 @@ async def reexecute(workspace: Workspace, episode: Episode, *, timeout: float,
         report = []
         async with Observer(copy, spec, timeout=timeout, test_timeout=test_timeout,
                             use_store=False) as observer:
-            points = [(0, header["base"], header["observed"], None),
-                      *((s["index"], s["snapshot"], s["observed"], s) for s in episode.steps)]
-            for index, snap, observed, step in points:
+            points = [(0, header["base"], header["observed"]),
+                      *((s["index"], s["snapshot"], s["observed"]) for s in episode.steps)]
+            for index, snap, observed in points:
                 snapshots.git(scratch, "read-tree", "-u", "--reset", snap["tree"])
                 snapshot = Snapshot(snap["tree"], snap["commit"])
                 fresh: dict[str, str | None] = {}
