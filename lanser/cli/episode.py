@@ -69,13 +69,18 @@ def _default_out(workspace: Any) -> Path:
 def _start(inv: Invocation, out: Path | None, profile: str | None, task: Path | None,
            f2p: list[str] | None, p2p: list[str] | None, target: list[str] | None
            ) -> tuple[Path, Any, Any]:
+    from lanser.episodes.replay import configured_profile
     from lanser.episodes.task import TaskSpec
-    from lanser.rewards import profile_for_workspace
+    from lanser.rewards import load_profile
 
     workspace = inv.workspace
-    chosen = profile_for_workspace(workspace.config.section("rewards"), profile)
+    # [rewards] profile is read from the root (where replay looks for it too).
+    chosen = load_profile(profile or configured_profile(workspace) or "default")
     spec = TaskSpec.load(task, f2p=f2p or (), p2p=p2p or (), targets=target or ())
-    path = out or _default_out(workspace)
+    # The default is under .lanser/, which this creates with its .gitignore first: an
+    # --out there must not make it a bare directory that every snapshot would include.
+    default = _default_out(workspace)
+    path = out or default
     path.parent.mkdir(parents=True, exist_ok=True)
     return path, chosen, spec
 
@@ -161,7 +166,9 @@ def replay(episode: Annotated[Path, typer.Argument(help="The episode file (.json
            reexecute: Annotated[bool, typer.Option(
                "--reexecute", help="Rebuild each snapshot, re-run servers and tests, and "
                "compare bundle hashes.")] = False,
-           test_timeout: TestTimeoutOpt = 60.0,
+           test_timeout: Annotated[float | None, typer.Option(
+               "--test-timeout", help="Seconds one test may run when re-executing "
+               "(default: as recorded).", show_default=False)] = None,
            root: RootOpt = None, json_out: JsonOpt = False, timeout: TimeoutOpt = None) -> int:
     """Recompute an episode's rewards from its recorded bundles (no server, no tests)."""
     from lanser.episodes import format as episode_format
