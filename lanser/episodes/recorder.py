@@ -129,7 +129,8 @@ class Recorder:
         self.rewards.append(reward)
         self.writer.write({
             "type": "step", "index": index, "action": raw if isinstance(raw, dict)
-            else {"invalid": raw}, "info": info.to_json(), "envelope": envelope,
+            else {"invalid": raw}, "info": info.to_json(),
+            "envelope": _portable(envelope, self.workspace.root),
             "snapshot": snapshot.to_json(), "changed": changed,
             "observed": {"diagnostics": self.diag["hash"],
                          "tests": tests["hash"] if tests else None,
@@ -213,6 +214,17 @@ class Recorder:
                               "resolved": resolved(self.state, self.functional_task)}}
         self.writer.write(footer)
         return footer
+
+
+def _portable(envelope: dict[str, Any] | None, root: Path) -> dict[str, Any] | None:
+    """The envelope record as the file keeps it: a refusal's message that names the
+    workspace's absolute root (the jail's, for an absolute path) names ``<workspace>``."""
+    message = (envelope or {}).get("message")
+    if envelope is None or not isinstance(message, str):
+        return envelope
+    for form in sorted({str(root), str(root.resolve())}, key=len, reverse=True):
+        message = message.replace(form, "<workspace>")
+    return {**envelope, "message": message}
 
 
 def _summary(bundle: dict[str, Any]) -> dict[str, int]:
