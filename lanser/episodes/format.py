@@ -43,15 +43,27 @@ class Writer:
         self.stream.flush()
 
 
-@functools.lru_cache(maxsize=1)
-def _validator() -> Any:
+#: The record kinds, each a ``$defs`` entry of the schema.
+KINDS = ("header", "step", "footer")
+
+
+@functools.lru_cache(maxsize=len(KINDS))
+def _validator(kind: str) -> Any:
+    """The schema narrowed to one kind of record, so an error names the field at
+    fault rather than "not valid under any of the given schemas" (its ``oneOf``)."""
     import jsonschema
 
-    return jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    schema.pop("oneOf")
+    return jsonschema.Draft202012Validator({**schema, "$ref": f"#/$defs/{kind}"})
 
 
 def validate(record: Any, where: str) -> None:
-    errors = sorted(_validator().iter_errors(record), key=lambda e: list(e.absolute_path))
+    kind = record.get("type") if isinstance(record, dict) else None
+    if kind not in KINDS:
+        raise MalformedEpisode(f"{where}: not an episode record (an object whose 'type' is "
+                               f"{', '.join(KINDS)})")
+    errors = sorted(_validator(kind).iter_errors(record), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]
         at = "/".join(str(p) for p in first.absolute_path) or "(top)"
@@ -71,6 +83,8 @@ def load(path: Path) -> Episode:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         raise UsageError(f"{path}: no such episode file", code="missing_file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: not a regular file", code="not_a_file") from None
     except UnicodeDecodeError as exc:
         raise MalformedEpisode(f"{path}: not UTF-8 ({exc.reason})") from None
     records = []
