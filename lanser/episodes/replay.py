@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lanser.bundles.store import BundleStore
-from lanser.episodes.format import Episode
+from lanser.episodes.format import Episode, MalformedEpisode
 from lanser.episodes.states import base_state, next_state, task_of
 from lanser.errors import CheckFailed, UsageError
 from lanser.rewards import ActionInfo, Profile, Reward, episode_return, load_profile, step_reward
@@ -60,7 +60,8 @@ class BundleSource:
         self.store = BundleStore(workspace)
         self.cache: dict[str, dict[str, Any]] = {}
 
-    def __call__(self, bundle_hash: str | None) -> dict[str, Any] | None:
+    def __call__(self, bundle_hash: str | None, op: str) -> dict[str, Any] | None:
+        """The bundle ``bundle_hash`` names, which must answer a request of ``op``."""
         if bundle_hash is None:
             return None
         found = self.cache.get(bundle_hash)
@@ -71,6 +72,10 @@ class BundleSource:
                                     f"{self.store.directory}: replay needs the bundles the "
                                     "episode recorded", bundle=bundle_hash)
             self.cache[bundle_hash] = found
+        if found["request"].get("op") != op:
+            raise MalformedEpisode(f"bundle {bundle_hash} answers a "
+                                   f"{found['request'].get('op')!r} request where the episode "
+                                   f"needs {op!r}: the file was edited", bundle=bundle_hash)
         return found
 
 
@@ -115,18 +120,18 @@ def replay(workspace: Workspace, episode: Episode, profile_name: str | None = No
                                              configured_profile(workspace))
     bundle = BundleSource(workspace)
     header = episode.header
-    base_diag = bundle(header["observed"]["diagnostics"])
+    base_diag = bundle(header["observed"]["diagnostics"], "diagnostics")
     assert base_diag is not None
     task = task_of(header["task"], base_diag)
-    state = base_state(base_diag, bundle(header["observed"]["tests"]))
+    state = base_state(base_diag, bundle(header["observed"]["tests"], "test"))
     out = Replayed(profile, counterfactual)
     rewards = []
     for step in episode.steps:
         info = ActionInfo.from_json(step["info"])
-        diag = bundle(step["observed"]["diagnostics"])
+        diag = bundle(step["observed"]["diagnostics"], "diagnostics")
         assert diag is not None
-        prev, state = state, next_state(state, info, diag, bundle(step["observed"]["tests"]),
-                                        step["changed"])
+        tests = bundle(step["observed"]["tests"], "test")
+        prev, state = state, next_state(state, info, diag, tests, step["changed"])
         reward = step_reward(prev, state, info, profile, task)
         rewards.append(reward)
         recorded = step["reward"]["total_exact"]
@@ -179,11 +184,11 @@ async def reexecute(workspace: Workspace, episode: Episode, *, timeout: float,
                 fresh: dict[str, str | None] = {}
                 fresh["diagnostics"] = (await observer.diagnostics(snapshot))["hash"]
                 if observed.get("tests"):
-                    recorded = bundle(observed["tests"])
+                    recorded = bundle(observed["tests"], "test")
                     args = tuple((recorded or {}).get("request", {}).get("args") or ())
                     fresh["tests"] = (await observer.tests(args))[0]["hash"]
                 if observed.get("query"):
-                    recorded = bundle(observed["query"]) or {}
+                    recorded = bundle(observed["query"], "query") or {}
                     request = recorded["request"]
                     fresh["query"] = (await observer.query(request["ops"][0],
                                                            request["selector"],
