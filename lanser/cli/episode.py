@@ -69,13 +69,11 @@ def _default_out(workspace: Any) -> Path:
 def _start(inv: Invocation, out: Path | None, profile: str | None, task: Path | None,
            f2p: list[str] | None, p2p: list[str] | None, target: list[str] | None
            ) -> tuple[Path, Any, Any]:
-    from lanser.episodes.replay import configured_profile
     from lanser.episodes.task import TaskSpec
-    from lanser.rewards import load_profile
+    from lanser.rewards import profile_for_workspace
 
     workspace = inv.workspace
-    # [rewards] profile is read from the root (where replay looks for it too).
-    chosen = load_profile(profile or configured_profile(workspace) or "default")
+    chosen = profile_for_workspace(workspace.config.section("rewards"), profile, workspace.root)
     spec = TaskSpec.load(task, f2p=f2p or (), p2p=p2p or (), targets=target or ())
     # The default is under .lanser/, which this creates with its .gitignore first: an
     # --out there must not make it a bare directory that every snapshot would include.

@@ -70,10 +70,12 @@ def reward(ctx: typer.Context,
     """
     from lanser.episodes import oneshot
     from lanser.episodes.task import TaskSpec
+    from lanser.rewards import profile_for_workspace
 
     inv = Invocation(root, json_out, server, timeout)
     workspace = inv.workspace
-    chosen = oneshot.choose_profile(workspace, profile)
+    chosen = profile_for_workspace(workspace.config.section("rewards"), profile,
+                                   workspace.root)
     spec = TaskSpec.load(task, f2p=f2p or (), p2p=p2p or (), targets=target or (),
                          test_args=tuple(ctx.args))
     text = oneshot.read_patch(patch) if patch is not None else None

@@ -58,9 +58,7 @@ from lanser.rewards import (
     Reward,
     State,
     Task,
-    load_profile,
     potentials,
-    profile_for_workspace,
     resolved,
     step_reward,
 )
@@ -69,22 +67,6 @@ from lanser.workspace import Workspace
 
 #: Where the after side came from (``source`` in the JSON).
 SOURCES = ("patch", "rev", "working_tree")
-
-
-def choose_profile(workspace: Workspace, override: str | None) -> Profile:
-    """``--profile`` as given (a name, or a path from the cwd), else ``[rewards] profile``.
-
-    A relative path in lanser.toml means a file of the workspace, whatever the cwd
-    (:func:`profile_for_workspace` leaves that resolution to its caller).
-    """
-    if override:
-        return load_profile(override)
-    section = workspace.config.section("rewards")
-    configured = section.get("profile")
-    if isinstance(configured, str) and configured.endswith(".toml") \
-            and not Path(configured).is_absolute():
-        return load_profile(workspace.root / configured)
-    return profile_for_workspace(section)
 
 
 def read_patch(given: str | Path) -> str:
@@ -322,4 +304,4 @@ def _kept_tree(workspace: Workspace, base_tree: str, effects: tuple[Any, ...]) -
     return snapshots.keep(workspace, tree)
 
 
-__all__ = ["SOURCES", "OneShot", "Side", "choose_profile", "read_patch", "score"]
+__all__ = ["SOURCES", "OneShot", "Side", "read_patch", "score"]

@@ -233,6 +233,20 @@ def _summary(bundle: dict[str, Any]) -> dict[str, int]:
     return diagnostics_summary(bundle["facts"]["files"])
 
 
+def _check_out(workspace: Workspace, out: Path) -> None:
+    """Refuse an episode file that would be part of the snapshots it records.
+
+    Inside the workspace but outside ``.lanser/`` (which git ignores), the growing
+    file would change every step's tree and show up as a changed path.
+    """
+    real = out.resolve()
+    inside = real.is_relative_to(workspace.root)
+    if inside and not real.is_relative_to(workspace.state_dir.resolve()):
+        raise UsageError(f"{out}: an episode file inside the workspace would be part of every "
+                         "snapshot it records; write it under .lanser/ or outside the "
+                         "workspace", code="bad_out")
+
+
 async def record(workspace: Workspace, actions: Iterable[Any], out: Path, *,
                  profile: Profile, task: TaskSpec, spec: Any, timeout: float,
                  test_timeout: float, verify: bool = True,
@@ -245,6 +259,7 @@ async def record(workspace: Workspace, actions: Iterable[Any], out: Path, *,
     (``episode serve`` prints them). The footer is written even when the actions
     stop early, so an interrupted episode still ends in a valid file.
     """
+    _check_out(workspace, out)
     with out.open("w", encoding="utf-8") as stream:
         async with Observer(workspace, spec, timeout=timeout,
                             test_timeout=test_timeout) as observer:

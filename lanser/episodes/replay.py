@@ -22,7 +22,15 @@ from lanser.bundles.store import BundleStore
 from lanser.episodes.format import Episode, MalformedEpisode
 from lanser.episodes.states import base_state, next_state, task_of
 from lanser.errors import CheckFailed, UsageError
-from lanser.rewards import ActionInfo, Profile, Reward, episode_return, load_profile, step_reward
+from lanser.rewards import (
+    ActionInfo,
+    Profile,
+    Reward,
+    configured_profile,
+    episode_return,
+    load_profile,
+    step_reward,
+)
 from lanser.workspace import Workspace
 
 
@@ -79,15 +87,6 @@ class BundleSource:
         return found
 
 
-def configured_profile(workspace: Workspace) -> str | None:
-    """The workspace's ``[rewards] profile``: a shipped name, or a path read from its root."""
-    value = workspace.config.section("rewards").get("profile")
-    if not isinstance(value, str):
-        return None
-    path = workspace.root / value
-    return str(path) if value.endswith(".toml") or path.is_file() else value
-
-
 def choose_profile(episode: Episode, name: str | None, configured: str | None = None
                    ) -> tuple[Profile, bool]:
     """The profile to score with, and whether that is a counterfactual re-scoring.
@@ -116,8 +115,9 @@ def choose_profile(episode: Episode, name: str | None, configured: str | None = 
 
 def replay(workspace: Workspace, episode: Episode, profile_name: str | None = None
            ) -> Replayed:
-    profile, counterfactual = choose_profile(episode, profile_name,
-                                             configured_profile(workspace))
+    profile, counterfactual = choose_profile(
+        episode, profile_name,
+        configured_profile(workspace.config.section("rewards"), workspace.root))
     bundle = BundleSource(workspace)
     header = episode.header
     base_diag = bundle(header["observed"]["diagnostics"], "diagnostics")

@@ -18,10 +18,32 @@ from lanser.rewards.functional import (
     resolved,
     step_reward,
 )
-from lanser.rewards.profile import Profile, load_profile, profile_for_workspace
+from lanser.rewards.profile import (
+    Profile,
+    configured_profile,
+    load_profile,
+    profile_for_workspace,
+)
 
 __all__ = [
-    "COMPONENTS", "ActionInfo", "DiagnosticKey", "Profile", "Reward", "State", "Task",
-    "TestCredit", "advance", "episode_return", "episode_rewards", "load_profile", "phi_diagnostics",
-    "phi_tests", "potentials", "profile_for_workspace", "render", "resolved", "step_reward",
+    "COMPONENTS",
+    "ActionInfo",
+    "DiagnosticKey",
+    "Profile",
+    "Reward",
+    "State",
+    "Task",
+    "TestCredit",
+    "advance",
+    "configured_profile",
+    "episode_return",
+    "episode_rewards",
+    "load_profile",
+    "phi_diagnostics",
+    "phi_tests",
+    "potentials",
+    "profile_for_workspace",
+    "render",
+    "resolved",
+    "step_reward",
 ]

@@ -127,11 +127,25 @@ def load_profile(name_or_path: str | Path = "default") -> Profile:
     return Profile.from_mapping(str(raw.get("name", path.stem)), raw)
 
 
-def profile_for_workspace(raw_config: dict[str, Any], override: str | None = None) -> Profile:
-    """The profile a command uses: ``--profile`` first, else ``[rewards] profile``.
+def configured_profile(raw_config: dict[str, Any], root: Path | None = None) -> str | None:
+    """``[rewards] profile`` as a name or a path; a relative path is read from ``root``.
 
     Takes the already-parsed ``[rewards]`` table (``Config.section("rewards")``) so
-    this package does no config I/O of its own; a relative path is the caller's to
-    resolve against the workspace root.
+    this package does no config I/O of its own. A path in lanser.toml means a file
+    of the workspace whatever the cwd, so commands and replay find the same file.
     """
-    return load_profile(override or raw_config.get("profile", "default"))
+    value = raw_config.get("profile")
+    if not isinstance(value, str):
+        return None
+    if root is not None and not Path(value).is_absolute():
+        local = root / value
+        if value.endswith(".toml") or local.is_file():
+            return str(local)
+    return value
+
+
+def profile_for_workspace(raw_config: dict[str, Any], override: str | None = None,
+                          root: Path | None = None) -> Profile:
+    """The profile a command uses: ``--profile`` first (a name, or a path from the
+    cwd), else ``[rewards] profile`` (see :func:`configured_profile`), else default."""
+    return load_profile(override or configured_profile(raw_config, root) or "default")
