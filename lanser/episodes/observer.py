@@ -36,6 +36,9 @@ class Observer:
         self.store = BundleStore(workspace)
         self.pin = server_pin(spec)
         self.service: Any = None
+        #: The last diagnostics bundle by store key: a step that leaves the tree as it
+        #: was (a query, a test, a rollback) needs no store read, parse and re-check.
+        self._last: tuple[str, dict[str, Any]] | None = None
 
     async def __aenter__(self) -> Observer:
         from lanser.lsp.service import LanguageService
@@ -55,8 +58,11 @@ class Observer:
         """The whole-workspace diagnostics bundle of ``snapshot`` (the disk now)."""
         key = store_key(self.pin, snapshot.identity, DIAGNOSTICS_REQUEST)
         if self.use_store:
+            if self._last is not None and self._last[0] == key:
+                return self._last[1]
             stored = self.store.get(key)
             if stored is not None:
+                self._last = (key, stored)
                 return stored
         answer = await self._whole_workspace()
         late = [f["path"] for f in answer["files"] if f["status"] != "ready"]
@@ -69,6 +75,8 @@ class Observer:
                              facts=answer, server=self.service.server_info(),
                              snapshot=snapshot.identity)
         self.store.put(key, bundle)
+        if self.use_store:
+            self._last = (key, bundle)
         return bundle
 
     async def _whole_workspace(self) -> dict[str, Any]:
