@@ -39,6 +39,29 @@ def test_killed_server_is_restarted_and_the_request_answered(workspace) -> None:
     assert restarts == 1
 
 
+def test_server_killed_under_concurrent_diagnostic_pulls_restarts_once(workspace) -> None:
+    """Whole-workspace diagnostics pull every file at once: a server that dies with
+    all of them in flight is restarted once (not once per pull), and the answer is
+    the one it gave before dying."""
+    files = {f"m{i}.py": f"import m{(i + 1) % 12}\n\nx: int = 'not an int {i}'\n"
+             for i in range(12)}
+    root = workspace(files)
+
+    async def run() -> tuple[list, list, int]:
+        ws = Workspace.open(root)
+        async with LanguageService(ws, get_server("basedpyright")) as service:
+            before = await service.diagnostics()
+            os.kill(service.session.pid, signal.SIGKILL)  # not yet noticed: pulls see it
+            after = await service.diagnostics()
+            return before, after, service.session.restarts
+
+    before, after, restarts = asyncio.run(run())
+    assert restarts == 1
+    assert after == before
+    assert len(before) == 12 and all(f.ready for f in before)
+    assert all([d.severity for d in f.diagnostics].count("error") == 1 for f in before)
+
+
 def test_server_that_never_answers_times_out(workspace, cli) -> None:
     root = workspace({"mod.py": SOURCE, "lanser.toml": stub_config("hang")})
     result = cli(["definition", "mod.py:5:9", "--server", "stub", "--json", "--timeout", "1"],

@@ -64,7 +64,9 @@ class Observer:
             if stored is not None:
                 self._last = (key, stored)
                 return stored
-        answer = await self._whole_workspace()
+        from lanser.lsp.operations import execute
+
+        answer = await execute(self.service, DIAGNOSTICS_REQUEST)
         late = [f["path"] for f in answer["files"] if f["status"] != "ready"]
         if late:
             # A reward on a partial answer would be a wrong number: say so instead.
@@ -78,56 +80,6 @@ class Observer:
         if self.use_store:
             self._last = (key, bundle)
         return bundle
-
-    async def _whole_workspace(self) -> dict[str, Any]:
-        """The answer of ``execute(service, DIAGNOSTICS_REQUEST)``, its pulls overlapped.
-
-        ``LanguageService.diagnostics`` asks a pull server one file at a time, so on a
-        200-file workspace every step waits out 200 round trips in a row: most of an
-        edit step (``bench/episode_latency.py``). Here the same lock is held, every file
-        is synced from disk the same way and the answers are normalized in the same
-        order, so the facts are the same; only the requests are in flight together. A
-        push server takes the sequential path, and so does a server that dies under
-        the pulls: that path restarts it once and retries, so restarts never race.
-        """
-        from lanser.errors import ServerCrash, ServerTimeout
-        from lanser.lsp.operations import execute
-        from lanser.lsp.service import FileDiagnostics
-
-        service = self.service
-        session = service.session
-        if not await session.uses_pull_diagnostics():
-            return await execute(service, DIAGNOSTICS_REQUEST)
-        async with service._lock:
-            await service.refresh()
-            targets = sorted(set(self.workspace.python_files()), key=self.workspace.relative)
-            docs = [await session.sync_file(p) for p in targets]
-            await session.wait_ready()
-            registered = session.registrations.get("textDocument/diagnostic", {})
-            identifier = registered.get("identifier")
-
-            async def pull(doc: Any) -> list[dict[str, Any]] | None:
-                params: dict[str, Any] = {"textDocument": {"uri": doc.uri}}
-                if identifier:
-                    params["identifier"] = identifier
-                try:
-                    # _call, not request: no restart per pull; a crash is handled below.
-                    report = await session._call("textDocument/diagnostic", params)
-                except ServerTimeout:
-                    return None
-                return list((report or {}).get("items", []))
-
-            raws = await asyncio.gather(*(pull(d) for d in docs), return_exceptions=True)
-            if not any(isinstance(r, ServerCrash) for r in raws):
-                for raw in raws:
-                    if isinstance(raw, BaseException):
-                        raise raw
-                normalizer = service._normalizer()
-                files = [FileDiagnostics(service.names.name(path), raw is not None,
-                                         tuple(normalizer.diagnostics(path, raw or [])))
-                         for path, raw in zip(targets, raws, strict=True)]
-                return {"files": [f.to_json() for f in files]}
-        return await execute(service, DIAGNOSTICS_REQUEST)
 
     async def tests(self, args: tuple[str, ...] = ()) -> tuple[dict[str, Any], Any]:
         """Run the tests in the sandbox; their bundle (stored) and the RunResult."""

@@ -212,15 +212,22 @@ class LanguageService:
             targets = sorted(set(paths) if paths else set(self.workspace.python_files()),
                              key=self.workspace.relative)
             docs = [await self.session.sync_file(p) for p in targets]
+            if await self.session.uses_pull_diagnostics():
+                # Pulls in flight together: one round trip per file in a row was most
+                # of a whole-workspace answer (bench/episode_latency.py); the session
+                # restarts once for all of them if the server dies meanwhile.
+                raws = await asyncio.gather(
+                    *(self.session.diagnostics(d, timeout=timeout) for d in docs),
+                    return_exceptions=True)
+                for raw in raws:
+                    if isinstance(raw, BaseException):
+                        raise raw
+            else:  # push: each waits for its own version's publication
+                raws = [await self.session.diagnostics(d, timeout=timeout) for d in docs]
             normalizer = self._normalizer()
-            results = []
-            for path, doc in zip(targets, docs, strict=True):
-                raw = await self.session.diagnostics(doc, timeout=timeout)
-                results.append(FileDiagnostics(
-                    self.names.name(path), raw is not None,
-                    tuple(normalizer.diagnostics(path, raw or [])),
-                ))
-            return results
+            return [FileDiagnostics(self.names.name(path), raw is not None,
+                                    tuple(normalizer.diagnostics(path, raw or [])))
+                    for path, raw in zip(targets, raws, strict=True)]
 
     async def rename(self, path: Path, pos: Position, new_name: str) -> list[FileChange]:
         """The server's edit for renaming the symbol at ``pos``; refused renames raise."""

@@ -120,6 +120,8 @@ class Session:
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
         self._tasks: list[asyncio.Task[Any]] = []
+        #: Serializes restarts: concurrent requests that see one crash restart once.
+        self._restart_lock = asyncio.Lock()
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -234,15 +236,27 @@ class Session:
     # -- requests -------------------------------------------------------------
 
     async def request(self, method: str, params: Any, *, timeout: float | None = None) -> Any:
-        """Send a request; a crash restarts the server and retries once."""
+        """Send a request; a crash restarts the server and retries once.
+
+        Safe to call concurrently: requests in flight when the server dies all see
+        the crash, and the first to get here restarts it for all of them.
+        """
         if self.state is SessionState.CRASHED:
-            await self.restart()
+            await self.restart_once(self.restarts)
         await self.wait_ready()
+        generation = self.restarts
         try:
             return await self._call(method, params, timeout=timeout)
         except ServerCrash:
-            await self.restart()
+            await self.restart_once(generation)
             return await self._call(method, params, timeout=timeout)
+
+    async def restart_once(self, generation: int) -> None:
+        """Restart the server unless it was restarted since ``generation`` (restarts
+        seen when the failed request was sent)."""
+        async with self._restart_lock:
+            if self.restarts == generation and self.state is not SessionState.RUNNING:
+                await self.restart()
 
     async def wait_ready(self) -> bool:
         """Wait (bounded by the timeout) until the server knows the whole workspace."""
@@ -301,7 +315,7 @@ class Session:
     async def sync_file(self, path: Path) -> OpenDocument:
         """Make the server see ``path`` exactly as it is on disk now."""
         if self.state is SessionState.CRASHED:
-            await self.restart()
+            await self.restart_once(self.restarts)
         data = path.read_bytes()
         if len(data) > MAX_SOURCE_BYTES:
             raise UnreadableFile(f"{path}: larger than {MAX_SOURCE_BYTES} bytes", path=str(path))
