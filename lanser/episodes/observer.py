@@ -2,10 +2,14 @@
 
 One warm :class:`~lanser.lsp.service.LanguageService` serves the whole episode (the
 episode process is long-lived, like the daemon, so no step pays a cold start). Every
-observation becomes a hashed bundle in the workspace's store: whole-workspace
-diagnostics (looked up by snapshot first, so a state seen before costs no server
-round trip), test runs, and query answers. ``--reexecute`` replays through this same
-class on a rebuilt snapshot, so recording and re-execution cannot differ in method.
+observation becomes a hashed bundle in the workspace's store (filed by hash: that is
+how episodes name them): whole-workspace diagnostics, test runs, and query answers.
+A tree this observer has seen before (a rollback, an undo, a query) is answered from
+memory without a server round trip. Only from memory, for this observer's lifetime:
+across processes, files git ignores (a ``.venv`` gaining a package) can change what
+the server says about the same tree, so an older answer is not reused.
+``--reexecute`` replays through this same class on a rebuilt snapshot (remembering
+nothing), so recording and re-execution cannot differ in method.
 """
 
 from __future__ import annotations
@@ -23,22 +27,23 @@ from lanser.lsp.registry import ServerSpec
 from lanser.workspace import Workspace
 
 DIAGNOSTICS_REQUEST = {"op": "diagnostics", "paths": []}
+#: How many trees' diagnostics an observer remembers.
+REMEMBERED = 64
 
 
 class Observer:
     def __init__(self, workspace: Workspace, spec: ServerSpec, *, timeout: float,
-                 test_timeout: float, use_store: bool = True) -> None:
+                 test_timeout: float, remember: bool = True) -> None:
         self.workspace = workspace
         self.spec = spec
         self.timeout = timeout
         self.test_timeout = test_timeout
-        self.use_store = use_store
+        self.remember = remember
         self.store = BundleStore(workspace)
         self.pin = server_pin(spec)
         self.service: Any = None
-        #: The last diagnostics bundle by store key: a step that leaves the tree as it
-        #: was (a query, a test, a rollback) needs no store read, parse and re-check.
-        self._last: tuple[str, dict[str, Any]] | None = None
+        #: Diagnostics bundles by tree, seen by this observer (``remember``).
+        self._seen: dict[str, dict[str, Any]] = {}
 
     async def __aenter__(self) -> Observer:
         from lanser.lsp.service import LanguageService
@@ -56,15 +61,11 @@ class Observer:
 
     async def diagnostics(self, snapshot: Snapshot) -> dict[str, Any]:
         """The whole-workspace diagnostics bundle of ``snapshot`` (the disk now)."""
-        key = store_key(self.pin, snapshot.identity, DIAGNOSTICS_REQUEST)
-        if self.use_store:
-            if self._last is not None and self._last[0] == key:
-                return self._last[1]
-            stored = self.store.get(key)
-            if stored is not None:
-                self._last = (key, stored)
-                return stored
         from lanser.lsp.operations import execute
+
+        seen = self._seen.get(snapshot.tree)
+        if seen is not None:
+            return seen
 
         answer = await execute(self.service, DIAGNOSTICS_REQUEST)
         late = [f["path"] for f in answer["files"] if f["status"] != "ready"]
@@ -76,9 +77,11 @@ class Observer:
         bundle = make_bundle(self.workspace, op="diagnostics", request=DIAGNOSTICS_REQUEST,
                              facts=answer, server=self.service.server_info(),
                              snapshot=snapshot.identity)
-        self.store.put(key, bundle)
-        if self.use_store:
-            self._last = (key, bundle)
+        self.store.put(None, bundle)
+        if self.remember:
+            if len(self._seen) >= REMEMBERED:
+                del self._seen[next(iter(self._seen))]  # the oldest: a bounded memory
+            self._seen[snapshot.tree] = bundle
         return bundle
 
     async def tests(self, args: tuple[str, ...] = ()) -> tuple[dict[str, Any], Any]:

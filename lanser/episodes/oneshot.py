@@ -30,9 +30,9 @@ so ``--patch P`` and ``--after REV`` with the same tree observe the very same
 checkout and give the same reward. Diagnostics are always observed fresh, both sides
 in the same place by the same server: a diagnostics bundle cached from the user's
 working tree (where ignored files such as a ``.venv`` can change what resolves) is
-not comparable with one from a scratch checkout, so this module neither reads the
-keyed store nor files its bundles under store keys. Its bundles are filed by hash
-only, so the hashes it reports can be looked up (``BundleStore.by_hash``) later.
+not comparable with one from a scratch checkout, so nothing is reused (the observer
+remembers nothing). Its bundles are filed in the user's store by hash, so the hashes
+it reports can be looked up (``BundleStore.by_hash``) later.
 """
 
 from __future__ import annotations
@@ -158,16 +158,6 @@ class OneShot:
         }
 
 
-class _ByHashStore(BundleStore):
-    """The user's store, written by hash only and never read by key (module docstring)."""
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        return None
-
-    def put(self, key: str | None, bundle: dict[str, Any]) -> Path:
-        return super().put(None, bundle)
-
-
 async def score(workspace: Workspace, *, before: str = "HEAD", after: str | None = None,
                 patch: str | None = None, profile: Profile, task: TaskSpec, spec: Any,
                 timeout: float, test_timeout: float) -> OneShot:
@@ -197,8 +187,8 @@ async def score(workspace: Workspace, *, before: str = "HEAD", after: str | None
         scratch = snapshots.materialize(workspace, before_snap.tree, Path(tmp) / "ws")
         copy = Workspace.open(scratch)
         async with Observer(copy, spec, timeout=timeout, test_timeout=test_timeout,
-                            use_store=False) as observer:
-            observer.store = _ByHashStore(workspace)
+                            remember=False) as observer:
+            observer.store = BundleStore(workspace)  # bundles filed by hash, for later
             b_diag = await observer.diagnostics(before_snap)
             b_tests = (await observer.tests(task.test_args))[0] if run_tests else None
             info = ActionInfo("patch")

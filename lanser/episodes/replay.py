@@ -175,7 +175,7 @@ async def reexecute(workspace: Workspace, episode: Episode, *, timeout: float,
         copy = Workspace.open(scratch)
         report = []
         async with Observer(copy, spec, timeout=timeout, test_timeout=test_timeout,
-                            use_store=False) as observer:
+                            remember=False) as observer:
             points = [(0, header["base"], header["observed"]),
                       *((s["index"], s["snapshot"], s["observed"]) for s in episode.steps)]
             for index, snap, observed in points:
