@@ -11,6 +11,7 @@ that true).
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from lanser.errors import BadSelector
@@ -23,6 +24,7 @@ _NAME = re.compile(r"[^\W\d]\w*")
 _INT = re.compile(r"\d+")
 _TYPE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\*")
 _BARE = re.compile(r"[\w.:+\-/]+")
+_HASH = re.compile(r"sha256:[0-9a-fA-F]{12}")
 _MODULE = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
 _PATH_STOP = set(':@"#?[]|,\t\r\n ')
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "0": "\0"}
@@ -30,6 +32,10 @@ _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "0": "\0"}
 PAPER_AST_TYPES = {"class": "class_definition", "def": "function_definition",
                    "function": "function_definition", "method": "function_definition",
                    "func": "function_definition"}
+
+
+def _spot(sel: Selector) -> str:
+    return f"{sel.line}:{sel.col}" if sel.col is not None else f"{sel.line}"
 
 
 def parse_selector(text: str) -> Parsed:
@@ -106,11 +112,27 @@ class _Parser:
         if isinstance(start, Range):  # the paper's @R(...) form is a whole range
             pass
         elif self.eat(".."):
-            result = Range(start, self.range_end(start))
+            end_at = self.i
+            result = self.checked_range(Range(start, self.range_end(start)), end_at)
         if not self.at_end():
             raise self.error("'..' (a range) or the end of the selector" if isinstance(
                 result, Selector) else "the end of the selector")
         return result
+
+    def checked_range(self, rng: Range, end_at: int) -> Range:
+        """A range's ends must be in one file, the end not before the start (SPEC.md 3.6)."""
+        start, end = rng.start, rng.end
+        scopes = [posixpath.normpath(s.path) if s.path is not None else f"module {s.module}"
+                  for s in (start, end)]
+        if scopes[0] != scopes[1]:
+            raise self.error(f"an end in the same file as the start ({scopes[0]})",
+                             at=end_at, found=repr(end.path or end.module))
+        if start.line is not None and end.line is not None and (
+                end.line < start.line or (end.line == start.line and
+                start.col is not None and end.col is not None and end.col < start.col)):
+            raise self.error("an end at or after the start (a range runs forward)", at=end_at,
+                             found=f"end {_spot(end)} before start {_spot(start)}")
+        return rng
 
     def range_end(self, start: Selector) -> Selector:
         """The end of a range: a full selector, or a shorthand in the start's scope."""
@@ -160,12 +182,13 @@ class _Parser:
         self.expect(",", "',' and a column")
         col = self.positive("a column number")
         self.expect("->", "'->' and the end line")
+        end_at = self.i
         end_line = self.positive("an end line number")
         self.expect(",", "',' and the end column")
         end_col = self.positive("an end column number")
         self.expect(")", "')'")
-        return Range(Selector(path=path, line=line, col=col),
-                     Selector(path=path, line=end_line, col=end_col))
+        return self.checked_range(Range(Selector(path=path, line=line, col=col),
+                                        Selector(path=path, line=end_line, col=end_col)), end_at)
 
     def path(self) -> str:
         """A path: raw characters up to a delimiter, ``%XX`` decoded as UTF-8."""
@@ -246,18 +269,8 @@ class _Parser:
             parts.append(self.regex(_NAME, "a name after '.'"))
         return tuple(parts)
 
-    def symbol(self, role: str | None = None) -> Symbol:
-        qualname = self.qualname()
-        kind = index = None
-        role = role or "name"
-        for key, value, at in self.options(("kind", "index", "role", "overload")):
-            if key in ("index", "overload", "#"):
-                index = self.as_int(value, at)
-            elif key == "kind":
-                kind = self.choice(value, KINDS, at, "kind")
-            else:
-                role = self.choice(value, ROLES, at, "role")
-        return Symbol(qualname, kind, index, role)
+    def symbol(self) -> Symbol:
+        return self.symbol_with(self.qualname(), "name", None)
 
     def ast_steps(self) -> tuple[Step, ...]:
         steps = [self.step()]
@@ -288,6 +301,8 @@ class _Parser:
                 fields["occurrence" if key != "ctx" else "ctx"] = self.as_int(value, at)
             elif key == "off":
                 fields["offset"] = self.as_int(value, at, signed=True)
+            elif key == "hash":
+                fields["hash"] = self.content_hash(value, at)
             else:
                 fields[key] = value
         return Anchor(snippet, **fields)  # type: ignore[arg-type]
@@ -359,6 +374,12 @@ class _Parser:
                              at=at, found=repr(value))
         return int(value)
 
+    def content_hash(self, value: str, at: int) -> str:
+        """``sha256:`` and the 12 hex digits :func:`anchors.line_hash` writes (lowercased)."""
+        if not _HASH.fullmatch(value):
+            raise self.error("hash=sha256: and 12 hex digits", at=at, found=repr(value))
+        return value.lower()
+
     def choice(self, value: str, allowed: tuple[str, ...], at: int, what: str) -> str:
         if value not in allowed:
             raise self.error(f"a {what}: {', '.join(allowed)}", at=at, found=repr(value))
@@ -415,6 +436,7 @@ class _Parser:
     def paper_ast(self) -> Selector:
         """``ast://[module=pkg.mod]/[class=C]/[def=m]``: the paper's example, made a grammar."""
         self.expect("ast://")
+        scope_at = self.i
         path = module = None
         steps: list[Step] = []
         first = True
@@ -447,7 +469,7 @@ class _Parser:
                 break
             self.i += 1
         if path is None and module is None:
-            raise self.error("[module=...] or [file=...] as the first step", at=6)
+            raise self.error("[module=...] or [file=...] as the first step", at=scope_at)
         if not steps:
             raise self.error("'/' and a step after the module")
         return Selector(path=path, module=module, ast=tuple(steps))
@@ -459,29 +481,35 @@ class _Parser:
         if not path:
             raise self.error("a path after 'anchor://'")
         self.expect("#", "'#' and a quoted snippet after the path")
-        snippet = self.string()
-        snippet = self.unpercent(snippet)
+        snippet_at = self.i
+        snippet = self.unpercent(self.string(), snippet_at)
         if not snippet:
             raise self.error("a non-empty snippet", at=self.i - 2, found='""')
         fields: dict[str, object] = {}
         if self.eat("?"):
+            seen: set[str] = set()
             while True:
                 at = self.i
                 key = self.regex(_TYPE, "a query key: ctx, n, before, after")
+                if key in seen:
+                    raise self.error(f"{key} given once", at=at, found=f"{key} again")
+                seen.add(key)
                 self.expect("=", f"'=' after {key}")
                 if key in ("ctx", "n"):
                     fields["ctx" if key == "ctx" else "occurrence"] = self.integer()
                 elif key in ("before", "after"):
+                    value_at = self.i
                     raw = self.string() if self.peek('"') else self.regex(
                         re.compile(r"[^&]*"), "a value")
-                    fields[key] = self.unpercent(raw)
+                    fields[key] = self.unpercent(raw, value_at)
                 else:
                     raise self.error("one of ctx, n, before, after", at=at, found=repr(key))
                 if not self.eat("&"):
                     break
         return Selector(path=path, anchor=Anchor(snippet, **fields))  # type: ignore[arg-type]
 
-    def unpercent(self, text: str) -> str:
+    def unpercent(self, text: str, at: int) -> str:
+        """Decode ``%XX`` in an ``anchor://`` value; bytes that are not UTF-8 are an error."""
         if "%" not in text:
             return text
         data = bytearray()
@@ -493,4 +521,8 @@ class _Parser:
             else:
                 data.extend(text[i].encode("utf-8", "surrogatepass"))
                 i += 1
-        return data.decode("utf-8", "replace")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise self.error("percent-escapes that decode as UTF-8", at=at,
+                             found="invalid UTF-8") from None
