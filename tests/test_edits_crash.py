@@ -207,3 +207,17 @@ def test_kill_at_every_step_of_undo(template, tmp_path, cli):
     else:
         pytest.fail("undo never completed")
     assert _state(root) == _state(template)
+
+
+def test_a_query_command_recovers_before_it_reads_the_tree(template, tmp_path, cli):
+    root = _fresh(template, tmp_path, "query")
+    original = _state(root)
+    assert cli(["apply", "p.diff"], cwd=root, env={CRASH_ENV: "written"}).code == CRASH_STATUS
+    assert not (root / "gone.py").exists()  # half-applied: the crashed apply deleted it
+    found = cli(["selector", "resolve", "gone.py::old", "--json"], cwd=root)
+    assert found.code == 0, found.stderr
+    assert found.json  # stdout is still one JSON document; the note went to stderr
+    assert "recovered an interrupted apply" in found.stderr
+    assert _state(root) == original
+    again = cli(["selector", "resolve", "gone.py::old", "--json"], cwd=root)
+    assert again.code == 0 and "recovered" not in again.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import tempfile
 import traceback
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from lanser.cli.output import dumps, emit_json
 from lanser.errors import ExitCode, LanserError
 
 __all__ = ["Invocation", "JsonOpt", "RootOpt", "ServerOpt", "TimeoutOpt", "dumps", "emit_json",
-           "handle_errors", "run_async"]
+           "handle_errors", "recover_crashed_apply", "run_async"]
 
 RootOpt = Annotated[
     Path | None,
@@ -43,18 +44,27 @@ TimeoutOpt = Annotated[
 
 @dataclass
 class Invocation:
-    """The parsed common options of one command."""
+    """The parsed common options of one command.
+
+    ``auto_recover`` (off only for ``lanser recover``, which reports what it does):
+    opening the workspace first finishes an apply that crashed midway, so no
+    command reads or serves a half-applied tree.
+    """
 
     root: Path | None
     json: bool
     server: str | None
     timeout: float | None
+    auto_recover: bool = True
 
     @functools.cached_property
     def workspace(self) -> Any:
         from lanser.workspace import Workspace
 
-        return Workspace.open(self.root)
+        workspace = Workspace.open(self.root)
+        if self.auto_recover:
+            recover_crashed_apply(workspace)
+        return workspace
 
     @property
     def server_name(self) -> str:
@@ -68,6 +78,28 @@ class Invocation:
         from lanser.lsp.registry import get_server
 
         return get_server(self.server_name, self.workspace.config.servers)
+
+
+def recover_crashed_apply(workspace: Any) -> None:
+    """Restore the files of a crashed apply; one stat (and no import) when none is.
+
+    Says so on stderr, never stdout, so ``--json`` output stays one document.
+    """
+    from lanser.edits import in_flight
+
+    if not in_flight(workspace.root):
+        return
+    from lanser.edits.envelope import recover
+
+    result = recover(workspace)
+    if not result.happened:
+        return  # another process finished it while we waited for the lock
+    note = (f"lanser: recovered an interrupted apply (transaction {result.transaction}): "
+            f"restored {len(result.restored)} file(s)")
+    if result.conflicts:
+        note += (f"; {', '.join(result.conflicts)} changed after the crash and were left "
+                 "as is (old bytes under .lanser/conflicts/)")
+    print(note, file=sys.stderr)
 
 
 F = TypeVar("F", bound=Callable[..., Any])

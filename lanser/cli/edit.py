@@ -195,10 +195,10 @@ def undo(root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = No
 def recover(root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
             timeout: TimeoutOpt = None) -> int:
     """Finish a crashed apply: restore the exact bytes every file had before it."""
-    from lanser.edits import Envelope
+    from lanser.edits.envelope import recover as recover_workspace
 
-    inv = Invocation(root, json_out, server, timeout)
-    result = Envelope(inv.workspace).recover()
+    inv = Invocation(root, json_out, server, timeout, auto_recover=False)
+    result = recover_workspace(inv.workspace)
     if inv.json:
         emit_json(result.to_json())
     else:

@@ -31,7 +31,7 @@ from lanser.edits.model import (
     state_hash,
 )
 from lanser.edits.plan import plan
-from lanser.errors import ConfigError, LanserError, UsageError
+from lanser.errors import ConfigError, UsageError
 from lanser.lsp.facts import FileChange
 from lanser.workspace import Workspace
 
@@ -123,8 +123,7 @@ class Envelope:
         return self.recover()
 
     def recover(self) -> journal.Recovery:
-        with journal.edit_lock(self.state_dir):
-            return journal.recover(self.root, self.state_dir, self.reset_history)
+        return recover(self.workspace, self.reset_history)
 
     # -- apply ---------------------------------------------------------------------
 
@@ -215,5 +214,16 @@ def applied(preview: Preview, *, record: str | None = None, verified: bool = Fal
                        after=tuple((e.path, e.after_hash) for e in preview.effects))
 
 
-def refusal(exc: LanserError, preview: Preview | None = None) -> ApplyResult:
-    return ApplyResult.refused(exc, preview)
+def recover(workspace: Workspace, reset_history: Callable[[Any], None] | None = None
+            ) -> journal.Recovery:
+    """Finish a crashed transaction of ``workspace`` under the edit lock.
+
+    Needs no ``[edits]`` settings, so a query command can recover before it reads
+    the tree even when the edit config is broken. Without ``reset_history`` the
+    git history (if any) of the workspace is reset to the manifest's token.
+    """
+    if reset_history is None:
+        history = GitHistory.open(workspace.root)
+        reset_history = history.reset if history is not None else None
+    with journal.edit_lock(workspace.state_dir):
+        return journal.recover(workspace.root, workspace.state_dir, reset_history)
