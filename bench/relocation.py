@@ -38,7 +38,7 @@ from lanser.errors import LanserError
 from lanser.positions import Position
 from lanser.selectors.capture import capture
 from lanser.selectors.relocation import THRESHOLD, Relocator
-from lanser.selectors.resolver import parse_and_resolve
+from lanser.selectors.resolver import confident, parse_and_resolve
 from lanser.selectors.snapshot import GitRevision
 from lanser.selectors.syntax import quote_path
 from lanser.workspace import Workspace
@@ -178,8 +178,7 @@ def _attempt(kind: str, cap: Any, rel: str, pos: Position, old: GitRevision,
         if text is None:
             return None
         _, found = parse_and_resolve(new, text)
-        if not found or found[0].confidence < THRESHOLD or \
-                (len(found) > 1 and found[1].confidence >= THRESHOLD):
+        if not confident(found, THRESHOLD):
             return None
         return found[0].path, found[0].position
     except LanserError:

@@ -128,3 +128,36 @@ def test_cli_errors_are_clean(tmp_path: Path) -> None:
     missing = run_cli(["selector", "resolve", 'a.py@"nothing here"', "--root", str(tmp_path)],
                       cwd=tmp_path)
     assert missing.code == 4 and "Traceback" not in missing.stderr
+
+
+def test_loose_anchor_matches_end_where_the_matched_text_ends(ws: Workspace) -> None:
+    from lanser.selectors.api import resolve_all
+
+    # The file has `if key in self._data:` (line 7, cols 9-29); the snippet's spaces differ.
+    loose = resolve_all(ws, 'src/pkg/mod.py@"if key  in  self._data :"').candidates[0]
+    assert loose.method == "anchor-whitespace"
+    assert (loose.position, loose.end) == (Position(7, 9), Position(7, 30))
+    fuzzy = resolve_all(ws, 'src/pkg/mod.py@"if key in self._dta:"').candidates[0]
+    assert fuzzy.method == "anchor-fuzzy"
+    assert (fuzzy.position, fuzzy.end) == (Position(7, 9), Position(7, 30))
+
+
+def test_composite_reports_the_definition_it_lands_on(ws: Workspace) -> None:
+    from lanser.selectors.api import resolve_all
+
+    best = resolve_all(ws, "src/pkg/mod.py::Cache//function_definition[name=put]").candidates[0]
+    assert (best.position, best.qualname) == (Position(11, 9), "Cache.put")
+    inner = resolve_all(ws, 'src/pkg/mod.py::Cache@"return None"').candidates[0]
+    assert inner.qualname == "Cache.get"
+
+
+def test_every_consumer_refuses_with_the_same_rule(ws: Workspace) -> None:
+    from lanser.selectors.api import require_confident, resolve_all
+
+    for text in ("pkg.mod:helper", "src/pkg/mod.py::get"):
+        with pytest.raises((Ambiguous, NotFound)) as direct:
+            resolve_target(ws, text)
+        with pytest.raises((Ambiguous, NotFound)) as via_api:
+            require_confident(resolve_all(ws, text))
+        assert direct.value.code == via_api.value.code
+        assert direct.value.details["candidates"] == via_api.value.details["candidates"]

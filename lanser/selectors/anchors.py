@@ -26,7 +26,14 @@ WHITESPACE_CONFIDENCE = 0.9
 
 @dataclass(frozen=True)
 class Match:
+    """Where a snippet matched: ``[offset, end)`` of the text that matched.
+
+    ``end`` is the matched text's end, not ``offset + len(snippet)``: a
+    whitespace-insensitive or fuzzy match is longer or shorter than the snippet.
+    """
+
     offset: int
+    end: int
     confidence: float
     method: str
     reasons: tuple[str, ...] = ()
@@ -71,18 +78,19 @@ def find(text: str, snippet: str, *, before: str = "", after: str = "",
     line-wise fuzzy matching, with confidences that stay below the default threshold.
     """
     hi = len(text) if hi is None else hi
-    exact = exact_offsets(text, snippet, lo, hi)
+    exact = [(o, o + len(snippet)) for o in exact_offsets(text, snippet, lo, hi)]
     if exact:
         if before or after:
-            sims = {o: context_similarity(text, o, o + len(snippet), before, after) for o in exact}
-            agreeing = [o for o in exact if sims[o] == 1.0]
+            sims = {o: context_similarity(text, o, e, before, after) for o, e in exact}
+            agreeing = [(o, e) for o, e in exact if sims[o] == 1.0]
             if agreeing:
                 return _pick(agreeing, occurrence, 1.0, "anchor", ())
-            ranked = sorted(exact, key=lambda o: (-sims[o], o))
+            ranked = sorted(exact, key=lambda span: (-sims[span[0]], span[0]))
             if occurrence is not None:
                 ranked = exact
             matches = _pick(ranked, occurrence, 1.0, "anchor", ())
-            return [Match(m.offset, round(m.confidence * (0.5 + 0.4 * sims[m.offset]), 3),
+            return [Match(m.offset, m.end,
+                          round(m.confidence * (0.5 + 0.4 * sims[m.offset]), 3),
                           "anchor-context-fuzzy",
                           (*m.reasons, f"context agrees {sims[m.offset]:.0%}"))
                     for m in matches]
@@ -94,28 +102,31 @@ def find(text: str, snippet: str, *, before: str = "", after: str = "",
     return _fuzzy(text, snippet, lo, hi)
 
 
-def _pick(offsets: list[int], occurrence: int | None, base: float, method: str,
+def _pick(spans: list[tuple[int, int]], occurrence: int | None, base: float, method: str,
           reasons: tuple[str, ...]) -> list[Match]:
     if occurrence is not None:
-        if occurrence >= len(offsets):
+        if occurrence >= len(spans):
             return []
-        return [Match(offsets[occurrence], base, method, reasons)]
-    if len(offsets) == 1:
-        return [Match(offsets[0], base, method, reasons)]
-    why = (*reasons, f"ambiguous: {len(offsets)} matches; add n=INDEX or context")
-    return [Match(o, round(base / len(offsets), 3), method, why) for o in offsets]
+        return [Match(*spans[occurrence], base, method, reasons)]
+    if len(spans) == 1:
+        return [Match(*spans[0], base, method, reasons)]
+    why = (*reasons, f"ambiguous: {len(spans)} matches; add n=INDEX or context")
+    return [Match(o, e, round(base / len(spans), 3), method, why) for o, e in spans]
 
 
-def _whitespace_matches(text: str, snippet: str, lo: int, hi: int) -> list[int]:
+def _whitespace_matches(text: str, snippet: str, lo: int, hi: int) -> list[tuple[int, int]]:
     words = snippet.split()
     if not words:
         return []
     pattern = re.compile(r"\s*".join(re.escape(w) for w in words))
-    return [m.start() for m in pattern.finditer(text, lo, hi)][:MAX_MATCHES]
+    return [(m.start(), m.end()) for m in pattern.finditer(text, lo, hi)][:MAX_MATCHES]
 
 
 def _fuzzy(text: str, snippet: str, lo: int, hi: int) -> list[Match]:
-    """Line-wise similarity of the snippet's first line; lands where its start maps."""
+    """Line-wise similarity of the snippet's first line; lands where its start maps.
+
+    The match spans from there to the end of the similar line's text (what matched).
+    """
     first = snippet.split("\n", 1)[0]
     key = first.strip()
     if len(key) < 3:
@@ -131,11 +142,12 @@ def _fuzzy(text: str, snippet: str, lo: int, hi: int) -> list[Match]:
                 lead = len(line) - len(line.lstrip())
                 blocks = [b for b in matcher.get_matching_blocks() if b.size]
                 shift = blocks[0].b - blocks[0].a if blocks else 0
-                found.append(Match(pos + lead + max(shift, 0), round(FUZZY_WEIGHT * ratio, 3),
-                                   "anchor-fuzzy", (f"fuzzy match, {ratio:.0%} similar",)))
+                found.append(Match(pos + lead + max(shift, 0), pos + len(line.rstrip()),
+                                   round(FUZZY_WEIGHT * ratio, 3), "anchor-fuzzy",
+                                   (f"fuzzy match, {ratio:.0%} similar",)))
         pos += len(line) + 1
     found.sort(key=lambda m: (-m.confidence, m.offset))
     if len(found) > 1 and found[0].confidence - found[1].confidence < 0.05:
-        found = [Match(m.offset, round(m.confidence * 0.8, 3), m.method,
+        found = [Match(m.offset, m.end, round(m.confidence * 0.8, 3), m.method,
                        (*m.reasons, "several similar lines")) for m in found]
     return found[:10]

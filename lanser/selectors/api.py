@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lanser.errors import Ambiguous, NotFound
+from lanser.errors import NotFound
 from lanser.workspace import Workspace
 
 
@@ -24,9 +24,9 @@ class Resolution:
 
     @property
     def confident(self) -> bool:
-        c = self.candidates
-        return bool(c) and c[0].confidence >= self.threshold and not (
-            len(c) > 1 and c[1].confidence >= self.threshold)
+        from lanser.selectors.resolver import confident
+
+        return confident(self.candidates, self.threshold)
 
     def to_json(self) -> dict[str, Any]:
         return {"selector": self.selector, "kind": self.kind, "threshold": self.threshold,
@@ -56,21 +56,10 @@ def resolve_all(workspace: Workspace, text: str, *, rev: str | None = None,
 
 def require_confident(res: Resolution) -> None:
     """Raise NotFound/Ambiguous (exit 4) with the candidates when ``res`` is not confident."""
-    if res.confident:
-        return
-    listed = [c.to_json() for c in res.candidates[:20]]
-    if not res.candidates:
-        raise NotFound(f"selector {res.selector!r} matches nothing", selector=res.selector,
-                       candidates=[])
-    if len(res.candidates) > 1:
-        raise Ambiguous(f"selector {res.selector!r} is ambiguous: {len(res.candidates)} "
-                        f"candidates, the best at confidence {res.candidates[0].confidence} "
-                        f"(threshold {res.threshold})", selector=res.selector,
-                        threshold=res.threshold, candidates=listed)
-    raise NotFound(f"selector {res.selector!r} matched only weakly (confidence "
-                   f"{res.candidates[0].confidence}, threshold {res.threshold})",
-                   code="low_confidence", selector=res.selector, threshold=res.threshold,
-                   candidates=listed)
+    from lanser.selectors.target import refusal
+
+    if not res.confident:
+        raise refusal(res.selector, res.candidates, res.threshold)
 
 
 def capture_at(workspace: Workspace, loc: str, *, rev: str | None = None) -> Any:

@@ -53,6 +53,14 @@ def sort_key(c: Candidate) -> tuple[Any, ...]:
     return (-c.confidence, c.path, c.position.line, c.position.col)
 
 
+def confident(candidates: list[Candidate] | tuple[Candidate, ...], threshold: float) -> bool:
+    """The one acting rule (SPEC.md 3.7): the best candidate (``candidates`` sorted best
+    first) reaches ``threshold`` and no other one does. Queries, ``selector resolve``,
+    capture and the benchmark all decide with this."""
+    return bool(candidates) and candidates[0].confidence >= threshold and not (
+        len(candidates) > 1 and candidates[1].confidence >= threshold)
+
+
 def resolve(snapshot: Snapshot, parsed: Parsed) -> list[Candidate]:
     """Every candidate location of ``parsed`` in ``snapshot``, best first."""
     if isinstance(parsed, Range):
@@ -146,7 +154,8 @@ def _resolve_in(doc: PyDoc, rel: str, sel: Selector) -> list[Candidate]:
                 "function_definition", "class_definition") else None
             at = name if name is not None else region
             out.append(Candidate(rel, doc.position(at), conf, "+".join(methods), why,
-                                 end=doc.source.position(doc.end(region)), qualname=qual))
+                                 end=doc.source.position(doc.end(region)),
+                                 qualname=_qualname_at(doc, doc.start(at), qual)))
     return out
 
 
@@ -233,12 +242,19 @@ def _anchor(doc: PyDoc, rel: str, sel: Selector, node: Any, conf: float, methods
         if a.hash and anchors.line_hash(doc.source.lines[pos.line - 1]) != a.hash:
             reasons = (*reasons, "line content hash differs from the captured one")
             factor *= 0.9
-        encl = doc.enclosing(at)
         out.append(Candidate(
             rel, pos, round(conf * factor, 3), "+".join([*methods, m.method]), reasons,
-            end=doc.source.position(min(m.offset + len(a.snippet), len(doc.text))),
-            qualname=qual or (encl.dotted if encl else None)))
+            end=doc.source.position(min(m.end, len(doc.text))),
+            qualname=_qualname_at(doc, at, qual)))
     return out
+
+
+def _qualname_at(doc: PyDoc, offset: int, outer: str | None) -> str | None:
+    """The innermost definition around where a candidate lands (its name included), else
+    the facet's own (a variable's): ``::Stock//function_definition[name=add]`` is
+    ``Stock.add``, not ``Stock``."""
+    encl = doc.enclosing(offset)
+    return encl.dotted if encl is not None else outer
 
 
 def parse_and_resolve(snapshot: Snapshot, text: str) -> tuple[Parsed, list[Candidate]]:

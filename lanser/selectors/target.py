@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lanser.errors import Ambiguous, NotFound
+from lanser.errors import Ambiguous, LanserError, NotFound
 from lanser.positions import Position
 from lanser.workspace import Workspace
 
@@ -42,10 +42,30 @@ class Target:
             "selector": self.selector,
             "method": self.method,
             "confidence": self.confidence,
+            "reasons": list(self.reasons),
         }
         if self.end is not None:
             out["end_line"], out["end_col"] = self.end.line, self.end.col
         return out
+
+
+def refusal(text: str, found: list[Any] | tuple[Any, ...], threshold: float) -> LanserError:
+    """The exit-4 error for a selector whose candidates are not confident: ``not_found``
+    (none), ``ambiguous`` (several), ``low_confidence`` (one, weak); candidates listed."""
+    listed = [c.to_json() for c in found[:MAX_LISTED]]
+    if not found:
+        return NotFound(f"selector {text!r} matches nothing", selector=text, candidates=[])
+    best = found[0]
+    if len(found) > 1:
+        return Ambiguous(
+            f"selector {text!r} is ambiguous: {len(found)} candidates, the best at "
+            f"confidence {best.confidence} (threshold {threshold})",
+            selector=text, threshold=threshold, candidates=listed)
+    return NotFound(
+        f"selector {text!r} matched only weakly: {best.path}:{best.position} at "
+        f"confidence {best.confidence} (threshold {threshold}; "
+        f"{'; '.join(best.reasons) or best.method})",
+        code="low_confidence", selector=text, threshold=threshold, candidates=listed)
 
 
 def resolve_target(workspace: Workspace, text: str, *, threshold: float | None = None) -> Target:
@@ -53,29 +73,16 @@ def resolve_target(workspace: Workspace, text: str, *, threshold: float | None =
 
     ``threshold`` defaults to the workspace's ``confidence_threshold`` (0.8).
     """
-    from lanser.selectors.resolver import parse_and_resolve
+    from lanser.selectors.resolver import confident, parse_and_resolve
     from lanser.selectors.snapshot import WorkingTree
 
     if threshold is None:
         threshold = workspace.config.confidence_threshold
     _, found = parse_and_resolve(WorkingTree(workspace), text)
-    listed = [c.to_json() for c in found[:MAX_LISTED]]
-    if not found:
-        raise NotFound(f"selector {text!r} matches nothing", selector=text, candidates=[])
+    if not confident(found, threshold):
+        raise refusal(text, found, threshold)
     best = found[0]
-    rivals = [c for c in found[1:] if c.confidence >= threshold]
-    if best.confidence < threshold or rivals:
-        if len(found) > 1:
-            raise Ambiguous(
-                f"selector {text!r} is ambiguous: {len(found)} candidates, the best at "
-                f"confidence {best.confidence} (threshold {threshold})",
-                selector=text, threshold=threshold, candidates=listed)
-        raise NotFound(
-            f"selector {text!r} matched only weakly: {best.path}:{best.position} at "
-            f"confidence {best.confidence} (threshold {threshold}; "
-            f"{'; '.join(best.reasons) or best.method})",
-            code="low_confidence", selector=text, threshold=threshold, candidates=listed)
     return Target(
         path=workspace.root / best.path, position=best.position, selector=text,
         method=best.method, confidence=best.confidence, reasons=best.reasons,
-        candidates=tuple(listed), end=best.end)
+        candidates=tuple(c.to_json() for c in found[:MAX_LISTED]), end=best.end)
