@@ -208,3 +208,26 @@ def test_flooding_the_events_file_is_stopped(workspace, monkeypatch):
     result = run_tests(root, timeout=30)
     assert outcomes(result) == {"test_flood.py::test_flood": ("failed", "call")}
     assert "flooded" in result.by_id()["test_flood.py::test_flood"].message
+
+
+def test_a_failure_then_a_hang_or_crash_keeps_the_failure(workspace):
+    root = workspace({"test_late.py": (
+        "import os, time, pytest\n"
+        "@pytest.fixture\ndef hangs_after():\n    yield\n    time.sleep(600)\n"
+        "@pytest.fixture\ndef dies_after():\n    yield\n    os._exit(3)\n"
+        "def test_call_fails_then_teardown_hangs(hangs_after):\n"
+        "    assert 1\n    assert 0, 'broken'\n"
+        "@pytest.fixture\ndef setup_fails(dies_after):\n    raise RuntimeError('no db')\n"
+        "def test_setup_fails_then_teardown_crashes(setup_fails):\n    pass\n")})
+    result = run_tests(root, timeout=1.5)
+    assert outcomes(result) == {
+        "test_late.py::test_call_fails_then_teardown_hangs": ("failed", "call"),
+        "test_late.py::test_setup_fails_then_teardown_crashes": ("error", "setup"),
+    }
+    hang = result.by_id()["test_late.py::test_call_fails_then_teardown_hangs"]
+    assert "broken" in hang.message and "per-test limit" in hang.message
+    assert hang.credit.ppm < 900_000
+    assert hang.credit.evidence["asserts_passed"] == 1
+    crash = result.by_id()["test_late.py::test_setup_fails_then_teardown_crashes"]
+    assert "no db" in crash.message and "exit status 3" in crash.message
+    assert crash.credit.ppm == 100_000

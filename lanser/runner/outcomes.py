@@ -135,9 +135,28 @@ class Folder:
                                         duration=self._duration(nodeid), started=started)
 
     def interrupted(self, nodeid: str, outcome: str, message: str) -> None:
-        """A test the child never finished: killed by the watchdog or died with it."""
-        whens = [r.get("when") for r in self.reports.get(nodeid, [])]
-        phase = "teardown" if "call" in whens else "call" if "setup" in whens else "setup"
+        """A test the child never finished: killed by the watchdog or died with it.
+
+        The phase is where the test stopped *succeeding*: a setup or call that already
+        failed keeps its outcome, phase, message and assertion counts (the later hang
+        or crash is noted after the message), so a failure followed by a hang in
+        teardown never earns the teardown stage. A setup or call that was skipped
+        (or xfailed) stops there too, with the interruption as its outcome.
+        """
+        by_when = {r.get("when"): r for r in self.reports.get(nodeid, [])}
+        stopped = next((w for w in ("setup", "call")
+                        if w in by_when and by_when[w].get("outcome") != "passed"), None)
+        if stopped is not None:
+            folded = self._fold(nodeid)
+            if folded.outcome in ("failed", "error"):
+                joined = "\n".join(m for m in (folded.message, f"then: {message}") if m)
+                self.done[nodeid] = replace(folded, message=normalize_message(joined,
+                                                                              self.roots))
+                return
+            phase = stopped
+        else:
+            phase = "teardown" if "call" in by_when else "call" if "setup" in by_when \
+                else "setup"
         if outcome != "timeout":
             outcome = "failed" if phase == "call" else "error"
         self.add(nodeid, outcome, phase, message)
