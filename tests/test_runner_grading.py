@@ -96,6 +96,20 @@ def test_flaky_tests_are_marked(workspace):
     assert sometimes.credit.ppm < 1_000_000
 
 
+def test_reruns_keep_the_users_pytest_arguments(workspace):
+    root = workspace({
+        "conftest.py": "def pytest_addoption(parser):\n    parser.addoption('--magic')\n",
+        "test_opt.py": (
+            "import pytest\n"
+            "def test_needs_magic(request):\n"
+            "    magic = request.config.getoption('magic')\n"
+            "    if magic is None:\n        pytest.skip('run without --magic')\n"
+            "    assert magic == '0'\n")})
+    result = run_tests(root, args=["--magic=1"], reruns=1)
+    test = result.by_id()["test_opt.py::test_needs_magic"]
+    assert (test.outcome, test.attempts) == ("failed", ("failed", "failed"))
+
+
 def test_junit_xml(repo):
     root = ET.fromstring(junit_xml(run_tests(repo)))
     suite = root.find("testsuite")

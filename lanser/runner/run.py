@@ -161,7 +161,8 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
         timings = {"copy_seconds": box.copy_seconds}
     tests = {n: t.with_credit() for n, t in folder.done.items()}
     if reruns:
-        tests = _rerun(root, rev, python, limits, isolation, tests, reruns, deadline)
+        tests = _rerun(root, rev, python, limits, isolation, tests, reruns, deadline,
+                       tuple(args))
     if selection is not None and not selection["full"]:
         for nodeid in selection["skip"]:
             base = select.outcomes.get(nodeid) if select else None
@@ -237,16 +238,21 @@ def _check_ran(folder: Folder, child: ChildRun, finished: bool) -> None:
 
 
 def _rerun(root: Path, rev: str | None, python: str | None, limits: Limits, isolation: str,
-           tests: dict[str, TestOutcome], reruns: int,
-           deadline: float) -> dict[str, TestOutcome]:
-    """Rerun failures ``reruns`` times, each in a fresh copy; a changed outcome is flaky."""
+           tests: dict[str, TestOutcome], reruns: int, deadline: float,
+           args: tuple[str, ...]) -> dict[str, TestOutcome]:
+    """Rerun failures ``reruns`` times, each in a fresh copy; a changed outcome is flaky.
+
+    The user's pytest arguments go to every rerun (options, ``-p``, ``-o`` change how
+    a test runs); ``--lanser-only`` narrows the run to the suspects."""
     suspects = sorted(n for n, t in tests.items() if t.failing and t.phase != "collection")
     history = {n: [tests[n]] for n in suspects}
     for _ in range(reruns if suspects else 0):
         with Sandbox(root, rev=rev, python=python, limits=limits, isolation=isolation) as box:
             listing = box.dir / "rerun.txt"
             listing.write_text("".join(n + "\n" for n in suspects), encoding="utf-8")
-            folder, _child = _run_pytest(box, [f"--lanser-only={listing}"], deadline)
+            user_args = [_rebase(a, root, box.copy) for a in args]
+            folder, _child = _run_pytest(box, [f"--lanser-only={listing}", *user_args],
+                                         deadline)
         for nodeid in suspects:
             again = folder.done.get(nodeid)
             if again is not None:
