@@ -129,7 +129,8 @@ class Workspace:
     def state_dir(self) -> Path:
         """``.lanser/`` under the root, created with a ``.gitignore`` keeping it out of git."""
         path = self.root / ".lanser"
-        if not path.is_dir():
+        ignore = path / ".gitignore"
+        if not ignore.is_file():  # also a .lanser/ made by hand or by an older lanser
             path.mkdir(parents=True, exist_ok=True)
-            (path / ".gitignore").write_text("*\n", encoding="utf-8")
+            ignore.write_text("*\n", encoding="utf-8")
         return path

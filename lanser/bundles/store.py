@@ -2,8 +2,12 @@
 
 Bundles are filed by a key over everything that determines their content: the
 server pin (name, version, config hash), the snapshot identity and the request.
-A repeated request on a frozen snapshot is then answered from the store without
-starting a server, with the very bytes first written. Every bundle is also filed
+The key also holds the bundle schema and lanser's version, so an upgrade never
+serves a bundle made by other code. A repeated request on a frozen snapshot is
+then answered from the store without starting a server, with the very bytes first
+written. A bundle holding a partial answer (diagnostics ``not_ready``: the server
+did not answer in time) is never filed under its request key: the next request
+asks again instead of being served the timeout forever. Every bundle is also filed
 under its own hash (``by-hash/``), which is how episodes refer to what they saw.
 Writes are atomic (temp file + ``os.replace``); a corrupt entry is treated as
 missing, never as an error.
@@ -17,14 +21,25 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from lanser.bundles.bundle import MalformedBundle, check_bundle, dump_bundle
+from lanser import __version__
+from lanser.bundles.bundle import SCHEMA, MalformedBundle, check_bundle, dump_bundle
 from lanser.canonical import content_hash
 from lanser.workspace import Workspace
 
 
 def store_key(server_pin: dict[str, Any] | None, snapshot: dict[str, Any],
               request: dict[str, Any]) -> str:
-    return content_hash({"server": server_pin, "snapshot": snapshot, "request": request})
+    return content_hash({"schema": SCHEMA, "tool": __version__, "server": server_pin,
+                         "snapshot": snapshot, "request": request})
+
+
+def is_complete(bundle: dict[str, Any]) -> bool:
+    """False when any fact is a partial answer (a file's diagnostics ``not_ready``)."""
+    for fact in (bundle.get("facts") or {}).values():
+        files = fact.get("files") if isinstance(fact, dict) else None
+        if any(isinstance(f, dict) and f.get("status") == "not_ready" for f in files or ()):
+            return False
+    return True
 
 
 class BundleStore:
@@ -43,18 +58,25 @@ class BundleStore:
             return None
 
     def put(self, key: str | None, bundle: dict[str, Any]) -> Path:
-        """File ``bundle`` under its own hash and, when given, under the request ``key``."""
+        """File ``bundle`` under its own hash and, when given, under the request ``key``
+        (unless it is incomplete: see :func:`is_complete`)."""
         text = dump_bundle(bundle)
         own = self._write(self._hash_path(bundle["hash"]), text)
-        return own if key is None else self._write(self._path(key), text)
+        if key is None or not is_complete(bundle):
+            return own
+        return self._write(self._path(key), text)
 
     @staticmethod
     def _write(path: Path, text: str) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)  # a full disk leaves no half-written entry
+            raise
         return path
 
     def _hash_path(self, bundle_hash: str) -> Path:
