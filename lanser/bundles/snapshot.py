@@ -4,48 +4,107 @@ In a git repository it is git's tree hash of the working tree *as it is on disk*
 (tracked files plus untracked files git does not ignore), computed with a private
 index file so the user's index is never touched. The blobs are written to the
 repository's object store, so the exact snapshot can be rebuilt from git objects
-later (replay, relocation). Outside git it is a sorted manifest of file hashes.
+later (replay, relocation). Outside git it is a sorted manifest of file hashes:
+the Python sources and the configuration files that change answers (see
+:data:`MANIFEST_SUFFIXES`, :data:`MANIFEST_NAMES`).
+
+``exclude`` names workspace files left out of the snapshot: the bundle file a
+command writes into the workspace (``-o FILE``) or verifies (``verify FILE``), so
+writing a bundle does not change the snapshot it records. ``.lanser/`` is always
+left out (its ``.gitignore`` keeps it out of git; the manifest walk skips it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from lanser.canonical import content_hash
 from lanser.errors import LanserError
-from lanser.workspace import Workspace
+from lanser.workspace import _SKIP_DIRS, Workspace
+
+#: Files a manifest snapshot covers, by suffix: sources and the configuration
+#: formats tools read (pyproject.toml, lanser.toml, setup.cfg, tox.ini, mypy.ini ...).
+MANIFEST_SUFFIXES = (".py", ".pyi", ".toml", ".ini", ".cfg")
+#: ... and by exact name.
+MANIFEST_NAMES = ("pyrightconfig.json", "py.typed")
 
 
-def snapshot_identity(workspace: Workspace) -> dict[str, Any]:
+def snapshot_identity(workspace: Workspace, exclude: Iterable[Path] = ()) -> dict[str, Any]:
+    excluded = excluded_names(workspace, exclude)
     if workspace.is_git:
-        return {"kind": "git-tree", "tree": working_tree_hash(workspace)}
-    manifest = file_manifest(workspace)
+        return {"kind": "git-tree", "tree": working_tree_hash(workspace, excluded)}
+    manifest = file_manifest(workspace, excluded)
     return {"kind": "manifest", "hash": content_hash(manifest), "files": manifest}
 
 
-def working_tree_hash(workspace: Workspace) -> str:
-    """``git write-tree`` of the working tree, through a private index under .lanser/.
+def excluded_names(workspace: Workspace, paths: Iterable[Path]) -> list[str]:
+    """The workspace-relative names of ``paths`` that lie inside the workspace."""
+    out = set()
+    for path in paths:
+        resolved = Path(os.path.abspath(path))
+        try:
+            out.add(resolved.relative_to(workspace.root).as_posix())
+        except ValueError:
+            continue
+    return sorted(out)
 
-    The private index persists between calls so git's stat cache makes repeated
-    snapshots of a large tree cheap.
+
+def working_tree_hash(workspace: Workspace, exclude: Iterable[str] = ()) -> str:
+    """``git write-tree`` of the working tree, through a private index.
+
+    Each call works on its own copy of ``.lanser/snapshot.index`` (so concurrent
+    calls never meet on git's ``index.lock``) and publishes it back atomically
+    afterwards: the index is only a stat cache that keeps repeated snapshots of a
+    large tree cheap, so whichever copy lands last is as good as any.
     """
-    index = workspace.state_dir / "snapshot.index"
-    env = {**os.environ, "GIT_INDEX_FILE": str(index)}
-    for args in (["add", "-A", "--", "."], ["write-tree"]):
-        out = subprocess.run(["git", *args], cwd=workspace.root, env=env,
-                             capture_output=True, text=True, check=False, timeout=120)
-        if out.returncode != 0:
-            raise LanserError(f"git {args[0]} failed: {out.stderr.strip()}", code="git_error")
-    return out.stdout.strip()
+    shared = workspace.state_dir / "snapshot.index"
+    fd, name = tempfile.mkstemp(dir=shared.parent, prefix=".snapshot-", suffix=".index")
+    os.close(fd)
+    private = Path(name)
+    try:
+        try:
+            shutil.copyfile(shared, private)
+        except FileNotFoundError:
+            private.unlink()  # git creates a fresh index where none exists
+        env = {**os.environ, "GIT_INDEX_FILE": str(private)}
+        steps = [["add", "-A", "--", "."]]
+        names = list(exclude)
+        if names:
+            # A name the stat cache already holds stays there unless removed.
+            steps.append(["rm", "-q", "--cached", "--ignore-unmatch", "--", *names])
+        steps.append(["write-tree"])
+        for args in steps:
+            out = subprocess.run(["git", "-c", "core.quotepath=off", *args], cwd=workspace.root,
+                                 env=env, capture_output=True, text=True, check=False,
+                                 timeout=120)
+            if out.returncode != 0:
+                raise LanserError(f"git {args[0]} failed: {out.stderr.strip()}",
+                                  code="git_error")
+        tree = out.stdout.strip()
+        os.replace(private, shared)
+        return tree
+    finally:
+        private.unlink(missing_ok=True)
 
 
-def file_manifest(workspace: Workspace) -> list[dict[str, str]]:
-    """Sorted ``[{path, sha256}]`` of the workspace's Python files."""
+def file_manifest(workspace: Workspace, exclude: Iterable[str] = ()) -> list[dict[str, str]]:
+    """Sorted ``[{path, sha256}]`` of the workspace's sources and configuration files."""
+    skip = set(exclude)
+    found = []
+    for dirpath, dirnames, filenames in os.walk(workspace.root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+        rel = Path(dirpath).relative_to(workspace.root)
+        found.extend((rel / f).as_posix() for f in filenames
+                     if f.endswith(MANIFEST_SUFFIXES) or f in MANIFEST_NAMES)
     out = []
-    for path in workspace.python_files():
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        out.append({"path": workspace.relative(path), "sha256": digest})
+    for name in sorted(set(found) - skip):
+        digest = hashlib.sha256((workspace.root / name).read_bytes()).hexdigest()
+        out.append({"path": name, "sha256": digest})
     return out
