@@ -5,24 +5,43 @@ one target on the current snapshot. The store key is known before any server is
 started (server pin, snapshot identity, request), so a repeated request on a frozen
 snapshot is answered from the store. ``verify`` recomputes on the workspace as it
 is now, bypassing the store, and compares hashes.
+
+``exclude`` (files inside the workspace left out of the snapshot) is how a bundle
+written into the workspace (``-o FILE``) and the ``verify FILE`` that reads it back
+agree on the snapshot: both leave FILE out.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from lanser.bundles import check_bundle, make_bundle
 from lanser.bundles.diff import diff_bundles
 from lanser.bundles.snapshot import snapshot_identity
 from lanser.bundles.store import BundleStore, store_key
-from lanser.errors import UsageError
+from lanser.errors import (
+    BadSelector,
+    MissingFile,
+    NotResolved,
+    PositionOutOfRange,
+    UnreadableFile,
+    UsageError,
+)
 from lanser.lsp.registry import ServerSpec, get_server
 from lanser.workspace import Workspace
 
 #: Operations a query bundle can hold; each becomes one key of ``facts``.
+#: ``references`` leaves the declaration out, ``references-with-declaration`` keeps
+#: it; ``calls`` are the incoming calls, ``outgoing-calls`` the other direction.
+#: ``workspace-symbols`` needs a query string instead of a location.
 BUNDLE_OPS = ("definition", "declaration", "type-definition", "implementation", "references",
-              "hover", "symbols", "diagnostics", "calls")
+              "references-with-declaration", "hover", "symbols", "workspace-symbols",
+              "diagnostics", "calls", "outgoing-calls")
+#: Operations that need no location.
+UNLOCATED_OPS = ("workspace-symbols",)
 
 
 def parse_ops(text: str) -> list[str]:
@@ -34,18 +53,29 @@ def parse_ops(text: str) -> list[str]:
     return sorted(set(ops), key=ops.index)
 
 
-def op_requests(ops: list[str], path: str, line: int, col: int) -> list[dict[str, Any]]:
-    out = []
+def needs_location(ops: Iterable[str]) -> bool:
+    return any(op not in UNLOCATED_OPS for op in ops)
+
+
+def op_requests(ops: list[str], path: str | None, line: int | None, col: int | None, *,
+                query: str | None = None) -> list[dict[str, Any]]:
+    """The :func:`lanser.lsp.operations.execute` request behind each bundle op."""
+    out: list[dict[str, Any]] = []
     for op in ops:
-        if op == "diagnostics":
+        if op == "workspace-symbols":
+            out.append({"op": op, "query": query or ""})
+        elif op == "diagnostics":
             out.append({"op": op, "paths": [path]})
         elif op == "symbols":
             out.append({"op": op, "path": path})
+        elif op in ("references", "references-with-declaration"):
+            out.append({"op": "references", "path": path, "line": line, "col": col,
+                        "include_declaration": op == "references-with-declaration"})
+        elif op in ("calls", "outgoing-calls"):
+            out.append({"op": "calls", "path": path, "line": line, "col": col,
+                        "incoming": op == "calls"})
         else:
-            request: dict[str, Any] = {"op": op, "path": path, "line": line, "col": col}
-            if op == "calls":
-                request["incoming"] = True
-            out.append(request)
+            out.append({"op": op, "path": path, "line": line, "col": col})
     return out
 
 
@@ -57,35 +87,53 @@ def server_pin(spec: ServerSpec) -> dict[str, Any]:
             "config_hash": config_hash(spec)}
 
 
-def query_request(workspace: Workspace, loc: str, ops: list[str]) -> tuple[dict[str, Any], Any]:
+def query_request(workspace: Workspace, loc: str | None, ops: list[str], *,
+                  query: str | None = None) -> tuple[dict[str, Any], Any]:
     """The hashed request of a query bundle, and the resolved target it names.
 
     Selectors in bundles are relative to the root whatever the cwd, so a bundle can
-    be verified from anywhere (and means the same in every checkout).
+    be verified from anywhere (and means the same in every checkout). ``loc`` may be
+    ``None`` only when every op is unlocated (the target is then ``None``);
+    ``query`` is required by ``workspace-symbols`` and recorded only with it.
     """
+    request: dict[str, Any] = {"ops": list(ops)}
+    if "workspace-symbols" in ops:
+        if not query:
+            raise UsageError("workspace-symbols needs a query (--query TEXT)", code="bad_op")
+        request["query"] = query
+    if not needs_location(ops):
+        return request, None
+    if not loc:
+        raise UsageError(f"{', '.join(op for op in ops if op not in UNLOCATED_OPS)} "
+                         "need a location (LOC)", code="bad_op")
     from lanser.selectors import resolve_target
 
     workspace = Workspace(workspace.root, cwd=workspace.root)
     target = resolve_target(workspace, loc, threshold=workspace.config.confidence_threshold)
-    request = {
-        "ops": list(ops),
-        "selector": loc,
-        "target": {"path": workspace.relative(target.path), "line": target.position.line,
-                   "col": target.position.col, "method": target.method,
-                   "confidence": f"{target.confidence:.3f}"},
-    }
+    request["selector"] = loc
+    request["target"] = {"path": workspace.relative(target.path), "line": target.position.line,
+                         "col": target.position.col, "method": target.method,
+                         "confidence": f"{target.confidence:.3f}"}
     return request, target
 
 
-def query_bundle(workspace: Workspace, spec: ServerSpec, loc: str, ops: list[str], *,
-                 timeout: float, use_daemon: bool = True, use_store: bool = True
+def requests_of(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The server requests a query bundle's ``request`` stands for."""
+    target = request.get("target") or {}
+    return op_requests(request["ops"], target.get("path"), target.get("line"),
+                       target.get("col"), query=request.get("query"))
+
+
+def query_bundle(workspace: Workspace, spec: ServerSpec, loc: str | None, ops: list[str], *,
+                 timeout: float, use_daemon: bool = True, use_store: bool = True,
+                 query: str | None = None, exclude: Iterable[Path] = ()
                  ) -> tuple[dict[str, Any], bool]:
     """The bundle for ``ops`` at ``loc``; the flag says it came from the store."""
     from lanser.lsp.client import query_batch
 
     began = time.perf_counter()
-    request, target = query_request(workspace, loc, ops)
-    snapshot = snapshot_identity(workspace)
+    request, _ = query_request(workspace, loc, ops, query=query)
+    snapshot = snapshot_identity(workspace, exclude)
     pin = server_pin(spec)
     key = store_key(pin, snapshot, {"op": "query", **request})
     store = BundleStore(workspace)
@@ -94,10 +142,8 @@ def query_bundle(workspace: Workspace, spec: ServerSpec, loc: str, ops: list[str
         if stored is not None:
             return stored, True
     asked = time.perf_counter()
-    answers, server = query_batch(workspace, spec, op_requests(ops, request["target"]["path"],
-                                                               target.position.line,
-                                                               target.position.col),
-                                  timeout=timeout, use_daemon=use_daemon)
+    answers, server = query_batch(workspace, spec, requests_of(request), timeout=timeout,
+                                  use_daemon=use_daemon)
     answered = time.perf_counter()
     facts = dict(zip(ops, answers, strict=True))
     bundle = make_bundle(workspace, op="query", request=request, facts=facts, server=server,
@@ -105,21 +151,76 @@ def query_bundle(workspace: Workspace, spec: ServerSpec, loc: str, ops: list[str
                              "prepare": round((asked - began) * 1000, 3),
                              "server": round((answered - asked) * 1000, 3),
                          }})
-    store.put(key, bundle)
+    store.put(key, bundle)  # not under ``key`` when a fact is partial (not_ready)
     return bundle, False
 
 
+#: Errors of a recompute that mean the workspace moved away from the bundle (drift),
+#: not that the bundle or the command is wrong.
+DRIFT_ERRORS = (MissingFile, BadSelector, NotResolved, PositionOutOfRange, UnreadableFile)
+
+
 def verify_bundle(workspace: Workspace, bundle: dict[str, Any], *, timeout: float,
-                  use_daemon: bool = True) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Recompute ``bundle`` on the workspace now; returns the new bundle and the changes."""
+                  use_daemon: bool = True, exclude: Iterable[Path] = ()
+                  ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """Recompute ``bundle`` on the workspace now; returns the new bundle and the changes.
+
+    A target that no longer resolves (file deleted, selector now ambiguous or gone)
+    is drift: no new bundle, one change of kind ``unresolvable`` with the reason.
+    Test-run bundles are rerun through :mod:`lanser.runner`; a diagnostics bundle
+    (episodes) is asked again on the whole workspace.
+    """
     check_bundle(bundle)
     request = bundle["request"]
-    if request["op"] != "query":
-        raise UsageError(f"bundles of op {request['op']!r} cannot be recomputed by "
-                         "`bundle verify` (their integrity is intact)", code="unsupported")
-    spec = get_server(bundle["server"]["name"], workspace.config.servers)
-    fresh, _ = query_bundle(workspace, spec, request["selector"], request["ops"],
-                            timeout=timeout, use_daemon=use_daemon, use_store=False)
+    try:
+        if request["op"] == "query":
+            spec = get_server(bundle["server"]["name"], workspace.config.servers)
+            fresh, _ = query_bundle(workspace, spec, request.get("selector"), request["ops"],
+                                    query=request.get("query"), timeout=timeout,
+                                    use_daemon=use_daemon, use_store=False, exclude=exclude)
+        elif request["op"] == "test":
+            fresh = _rerun_tests(workspace, request)
+        elif request["op"] == "diagnostics" and bundle["server"] is not None:
+            fresh = _rediagnose(workspace, bundle, timeout=timeout, use_daemon=use_daemon,
+                                exclude=exclude)
+        else:
+            raise UsageError(f"bundles of op {request['op']!r} cannot be recomputed by "
+                             "`bundle verify` (their integrity is intact)", code="unsupported")
+    except DRIFT_ERRORS as exc:
+        return None, [{"where": "request", "kind": "unresolvable", "reason": exc.code,
+                       "message": str(exc)}]
     if fresh["hash"] == bundle["hash"]:
         return fresh, []
     return fresh, diff_bundles(bundle, fresh)
+
+
+def _rerun_tests(workspace: Workspace, request: dict[str, Any]) -> dict[str, Any]:
+    if request.get("selection") is not None:
+        raise UsageError("a test bundle of an impact-selected run cannot be rerun by "
+                         "`bundle verify` (its integrity is intact); rerun `lanser test` "
+                         "with the same selection", code="unsupported")
+    from lanser.runner import run_tests
+
+    try:
+        result = run_tests(workspace, rev=request.get("rev"), args=tuple(request["args"]),
+                           timeout=float(request["test_timeout"]),
+                           memory_mb=int(request["memory_mb"]),
+                           reruns=int(request["reruns"]))
+    except (KeyError, TypeError, ValueError):
+        raise UsageError("this test bundle's request lacks what a rerun needs (args, "
+                         "test_timeout, memory_mb, reruns)", code="unsupported") from None
+    return result.bundle(workspace)
+
+
+def _rediagnose(workspace: Workspace, bundle: dict[str, Any], *, timeout: float,
+                use_daemon: bool, exclude: Iterable[Path]) -> dict[str, Any]:
+    from lanser.lsp.client import query_batch
+
+    spec = get_server(bundle["server"]["name"], workspace.config.servers)
+    request = {k: v for k, v in bundle["request"].items() if k != "op"}
+    snapshot = snapshot_identity(workspace, exclude)
+    answers, server = query_batch(workspace, spec, [{"op": "diagnostics", **request}],
+                                  timeout=timeout, use_daemon=use_daemon)
+    return make_bundle(workspace, op="diagnostics", request=request, facts=answers[0],
+                       server=server, snapshot=snapshot)
+
