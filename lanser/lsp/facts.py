@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lanser.errors import LanserError
+from lanser.pathtext import scrub_paths
 from lanser.positions import Position, SourceText, Span, read_source
 from lanser.workspace import uri_to_path
 
@@ -66,8 +67,12 @@ class PathNames:
         return resolved.as_posix()
 
     def scrub(self, message: str) -> str:
-        """Rewrite absolute workspace paths inside a message to relative ones."""
-        return message.replace(str(self.root) + "/", "").replace(str(self.root), ".")
+        """Rewrite absolute paths inside a message the way :meth:`name` names files:
+        workspace paths relative, installation paths under their anchors, in plain
+        and ``file://`` form, only at path boundaries (:func:`lanser.pathtext.scrub_paths`)."""
+        roots = {str(self.root), str(self.root.resolve())}
+        return scrub_paths(message, [*((r, "") for r in roots),
+                                     *((str(a), label) for a, label in self.anchors)])
 
 
 class Texts:
@@ -320,18 +325,29 @@ class Normalizer:
             other = item[end]
             path = uri_to_path(other["uri"])
             site_path = path if end == "from" else origin
-            sites = tuple(sorted(self.texts.span(site_path, r) for r in item.get("fromRanges", [])))
+            # A set: servers repeat a site (one per prepared item, per overload).
+            sites = tuple(sorted({self.texts.span(site_path, r)
+                                  for r in item.get("fromRanges", [])}))
             found.add(Call(other["name"], SYMBOL_KINDS.get(other.get("kind"), "unknown"),
                            self.names.name(path),
                            self.texts.span(path, other["selectionRange"]), sites))
         return sorted(found, key=lambda c: c.sort_key)
 
-    def workspace_edit(self, raw: Any) -> list[FileChange]:
-        """An LSP WorkspaceEdit as ordered file changes in user coordinates.
+    def workspace_edit(self, raw: Any, *,
+                       version_of: Callable[[Path], int | None] | None = None
+                       ) -> list[FileChange]:
+        """An LSP WorkspaceEdit as ordered file changes, text edits still in LSP units.
 
         ``documentChanges`` keep their order (operations may depend on each other);
         the older ``changes`` map has no order and is sorted by path. Text edits of one
         file are sorted by position (LSP forbids overlapping edits in one file).
+
+        Ranges stay :class:`LspTextEdit` (0-based, the session's encoding): a range
+        means the text *as earlier steps of this same edit left it* (a file the edit
+        created, a file it already edited), which only the planner holds; it
+        resolves them (:meth:`LspTextEdit.resolve`). With ``version_of`` (the
+        document versions the session sent), a ``textDocument.version`` other than
+        the one the server saw is refused as stale, not applied to other bytes.
         """
         if not raw:
             return []
@@ -349,7 +365,10 @@ class Normalizer:
                         new_path=self.names.name(uri_to_path(change["newUri"])),
                     ))
                 else:
-                    path = uri_to_path(change["textDocument"]["uri"])
+                    document = change["textDocument"]
+                    path = uri_to_path(document["uri"])
+                    _check_version(self.names.name(path), document.get("version"),
+                                   version_of(path) if version_of else None)
                     out.append(self._file_edit(path, change.get("edits", [])))
         else:
             for uri in sorted(raw.get("changes") or {}):
@@ -358,11 +377,41 @@ class Normalizer:
 
 
     def _file_edit(self, path: Path, edits: list[dict[str, Any]]) -> FileChange:
-        converted = sorted(
-            (TextEdit(self.texts.span(path, e["range"]), e.get("newText", "")) for e in edits),
-            key=lambda e: e.span,
+        encoding = self.texts.encoding
+        kept = sorted(
+            (LspTextEdit(_point(e["range"]["start"]), _point(e["range"]["end"]),
+                         e.get("newText", ""), encoding) for e in edits),
+            key=lambda e: (e.start, e.end),
         )
-        return FileChange("edit", self.names.name(path), tuple(converted))
+        return FileChange("edit", self.names.name(path), tuple(kept))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class LspTextEdit:
+    """A text edit of a WorkspaceEdit as the server sent it: 0-based ``(line,
+    character)`` in ``encoding`` units. Turned into a :class:`TextEdit` (code
+    points) against the exact text it applies to, by :meth:`resolve`."""
+
+    start: tuple[int, int]
+    end: tuple[int, int]
+    new_text: str
+    encoding: str = "utf-16"
+
+    def resolve(self, text: SourceText) -> TextEdit:
+        return TextEdit(Span(text.from_lsp(*self.start, self.encoding),
+                             text.from_lsp(*self.end, self.encoding)), self.new_text)
+
+
+def _point(position: dict[str, Any]) -> tuple[int, int]:
+    return int(position["line"]), int(position["character"])
+
+
+def _check_version(name: str, given: Any, seen: int | None) -> None:
+    if given is not None and seen is not None and given != seen:
+        from lanser.errors import UsageError
+
+        raise UsageError(f"{name}: the edit is for version {given} of the file, the server "
+                         f"saw version {seen}; ask again", code="stale", path=name)
 
 
 def _markup_text(contents: Any) -> str:
