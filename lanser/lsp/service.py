@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lanser.errors import ServerError, Unsupported, UsageError
+from lanser.errors import LanserError, ServerError, Unsupported, UsageError
 from lanser.lsp.facts import (
     Call,
     Diagnostic,
@@ -235,22 +235,31 @@ class LanguageService:
             await self.refresh()
             _, params = await self._open(path, pos)
             provider = self.session.capabilities.get("renameProvider")
+            refused = f"{self.spec.name} cannot rename at {self.workspace.relative(path)}:{pos}"
             if isinstance(provider, dict) and provider.get("prepareProvider"):
-                prepared = await self.session.request("textDocument/prepareRename", params)
+                try:
+                    prepared = await self.session.request("textDocument/prepareRename", params)
+                except ServerError as exc:
+                    raise _rename_refused(exc, refused) from None
                 if not prepared:
-                    raise UsageError(
-                        f"{self.spec.name} cannot rename at {self.workspace.relative(path)}:"
-                        f"{pos}: no renameable symbol there", code="rename_refused",
-                    )
+                    raise UsageError(f"{refused}: no renameable symbol there",
+                                     code="rename_refused")
             params["newName"] = new_name
             try:
                 raw = await self._ask("textDocument/rename", params)
             except ServerError as exc:
-                raise UsageError(f"rename refused: {exc.message}", code="rename_refused") from None
+                raise _rename_refused(exc, "rename refused") from None
             if not raw:
                 raise UsageError(f"{self.spec.name} returned no edit for this rename",
                                  code="rename_refused")
-            return self._normalizer().workspace_edit(raw)
+            return self._normalizer().workspace_edit(raw, version_of=self._synced_version)
+
+    def _synced_version(self, path: Path) -> int | None:
+        """The version of ``path`` the server was last sent (None: not open)."""
+        from lanser.workspace import path_to_uri
+
+        doc = self.session.documents.get(path_to_uri(path))
+        return doc.version if doc is not None else None
 
     async def code_actions(self, path: Path, span: Span) -> list[dict[str, Any]]:
         """Code actions offered for ``span``, each with its edit in user coordinates."""
@@ -279,8 +288,14 @@ class LanguageService:
                         continue
                 if not action.get("edit"):
                     continue
+                # Edit *and* command: LSP runs the command after the edit. lanser never
+                # executes server commands, so it names it and refuses to half-apply.
+                command = action.get("command")
                 out.append({"title": action.get("title", ""), "kind": action.get("kind"),
-                            "changes": normalizer.workspace_edit(action["edit"])})
+                            "command": command.get("command") if isinstance(command, dict)
+                            else None,
+                            "changes": normalizer.workspace_edit(
+                                action["edit"], version_of=self._synced_version)})
             out.sort(key=lambda a: (a["title"], a["kind"] or ""))
             return out
 
@@ -318,3 +333,11 @@ def config_hash(spec: ServerSpec) -> str:
         "settings": spec.settings,
         "initialization_options": spec.initialization_options,
     })
+
+
+def _rename_refused(exc: ServerError, what: str) -> LanserError:
+    """A server's error *answer* to a rename is a refusal (exit 2); a crash or a
+    timeout stays a server failure (exit 3)."""
+    if type(exc) is not ServerError:
+        return exc
+    return UsageError(f"{what}: {exc.message}", code="rename_refused")

@@ -8,7 +8,9 @@ ones it names):
 2. Fast path: the origin's file is unchanged in the new snapshot -> same place, 1.0.
 3. Gather candidates in the new snapshot, from independent strategies:
    ``diff`` (the origin's line maps through a line diff of the file onto an unchanged
-   line: same column there), ``selector`` (the selector itself resolved anew),
+   line: same column there; ``diff-edited``: onto the line that replaced it, at the
+   token), ``selector`` (the selector itself resolved anew; ``position`` for a bare
+   position, which is the naive baseline and corroborates nothing),
    ``anchor`` (every exact occurrence of the origin's token in the same file, and in
    every other file when the file is gone or holds none: moves), ``symbol`` (a
    definition's name: the definition of the same qualified name anywhere) and
@@ -16,10 +18,11 @@ ones it names):
 4. Score each candidate from evidence that does not depend on how it was found:
    context around it (``WINDOW`` code points each side, similar and aligned) against
    the origin's, the token itself there, the same enclosing definition, proximity;
-   then corroborations (diff, symbol, selector) each close half the gap to 1.
+   then corroborations (diff, diff-edited, symbol, selector) each close half the gap.
 5. Confidence = min(best score, its share of the odds against the runner-up): two
    near-equal places mean we do not know which. Found when the confidence reaches
    the threshold; otherwise lost, with the candidates listed.
+6. A range relocates each end so; found only when both are, in one file, in order.
 """
 
 from __future__ import annotations
@@ -28,11 +31,11 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from lanser.errors import NotFound
+from lanser.errors import LanserError, NotFound
 from lanser.positions import Position
 from lanser.selectors import anchors
 from lanser.selectors.pytree import PyDoc
-from lanser.selectors.resolver import resolve
+from lanser.selectors.resolver import confident, resolve
 from lanser.selectors.snapshot import Snapshot
 from lanser.selectors.syntax import Parsed, Range, Selector
 
@@ -42,9 +45,15 @@ WINDOW = 48
 #: definition, proximity (same file). They sum to 1.
 WEIGHTS = {"context": 0.5, "token": 0.2, "scope": 0.25, "near": 0.05}
 #: Corroborations: each closes this share of the remaining gap to 1. ``diff``: the
-#: line diff maps the origin here; ``symbol``: the same definition (qualified name and
-#: kind) is here; ``selector``: the selector itself resolves here confidently.
+#: line diff maps the origin here (``diff-edited``: onto the line that replaced it);
+#: ``symbol``: the same definition (qualified name and kind) is here; ``selector``:
+#: the selector itself resolves here confidently (never a bare position: that is the
+#: naive baseline, source ``position``, and no evidence of its own).
 CORROBORATION = 0.5
+#: An edited line maps to its replacement when they are this similar (difflib ratio,
+#: stripped) and the runner-up line in the replaced block is this much less so.
+EDITED_SIMILARITY = 0.75
+EDITED_MARGIN = 0.1
 #: Found at or above this confidence; below, lost (the default query threshold too).
 THRESHOLD = 0.8
 #: Candidates scored at most (the best of the cheap pre-ranking).
@@ -64,6 +73,7 @@ class Relocated:
     method: str = ""
     reasons: tuple[str, ...] = ()
     candidates: tuple[dict[str, Any], ...] = field(default=())
+    end: Position | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"status": self.status, "selector": self.selector,
@@ -72,6 +82,8 @@ class Relocated:
                                "candidates": list(self.candidates)}
         if self.position is not None:
             out.update(path=self.path, line=self.position.line, col=self.position.col)
+        if self.end is not None:
+            out.update(end_line=self.end.line, end_col=self.end.col)
         return out
 
 
@@ -89,7 +101,7 @@ class Relocator:
 
     def __init__(self, old: Snapshot, new: Snapshot, *, threshold: float = THRESHOLD) -> None:
         self.old, self.new, self.threshold = old, new, threshold
-        self._line_maps: dict[str, dict[int, int] | None] = {}
+        self._line_maps: dict[str, dict[int, tuple[int, bool]]] = {}
         self._scopes: dict[tuple[int, str, int], float] = {}
 
     def relocate(self, text: str, parsed: Parsed | None = None) -> Relocated:
@@ -98,9 +110,39 @@ class Relocator:
 
             parsed = parse_selector(text)
         if isinstance(parsed, Range):
-            parsed = parsed.start  # a range relocates by its start
+            return self._relocate_range(text, parsed)
+        return self._relocate_one(text, parsed)
+
+    def _relocate_range(self, text: str, rng: Range) -> Relocated:
+        """Both ends relocate on their own; found only when both are, in one file, in order."""
+        start = self._relocate_one(text, rng.start)
+        end = self._relocate_one(text, rng.end)
+        origin = {**start.origin, "end_line": end.origin["line"], "end_col": end.origin["col"]}
+        if end.origin["path"] != start.origin["path"] or \
+                (end.origin["line"], end.origin["col"]) < (start.origin["line"],
+                                                           start.origin["col"]):
+            raise NotFound(f"range {text!r} does not resolve in {self.old.label} to one "
+                           "forward span: nothing to relocate", code="not_at_origin",
+                           selector=text, candidates=[])
+        reasons = [*(f"start: {r}" for r in start.reasons), *(f"end: {r}" for r in end.reasons)]
+        confidence = min(start.confidence, end.confidence)
+        lost = [f"the {name} is lost" for name, r in (("start", start), ("end", end))
+                if r.status != "found"]
+        broken = None
+        if not lost and end.path != start.path:
+            broken = f"the ends moved to different files ({start.path}, {end.path})"
+        elif not lost and end.position is not None and start.position is not None and \
+                end.position < start.position:
+            broken = f"the end ({end.position}) moved before the start ({start.position})"
+        if broken is not None:  # each end is sure of itself; the span they make is not one
+            lost, confidence = [broken], 0.0
+        return Relocated("lost" if lost else "found", text, origin, start.path,
+                         start.position, confidence, f"range({start.method}..{end.method})",
+                         (*lost, *reasons), start.candidates, end=end.position)
+
+    def _relocate_one(self, text: str, parsed: Selector) -> Relocated:
         origins = resolve(self.old, parsed)
-        if not origins or origins[0].confidence < self.threshold:
+        if not confident(origins, self.threshold):
             raise NotFound(f"selector {text!r} does not resolve confidently in "
                            f"{self.old.label}: nothing to relocate",
                            code="not_at_origin", selector=text,
@@ -132,16 +174,25 @@ class Relocator:
         new_doc = self.new.doc(path)
         token = _token(doc, offset)
         if new_doc is not None:
-            mapped = self._map_line(path, doc, new_doc, doc.source.position(offset).line)
+            at = doc.source.position(offset)
+            mapped, edited = self._map_line(path, doc, new_doc, at.line)
             if mapped is not None:
-                col = doc.source.position(offset).col
                 line_text = new_doc.source.lines[mapped - 1]
-                if col <= len(line_text) + 1:
-                    add(path, new_doc.source.offset(Position(mapped, col)), "diff")
-        for c in resolve(self.new, parsed) if _resolvable(self.new, parsed) else []:
+                col: int | None = at.col
+                if edited:  # the line was edited: the token there, same column or unique
+                    cols = [i + 1 for i in anchors.exact_offsets(line_text, token)] \
+                        if token.strip() else []
+                    col = at.col if at.col in cols else cols[0] if len(cols) == 1 else None
+                if col is not None and col <= len(line_text) + 1:
+                    add(path, new_doc.source.offset(Position(mapped, col)),
+                        "diff-edited" if edited else "diff")
+        # A bare position resolved anew is the naive keep-line:col baseline: a candidate,
+        # never a corroboration (the stale spot would outscore the true one).
+        plain = parsed.line is not None
+        for c in _resolve_quietly(self.new, parsed):
             cdoc = self.new.doc(c.path)
             if cdoc is not None:
-                add(c.path, cdoc.source.offset(c.position),
+                add(c.path, cdoc.source.offset(c.position), "position" if plain else
                     "selector" if c.confidence >= self.threshold else "selector-weak")
         if token:
             if new_doc is not None:
@@ -178,18 +229,29 @@ class Relocator:
             cands = cands[:TOP_K]
         return cands
 
-    def _map_line(self, path: str, doc: PyDoc, new_doc: PyDoc, line: int) -> int | None:
+    def _map_line(self, path: str, doc: PyDoc, new_doc: PyDoc,
+                  line: int) -> tuple[int | None, bool]:
+        """Where the line diff puts old ``line``: (new line, edited?), or (None, False).
+
+        An unchanged line maps exactly. A line in a replaced block maps to the block's
+        most similar new line when that one is similar (``EDITED_SIMILARITY``) and
+        clearly more so than the next (``EDITED_MARGIN``): the line was edited in place.
+        """
         if path not in self._line_maps:
-            matcher = difflib.SequenceMatcher(None, doc.source.lines, new_doc.source.lines,
-                                              autojunk=False)
-            mapping = {}
-            for tag, i1, i2, j1, _ in matcher.get_opcodes():
+            old_lines, new_lines = doc.source.lines, new_doc.source.lines
+            matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+            mapping: dict[int, tuple[int, bool]] = {}
+            for tag, i1, i2, j1, j2 in matcher.get_opcodes():
                 if tag == "equal":
                     for k in range(i2 - i1):
-                        mapping[i1 + k + 1] = j1 + k + 1
+                        mapping[i1 + k + 1] = (j1 + k + 1, False)
+                elif tag == "replace" and (i2 - i1) * (j2 - j1) <= 400:
+                    for i in range(i1, i2):
+                        best = _most_similar(old_lines[i], new_lines[j1:j2])
+                        if best is not None:
+                            mapping[i + 1] = (j1 + best + 1, True)
             self._line_maps[path] = mapping
-        line_map = self._line_maps[path]
-        return line_map.get(line) if line_map is not None else None
+        return self._line_maps[path].get(line, (None, False))
 
     # -- scoring --------------------------------------------------------------
 
@@ -217,7 +279,7 @@ class Relocator:
             "near": max(0.0, 1 - abs(new_line - old_line) / 200) if cand.path == path else 0,
         }
         score = sum(WEIGHTS[k] * v for k, v in evidence.items())
-        for source in ("diff", "symbol", "selector"):
+        for source in ("diff", "diff-edited", "symbol", "selector"):
             if source in cand.sources:
                 evidence[source] = 1.0
                 score += (1 - score) * CORROBORATION
@@ -274,8 +336,29 @@ class Relocator:
                 "method": "+".join(sorted(c.sources))}
 
 
-def _resolvable(snapshot: Snapshot, parsed: Selector) -> bool:
-    return parsed.path is None or snapshot.exists(snapshot.normalize(parsed.path))
+def _resolve_quietly(snapshot: Snapshot, parsed: Selector) -> list[Any]:
+    """The selector's candidates in ``snapshot``; none where its file is gone or its
+    position is past the end of the file now (evidence missing, not an error)."""
+    if parsed.path is not None and not snapshot.exists(snapshot.normalize(parsed.path)):
+        return []
+    try:
+        return resolve(snapshot, parsed)
+    except LanserError:
+        return []
+
+
+def _most_similar(line: str, block: list[str]) -> int | None:
+    """The index of ``block``'s line most similar to ``line``, when it clearly is."""
+    key = line.strip()
+    if not key:
+        return None
+    ratios = sorted(((difflib.SequenceMatcher(None, key, b.strip(), autojunk=False).ratio(), j)
+                     for j, b in enumerate(block)), reverse=True)
+    if not ratios or ratios[0][0] < EDITED_SIMILARITY:
+        return None
+    if len(ratios) > 1 and ratios[0][0] - ratios[1][0] < EDITED_MARGIN:
+        return None
+    return ratios[0][1]
 
 
 def _token(doc: PyDoc, offset: int) -> str:
