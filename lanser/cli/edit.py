@@ -134,8 +134,10 @@ def actions(loc: LocArg,
                           + (f" [dim]({action.kind})[/]" if action.kind else ""))
             if action.preview is not None:
                 _render_preview(action.preview, console)
-            else:
-                console.print(f"  [red]refused[/]: {action.refusal['message']}", markup=True)
+            if action.refusal is not None:
+                from rich.markup import escape
+
+                console.print(f"  [red]refused[/]: {escape(action.refusal['message'])}")
     else:
         return _show(inv, outcome.chosen)
     chosen = outcome.chosen

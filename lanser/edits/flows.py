@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lanser.edits.envelope import Envelope
-from lanser.edits.model import ApplyResult, Preview
+from lanser.edits.model import ApplyResult, EditRefused, Preview
 from lanser.edits.sources import parse_edit, read_text_or_none
 from lanser.errors import NotFound, UsageError
 from lanser.positions import Position, Span
@@ -85,6 +85,13 @@ async def _service(workspace: Workspace, spec: Any, timeout: float,
         yield service
 
 
+def check_verify(apply: bool, verify: bool) -> None:
+    """``--verify`` means verify *an apply*: on a preview it would silently do nothing."""
+    if verify and not apply:
+        raise UsageError("--verify checks an apply: add --apply (a preview writes nothing, "
+                         "so there is nothing to verify)", code="usage")
+
+
 def check_name(path: Path, new_name: str) -> None:
     if path.suffix in (".py", ".pyi") and (not new_name.isidentifier()
                                            or keyword.iskeyword(new_name)):
@@ -95,6 +102,7 @@ async def rename(workspace: Workspace, spec: Any, path: Path, pos: Position, new
                  *, apply: bool = False, verify: bool = False, allow_dirty: bool = False,
                  timeout: float = 30.0, service: Any = None) -> Outcome:
     """Rename the symbol at ``pos`` through the server (prepareRename first)."""
+    check_verify(apply, verify)
     check_name(path, new_name)
     envelope = Envelope(workspace, allow_dirty=allow_dirty)
     envelope.recover_pending()
@@ -122,7 +130,12 @@ async def actions(workspace: Workspace, spec: Any, path: Path, span: Span, *,
                   choose: str | None = None, apply: bool = False, verify: bool = False,
                   allow_dirty: bool = False, timeout: float = 30.0,
                   service: Any = None) -> ActionsOutcome:
-    """Code actions at ``span``, each previewed; ``choose`` (id or title) picks one."""
+    """Code actions at ``span``, each previewed; ``choose`` (id or title) picks one.
+
+    An action that also carries a server command is previewed but refused: lanser
+    does not run server commands, and its edit alone is half the action.
+    """
+    check_verify(apply, verify)
     envelope = Envelope(workspace, allow_dirty=allow_dirty)
     envelope.recover_pending()
     async with _service(workspace, spec, timeout, service) as service:
@@ -132,7 +145,10 @@ async def actions(workspace: Workspace, spec: Any, path: Path, span: Span, *,
             try:
                 preview = envelope.preview(action["changes"],
                                            origin=f"action {action['title']}")
-                found.append(Action(index, action["title"], action["kind"], preview))
+                refusal = None
+                if action.get("command"):
+                    refusal = _with_command(action).to_json()["error"]
+                found.append(Action(index, action["title"], action["kind"], preview, refusal))
             except UsageError as exc:
                 found.append(Action(index, action["title"], action["kind"], None,
                                     exc.to_json()["error"]))
@@ -149,14 +165,24 @@ async def actions(workspace: Workspace, spec: Any, path: Path, span: Span, *,
             envelope.preview(offered[action.id - 1]["changes"], origin=action.title)
             raise UsageError(f"code action {action.title!r} cannot be applied",
                              code="refused")
+        if action.refusal is not None:
+            raise _with_command(offered[action.id - 1])
         chosen = await _finish(envelope, action.preview, service, apply=apply, verify=verify)
         return ActionsOutcome(tuple(found), chosen)
+
+
+def _with_command(action: dict[str, Any]) -> EditRefused:
+    return EditRefused(f"code action {action['title']!r} also runs the server command "
+                       f"{action['command']!r} after its edit; lanser does not execute server "
+                       "commands, and applying the edit alone would be half the action",
+                       code="action_command")
 
 
 async def apply_file(workspace: Workspace, text: str, *, origin: str, apply: bool = True,
                      verify: bool = False, allow_dirty: bool = False, spec: Any = None,
                      timeout: float = 30.0, service: Any = None) -> Outcome:
     """Preview (and apply) an edit file: WorkspaceEdit JSON, lanser preview, or a diff."""
+    check_verify(apply, verify)
     envelope = Envelope(workspace, allow_dirty=allow_dirty)
     envelope.recover_pending()
 

@@ -10,6 +10,11 @@ Coordinate and byte rules, applied once here:
 * text edits are in user coordinates (1-based code points) and are applied with
   :meth:`SourceText.offset` on the decoded text: never a UTF-16 offset used as a
   ``str`` index (the published tool's rename broke after an emoji that way);
+* LSP edits (:class:`~lanser.lsp.facts.LspTextEdit`, UTF-16 columns) are converted
+  here, against the text *as the earlier changes of the same edit left it*: a file
+  the edit just created or renamed has no bytes on disk, and a second edit of one
+  file counts columns in the first one's result. The preview keeps the converted
+  changes, so its ``changes`` replay in user coordinates;
 * a UTF-8 byte-order mark is kept; binary or non-UTF-8 files are refused;
 * in a file whose line breaks are mostly CRLF, line breaks in inserted text become
   CRLF, so a CRLF file stays CRLF;
@@ -29,7 +34,7 @@ from dataclasses import dataclass
 from lanser.edits.jail import Jail
 from lanser.edits.model import EditConflict, FileEffect, Preview
 from lanser.errors import UsageError
-from lanser.lsp.facts import FileChange, TextEdit
+from lanser.lsp.facts import FileChange, LspTextEdit, TextEdit
 from lanser.positions import SourceText, decode_source
 
 _LONE_LF = re.compile(r"(?<!\r)\n")
@@ -58,6 +63,8 @@ class Planner:
         self.jail = jail
         self.files: dict[str, _File] = {}
         self.symbols: set[str] = set()
+        #: The changes played, their edits in user coordinates (what a preview keeps).
+        self.played: list[FileChange] = []
 
     def _file(self, given: str) -> _File:
         target = self.jail.check(given)
@@ -85,8 +92,9 @@ class Planner:
             entry = self._file(change.path)
             if entry.current is None:
                 raise EditConflict(f"{change.path}: cannot edit, no such file", path=change.path)
-            entry.current = self._edit_bytes(change.path, entry.current, change.edits)
+            entry.current, edits = self._edit_bytes(change.path, entry.current, change.edits)
             entry.edits += len(change.edits)
+            change = FileChange("edit", change.path, edits)
         elif change.kind == "create":
             entry = self._file(change.path)
             if entry.current is not None:
@@ -118,13 +126,17 @@ class Planner:
             source.current, source.current_mode = None, None
         else:
             raise UsageError(f"unknown change kind {change.kind!r}", code="bad_edit")
+        self.played.append(change)
 
-    def _edit_bytes(self, given: str, data: bytes, edits: Iterable[TextEdit]) -> bytes:
+    def _edit_bytes(self, given: str, data: bytes, edits: Iterable[TextEdit | LspTextEdit]
+                    ) -> tuple[bytes, tuple[TextEdit, ...]]:
+        """The bytes after ``edits``, and the edits in user coordinates of ``data``."""
         bom = codecs.BOM_UTF8 if data.startswith(codecs.BOM_UTF8) else b""
         source = SourceText(decode_source(data, given))
         crlf = _mostly_crlf(source.text)
+        resolved = tuple(e.resolve(source) if isinstance(e, LspTextEdit) else e for e in edits)
         spans = []
-        for edit in edits:
+        for edit in resolved:
             start, end = source.offset(edit.span.start), source.offset(edit.span.end)
             if end < start:
                 raise UsageError(f"{given}: edit ends before it starts at {edit.span.start}",
@@ -146,7 +158,7 @@ class Planner:
             cursor = end
         pieces.append(source.text[cursor:])
         try:
-            return bom + "".join(pieces).encode("utf-8")
+            return bom + "".join(pieces).encode("utf-8"), resolved
         except UnicodeEncodeError:  # a lone surrogate in new text (JSON allows "\ud83d")
             raise UsageError(f"{given}: the edit's new text is not valid Unicode",
                              code="bad_edit", path=given) from None
@@ -178,7 +190,7 @@ def plan(jail: Jail, changes: Iterable[FileChange], *, origin: str,
         raise UsageError("the edit changes nothing", code="empty_edit")
     diff = "".join(unified_diff(e) for e in effects)
     names = sorted({*symbols, *planner.symbols, *(n for e in effects for n in renamed_words(e))})
-    return Preview(origin, changes, effects, diff, tuple(names))
+    return Preview(origin, tuple(planner.played), effects, diff, tuple(names))
 
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")

@@ -4,7 +4,11 @@ Three inputs are accepted by ``lanser apply``:
 
 * an LSP ``WorkspaceEdit`` (``changes`` map or ``documentChanges`` list with text
   edits and create/rename/delete operations), positions in UTF-16 as LSP says,
-  converted by :class:`lanser.lsp.facts.Normalizer` like any server answer;
+  converted by :class:`lanser.lsp.facts.Normalizer` like any server answer (the
+  planner turns UTF-16 columns into code points against the text each step sees).
+  ``textDocument.version`` means something only to a live session, which checks
+  it (:meth:`lanser.lsp.service.LanguageService.rename`); from a file, use a
+  lanser preview, whose ``base`` hashes are the stale check;
 * a lanser preview (what ``--json`` previews print): its ``changes`` are already in
   user coordinates and its ``base`` hashes make the apply refuse stale files;
 * a unified diff (``git diff`` or ``diff -u``). Each hunk must match the file exactly
