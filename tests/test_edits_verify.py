@@ -43,3 +43,23 @@ def test_policy_is_validated(workspace) -> None:
         Settings.from_workspace(Workspace.open(root))
     ok = workspace({"lanser.toml": '[edits]\nrollback_on = "never"\nverify_scope = "workspace"\n'})
     assert Settings.from_workspace(Workspace.open(ok)) == Settings("never", "workspace", True)
+
+
+def test_default_verify_sees_an_importer_the_edit_did_not_touch(workspace, cli) -> None:
+    """Renaming a function in a.py breaks b.py's import: rolled back by default."""
+    a = "def helper() -> int:\n    return 1\n"
+    b = "from a import helper\n\nvalue: int = helper()\n"
+    patch = ("--- a/a.py\n+++ b/a.py\n@@ -1,2 +1,2 @@\n-def helper() -> int:\n"
+             "+def assist() -> int:\n     return 1\n")
+    root = workspace({"a.py": a, "b.py": b, "p.diff": patch}, git_repo=True)
+    result = cli(["apply", "p.diff", "--verify", "--json"], cwd=root)
+    assert result.code == 1, result.stdout + result.stderr
+    record = result.json["result"]
+    assert record["status"] == "rolled_back" and record["files"] == ["a.py"]
+    assert {d["path"] for d in record["new_diagnostics"]} == {"b.py"}
+    assert (root / "a.py").read_text() == a and (root / "b.py").read_text() == b
+    # The narrower scope, asked for, only looks at a.py and keeps the apply.
+    (root / "lanser.toml").write_text('[edits]\nverify_scope = "touched"\n')
+    narrow = cli(["apply", "p.diff", "--verify", "--json"], cwd=root)
+    assert narrow.code == 0, narrow.stdout
+    assert narrow.json["result"]["status"] == "applied"

@@ -41,17 +41,23 @@ VERIFY_SCOPES = ("touched", "workspace")
 
 @dataclass(frozen=True)
 class Settings:
-    """``[edits]`` in lanser.toml (deny globs are read by the jail)."""
+    """``[edits]`` in lanser.toml (deny globs are read by the jail).
+
+    ``verify_scope`` defaults to the whole workspace: a signature change breaks
+    importers the edit never touched, and the service pulls every file's
+    diagnostics at once, so seeing them costs little more than the touched files.
+    ``"touched"`` narrows verification to the files the edit writes.
+    """
 
     rollback_on: str = "new_errors"
-    verify_scope: str = "touched"
+    verify_scope: str = "workspace"
     record: bool = True
 
     @classmethod
     def from_workspace(cls, workspace: Workspace) -> Settings:
         section = workspace.config.section("edits")
         settings = cls(str(section.get("rollback_on", "new_errors")),
-                       str(section.get("verify_scope", "touched")),
+                       str(section.get("verify_scope", cls.verify_scope)),
                        bool(section.get("record", True)))
         if settings.rollback_on not in ROLLBACK_POLICIES:
             raise ConfigError(f"[edits] rollback_on = {settings.rollback_on!r}: expected one "

@@ -3,15 +3,18 @@
 Errors are compared as identities, not positions (an edit moves code): an error
 after the apply is *new* unless an error before it has the same file, code and
 message, or failing that the same file and code (a rename changes the names inside
-messages). Files renamed by the edit are compared under their new names. Only
-errors count; ``[edits] rollback_on = "new_errors"`` (default) rolls the apply
-back when there is any, ``"never"`` keeps it and still reports them.
+messages). Files renamed by the edit are compared under their new names. By
+default every file of the workspace is compared (``[edits] verify_scope``), so an
+importer the edit broke without touching it counts too. Only errors count;
+``[edits] rollback_on = "new_errors"`` (default) rolls the apply back when there
+is any, ``"never"`` keeps it and still reports them.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from lanser.edits.envelope import Envelope, applied
@@ -106,8 +109,6 @@ async def apply_verified(envelope: Envelope, preview: Preview, service: Any) -> 
         record = envelope.commit(txn, preview)
     result = applied(preview, record=record, verified=ready_before and ready_after)
     if fresh:  # policy "never": keep the apply, report what it broke
-        from dataclasses import replace
-
         result = replace(result, new_diagnostics=tuple(d.to_json() for d in fresh))
     return result
 
