@@ -49,7 +49,10 @@ def make_bundle(workspace: Workspace, *, op: str, request: dict[str, Any],
                 facts: dict[str, Any], server: dict[str, Any] | None = None,
                 snapshot: dict[str, Any] | None = None,
                 provenance: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Wrap ``facts`` into a hashed bundle (``snapshot`` defaults to the workspace now)."""
+    """Wrap ``facts`` into a hashed bundle (``snapshot`` defaults to the workspace now).
+
+    The bundle is checked against the schema before it is returned
+    (:class:`MalformedBundle` if it does not fit: a bug, not bad input)."""
     if snapshot is None:
         from lanser.bundles.snapshot import snapshot_identity
 
@@ -63,6 +66,9 @@ def make_bundle(workspace: Workspace, *, op: str, request: dict[str, Any],
         "facts": facts,
     }
     bundle["hash"] = bundle_hash(bundle)
+    from lanser.bundles.schema import validate
+
+    validate(bundle)  # never write what verify would refuse
     bundle["provenance"] = {
         "host": socket.gethostname(),
         "root": str(workspace.root),
