@@ -92,19 +92,28 @@ def run(workspace: Workspace, spec: Any, command: str, args: dict[str, Any], *,
     return steps.compose(answers, server)
 
 
-SEVERITIES = ("error", "warning", "information", "hint")
+def severities() -> tuple[str, ...]:
+    """Severity names, worst first, as :mod:`lanser.lsp.facts` names them. Imported
+    on use: the daemon fast path answers ``--fail-on never`` without facts' import."""
+    from lanser.lsp.facts import SEVERITIES
+
+    return tuple(SEVERITIES[rank] for rank in sorted(SEVERITIES))
 
 
 def check_fail_on(fail_on: str) -> None:
-    if fail_on not in (*SEVERITIES, "never"):
-        raise UsageError(f"--fail-on {fail_on}: expected one of {', '.join(SEVERITIES)}, never")
+    names = severities()
+    if fail_on not in (*names, "never"):
+        raise UsageError(f"--fail-on {fail_on}: expected one of {', '.join(names)}, never")
 
 
 def diagnostics_exit_code(summary: dict[str, int], fail_on: str) -> int:
     """3 when a file was not ready, 1 when ``fail_on`` severity (or worse) was found."""
     if summary["not_ready"]:
         return int(ExitCode.RUNTIME)
-    if fail_on != "never" and any(summary[s] for s in SEVERITIES[: SEVERITIES.index(fail_on) + 1]):
+    if fail_on == "never":
+        return 0
+    names = severities()
+    if any(summary[s] for s in names[: names.index(fail_on) + 1]):
         return int(ExitCode.CHECK_FAILED)
     return 0
 

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
-import threading
+import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
 import pytest
 
 from lanser.lsp import daemon_client
+from lanser.lsp.client import query_in_process
+from lanser.lsp.registry import get_server
+from lanser.workspace import Workspace
+from tests.test_lsp_resilience import SOURCE as STUB_SOURCE
+from tests.test_lsp_resilience import stub_config
 
 A = "def helper(x: int) -> int:\n    return x + 1\n"
 B = "from a import helper\n\n\nvalue = helper(1)\nother = helper(value)\n"
@@ -43,8 +51,10 @@ def started(workspace, cli, runtime):
         result = cli(["daemon", "start", "--json"], cwd=root, env=runtime)
         assert result.code == 0, result.stderr
         roots.append(root)
+        start.replies[root] = result.json
         return root
 
+    start.replies = {}  # root -> what `daemon start --json` printed
     yield start
     for root in roots:
         cli(["daemon", "stop"], cwd=root, env=runtime)
@@ -91,35 +101,37 @@ def test_daemon_keeps_the_workspace_git_status_clean(started, cli, runtime):
     assert len(str(daemon_client.socket_path(root))) < 108
 
 
+C = "from a import helper\n\nbad: str = helper(1)\n"
+
+
 def test_eight_clients_times_200_requests_all_correct(started, cli, runtime):
-    root = started({"a.py": A, "b.py": B})
+    root = started({"a.py": A, "b.py": B, "c.py": C})
     requests = [
-        ({"op": "definition", "path": "b.py", "line": 4, "col": 9},
-         {"locations": [{"path": "a.py", "line": 1, "col": 5, "end_line": 1, "end_col": 11}]}),
-        ({"op": "hover", "path": "b.py", "line": 5, "col": 1}, None),
-        ({"op": "references", "path": "a.py", "line": 1, "col": 5}, None),
+        {"op": "definition", "path": "b.py", "line": 4, "col": 9},
+        {"op": "hover", "path": "b.py", "line": 5, "col": 1},
+        {"op": "references", "path": "a.py", "line": 1, "col": 5},
+        {"op": "diagnostics", "paths": ["c.py"]},
     ]
-    # Expected answers of the other operations come from a cold run.
-    expected = []
-    for request, answer in requests:
-        if answer is None:
-            answers, _ = daemon_client.try_query(root, "basedpyright", [request], timeout=30)
-            answer = answers[0]
-        expected.append((request, answer))
-    failures: list[str] = []
+    # Expected answers come from a cold in-process server, never from the daemon itself.
+    cold, _ = asyncio.run(query_in_process(Workspace.open(root), get_server("basedpyright"),
+                                           requests, timeout=60))
+    assert cold[0]["locations"] == [
+        {"path": "a.py", "line": 1, "col": 5, "end_line": 1, "end_col": 11}]
+    assert [d["code"] for d in cold[3]["files"][0]["diagnostics"]] == ["reportAssignmentType"]
 
-    def client(n: int) -> None:
+    def client(n: int) -> list[str]:
+        failures = []
         for i in range(200):
-            request, answer = expected[(n + i) % len(expected)]
-            got, _ = daemon_client.try_query(root, "basedpyright", [request], timeout=30)
-            if got[0] != answer:
+            k = (n + i) % len(requests)
+            got, _ = daemon_client.try_query(root, "basedpyright", [requests[k]], timeout=60)
+            if got[0] != cold[k]:
                 failures.append(f"client {n} request {i}: {json.dumps(got[0])[:200]}")
+        return failures
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=600)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(client, n) for n in range(8)]
+        # .result() re-raises a client's exception, and a client that hangs fails here.
+        failures = [f for future in futures for f in future.result(timeout=900)]
     assert not failures, failures[:3]
     status = daemon_client.call(root, {"method": "status"})
     assert status["servers"][0]["requests"] >= 1600
@@ -164,12 +176,83 @@ def test_crashed_server_inside_the_daemon_is_restarted(started, cli, runtime):
     assert status["servers"][0]["restarts"] == 1
 
 
-def test_idle_daemon_exits_by_itself(started, cli, runtime):
+def test_two_concurrent_starts_leave_one_daemon(workspace, cli, runtime):
+    root = workspace({"a.py": A}, git_repo=True)
+    command = [sys.executable, "-m", "lanser", "daemon", "start", "--json"]
+    env = {**os.environ, **runtime}
+    try:
+        procs = [subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        outs = [proc.communicate(timeout=180) for proc in procs]
+        assert [proc.returncode for proc in procs] == [0, 0], [err for _, err in outs]
+        pids = {json.loads(out)["pid"] for out, _ in outs}
+        assert len(pids) == 1
+        daemons = [p for p in psutil.process_iter(["cmdline", "status"])
+                   if p.info["status"] != psutil.STATUS_ZOMBIE and p.info["cmdline"]
+                   and "lanser.warm" in p.info["cmdline"] and str(root) in p.info["cmdline"]]
+        assert [p.pid for p in daemons] == list(pids)
+    finally:
+        cli(["daemon", "stop"], cwd=root, env=runtime)
+
+
+def test_idle_daemon_exits_by_itself_with_its_servers(started, cli, runtime):
     root = started({"a.py": A}, config="daemon_idle_timeout = 1\n")
-    deadline = time.monotonic() + 30
-    while daemon_client.socket_path(root).exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    status = started.replies[root]
+    procs = [psutil.Process(status["pid"]), psutil.Process(status["servers"][0]["pid"])]
+    _, alive = psutil.wait_procs(procs, timeout=60)
+    assert alive == []
     assert not daemon_client.socket_path(root).exists()
+
+
+def test_timeout_option_is_honoured_through_the_daemon_once(started, cli, runtime):
+    """A server that never answers: --timeout 1 is the daemon's limit too, on the fast
+    path and on the full CLI's daemon path, and the error is reported once (exit 3)."""
+    root = started({"mod.py": STUB_SOURCE},
+                   config='server = "stub"\n' + stub_config("hang-requests"))
+    for extra in ({}, {"LANSER_NO_FAST_PATH": "1"}):
+        result = cli(["hover", "mod.py:5:9", "--json", "--timeout", "1"], cwd=root,
+                     env={**runtime, **extra}, timeout=60)
+        assert result.code == 3, (extra, result.stdout, result.stderr)
+        error = result.json["error"]
+        assert error["code"] == "timeout"
+        assert error["message"] == "stub did not answer textDocument/hover within 1 s"
+    status = cli(["daemon", "status", "--json"], cwd=root, env=runtime).json
+    assert status["servers"][0]["name"] == "stub"  # answered by the daemon, not in-process
+
+
+def test_warm_answers_follow_server_and_lanser_configuration_edits(started, cli, runtime):
+    pyproject = '[tool.basedpyright]\ntypeCheckingMode = "standard"\n'
+    root = started({"a.py": "def f(x):\n    return x\n", "pyproject.toml": pyproject},
+                   config="daemon_idle_timeout = 600\n")
+    args = ["diagnostics", "a.py", "--json"]
+    before = cli(args, cwd=root, env=runtime)
+    assert before.json["summary"]["error"] == 0
+    (root / "pyproject.toml").write_text(pyproject + 'reportMissingParameterType = "error"\n')
+    warm = cli(args, cwd=root, env=runtime)
+    cold = cli([*args, "--no-daemon"], cwd=root, env=runtime)
+    assert (warm.code, warm.stdout) == (cold.code, cold.stdout)
+    codes = [d["code"] for f in warm.json["files"] for d in f["diagnostics"]]
+    assert codes == ["reportMissingParameterType"]
+    # lanser's own configuration is re-read too; a change that leaves the server's
+    # definition alone keeps it warm (one restart: the pyproject edit's).
+    (root / "lanser.toml").write_text("daemon_idle_timeout = 1234\n")
+    assert cli(args, cwd=root, env=runtime).stdout == cold.stdout
+    status = cli(["daemon", "status", "--json"], cwd=root, env=runtime).json
+    assert status["idle_timeout_s"] == 1234
+    assert status["servers"][0]["restarts"] == 1
+
+
+def test_runtime_dir_open_to_others_is_refused(workspace, cli, tmp_path):
+    directory = tmp_path / "shared-run"
+    directory.mkdir()
+    directory.chmod(0o755)
+    root = workspace({"a.py": A}, git_repo=True)
+    result = cli(["daemon", "start", "--json"], cwd=root,
+                 env={"LANSER_RUNTIME_DIR": str(directory)})
+    assert result.code == 3
+    assert result.json["error"]["code"] == "unsafe_runtime_dir"
+    assert "Traceback" not in result.stderr
+    assert list(directory.iterdir()) == []
 
 
 def test_errors_through_the_daemon_match_the_cold_path(started, cli, runtime):

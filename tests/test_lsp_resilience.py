@@ -8,6 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from lanser.lsp.registry import get_server
 from lanser.lsp.service import LanguageService
 from lanser.positions import Position
@@ -22,12 +24,19 @@ def stub_config(mode: str) -> str:
             'languages = ["python"]\n')
 
 
-def test_killed_server_is_restarted_and_the_request_answered(workspace) -> None:
+def stub_service(root: Path, mode: str, *, timeout: float = 30.0) -> LanguageService:
+    (root / "lanser.toml").write_text(stub_config(mode))
+    ws = Workspace.open(root)
+    return LanguageService(ws, get_server("stub", ws.config.servers), timeout=timeout)
+
+
+@pytest.mark.parametrize("server", ["basedpyright", "pylsp"])
+def test_killed_server_is_restarted_and_the_request_answered(workspace, server) -> None:
     root = workspace({"mod.py": SOURCE})
 
     async def run() -> tuple[list, list, int]:
         ws = Workspace.open(root)
-        async with LanguageService(ws, get_server("basedpyright")) as service:
+        async with LanguageService(ws, get_server(server)) as service:
             before = await service.locations("definition", root / "mod.py", Position(5, 9))
             os.kill(service.session.pid, signal.SIGKILL)
             await asyncio.sleep(0.5)  # let the exit be noticed (or not: both paths retry)
@@ -87,3 +96,37 @@ def test_server_that_crashes_on_every_request_fails_cleanly(workspace, cli) -> N
     assert result.code == 3
     assert result.json["error"]["code"] == "server_crash"
     assert "Traceback" not in result.stderr
+
+
+def test_server_that_floods_stderr_still_answers(workspace) -> None:
+    """1 MiB of stderr before every answer: more than a pipe holds, so a client that
+    did not drain it would leave the server blocked and time out."""
+    root = workspace({"mod.py": SOURCE})
+
+    async def run() -> tuple[list, object, int]:
+        async with stub_service(root, "noisy", timeout=20) as service:
+            found = await service.locations("definition", root / "mod.py", Position(5, 9))
+            hover = await service.hover(root / "mod.py", Position(5, 9))
+            return found, hover, len(service.session.stderr_tail)
+
+    found, hover, tail = asyncio.run(run())
+    assert found == [] and hover is None
+    assert tail > 0
+
+
+def test_late_unversioned_push_for_old_content_is_not_taken_as_fresh(workspace) -> None:
+    """The stub publishes without versions and, on a change, first re-publishes the
+    previous content's diagnostics: the answer must be the new content's."""
+    root = workspace({"mod.py": SOURCE})
+
+    async def run() -> tuple[list, list]:
+        async with stub_service(root, "push-unversioned", timeout=20) as service:
+            (first,) = await service.diagnostics([root / "mod.py"])
+            (root / "mod.py").write_text("# fresh\n" + SOURCE)
+            (second,) = await service.diagnostics([root / "mod.py"])
+            return ([d.message for d in first.diagnostics],
+                    [d.message for d in second.diagnostics])
+
+    first, second = asyncio.run(run())
+    assert first == ["def compute() -> int:"]
+    assert second == ["# fresh"]

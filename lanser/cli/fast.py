@@ -5,7 +5,9 @@ more than a warm server takes to answer. When the command line is a plain query
 with ``--json`` and a daemon serves the workspace, this module parses it (a small,
 strict subset of the real options), sends it to the daemon, and prints the very
 bytes the full CLI would. Anything else — an unknown option, ``--help``, human
-output, no daemon — returns ``None`` and the full CLI takes over.
+output, no daemon — returns ``None`` and the full CLI takes over. Once the daemon
+has been asked, its answer (or its error, a timeout included) is final: the full
+CLI never asks again, so ``--timeout`` is waited once.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from typing import Any
 _POSITIONAL_ONE = {"definition", "declaration", "type-definition", "implementation",
                    "references", "hover", "calls"}
 _VALUE_OPTIONS = {"--root", "--server", "--timeout", "--fail-on"}
+#: What the full CLI accepts only on one command (elsewhere it is a usage error).
+_ONLY_ON = {"--fail-on": "diagnostics", "--include-declaration": "references",
+            "--incoming": "calls", "--outgoing": "calls"}
 _FLAGS = {"--json", "--include-declaration", "--incoming", "--outgoing"}
 
 
@@ -40,6 +45,8 @@ def _parse(argv: list[str]) -> tuple[str, dict[str, Any], dict[str, str]] | None
         i += 1
     if "--json" not in flags:
         return None
+    if any(_ONLY_ON[o] != command for o in [*options, *flags] if o in _ONLY_ON):
+        return None  # the full CLI explains the mistake
     args: dict[str, Any]
     if command in _POSITIONAL_ONE:
         if len(positional) != 1:
@@ -54,9 +61,14 @@ def _parse(argv: list[str]) -> tuple[str, dict[str, Any], dict[str, str]] | None
     elif command == "workspace-symbols" and len(positional) == 1:
         args = {"query": positional[0]}
     elif command == "diagnostics":
-        if options.get("--fail-on", "never") not in ("error", "warning", "information", "hint",
-                                                     "never"):
-            return None  # the full CLI explains the mistake
+        if "--fail-on" in options:
+            from lanser.errors import UsageError
+            from lanser.query import check_fail_on
+
+            try:
+                check_fail_on(options["--fail-on"])
+            except UsageError:
+                return None  # the full CLI explains the mistake
         args = {"paths": positional}
     else:
         return None
@@ -76,21 +88,29 @@ def try_fast(argv: list[str]) -> int | None:
 
     try:
         root = find_root(options.get("--root"))
-        timeout = float(options.get("--timeout", 30.0))
+        timeout = float(options["--timeout"]) if "--timeout" in options else None
     except Exception:
         return None
+    if timeout is not None and not timeout > 0:
+        return None  # the full CLI explains the mistake
     if not daemon_client.socket_path(root).exists():
         return None
     message = {"method": "command", "command": command, "args": args,
-               "server": options.get("--server"), "cwd": os.getcwd()}
+               "server": options.get("--server"), "cwd": os.getcwd(), "timeout": timeout}
+    from lanser.cli.output import emit_json
+    from lanser.config import DEFAULT_TIMEOUT
+    from lanser.errors import LanserError
+
     try:
-        reply = daemon_client.request(root, message, timeout=timeout + daemon_client.REPLY_MARGIN)
+        reply = daemon_client.request(
+            root, message, timeout=daemon_client.reply_wait(timeout or DEFAULT_TIMEOUT))
     except daemon_client.DaemonUnavailable:
         return None
+    except LanserError as exc:  # the daemon did not answer in time; asking again would not help
+        emit_json(exc.to_json())
+        return int(exc.exit_code)
     except Exception:
         return None
-    from lanser.cli.output import emit_json
-
     if not reply.get("ok"):
         if reply.get("error", {}).get("code") == "internal":
             return None  # let the full CLI report (and log) it

@@ -22,14 +22,17 @@ async def query_in_process(workspace: Workspace, spec: ServerSpec,
     from lanser.lsp.service import LanguageService
 
     async with LanguageService(workspace, spec, timeout=timeout) as service:
-        answers = [await execute(service, request) for request in requests]
+        answers = [await execute(service, request, timeout=timeout) for request in requests]
         return answers, service.server_info()
 
 
 def query_batch(workspace: Workspace, spec: ServerSpec, requests: list[dict[str, Any]], *,
                 timeout: float, use_daemon: bool = True
                 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Run ``requests`` on one server; return their answers and the server's identity."""
+    """Run ``requests`` on one server; return their answers and the server's identity.
+
+    ``timeout`` bounds each server request on either path (the daemon is sent it).
+    """
     if use_daemon:
         from lanser.lsp import daemon_client
 
@@ -39,9 +42,9 @@ def query_batch(workspace: Workspace, spec: ServerSpec, requests: list[dict[str,
             reply = daemon_client.try_query(workspace.root, spec.name, requests, timeout=timeout)
         if reply is not None:
             return reply
-    import logging
+    from lanser.lsp.logs import silence_pygls
 
-    logging.getLogger("pygls").setLevel(logging.CRITICAL)
+    silence_pygls()
     return asyncio.run(query_in_process(workspace, spec, requests, timeout=timeout))
 
 

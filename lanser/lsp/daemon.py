@@ -5,9 +5,13 @@ socket makes a second one exit at once). It holds one
 :class:`~lanser.lsp.service.LanguageService` per server, started on first use and
 tracking the disk, so a warm answer equals a cold one on the same files. Requests
 to one server are serialized by the service's lock; clients are served
-concurrently. Handlers for higher-level requests (resolving selectors, say) are
-plugged in by the process entry point, :mod:`lanser.warm`: this module knows only
-LSP.
+concurrently, each with its own ``timeout`` (its ``--timeout``; the configured
+one when it sends none). The lanser configuration is re-read when its content
+changes (before the next answer): a service whose server the change redefines is
+retired once its requests in flight are answered (the next use starts a new one);
+the others stay warm. Handlers for higher-level requests
+(resolving selectors, say) are plugged in by the process entry point,
+:mod:`lanser.warm`: this module knows only LSP.
 """
 
 from __future__ import annotations
@@ -27,7 +31,11 @@ from lanser.lsp import daemon_client
 from lanser.lsp.operations import execute
 from lanser.lsp.registry import get_server
 from lanser.lsp.service import LanguageService
+from lanser.lsp.tracker import ConfigWatch
 from lanser.workspace import Workspace
+
+#: What of the workspace's files is lanser's own configuration (see lanser.config).
+LANSER_CONFIG = ("lanser.toml", "pyproject.toml:tool.lanser")
 
 Handler = Callable[["Daemon", dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -39,9 +47,10 @@ class Daemon:
     def __init__(self, workspace: Workspace, *, idle_timeout: float | None = None,
                  handlers: dict[str, Handler] | None = None) -> None:
         self.workspace = workspace
-        config = workspace.config
-        self.idle_timeout = config.daemon_idle_timeout if idle_timeout is None else idle_timeout
-        self.timeout = config.timeout
+        self._idle_timeout = idle_timeout
+        self._apply_config()
+        self._config = ConfigWatch(workspace.root, LANSER_CONFIG)
+        self._config_lock = asyncio.Lock()
         self.services: dict[str, LanguageService] = {}
         self.handlers: dict[str, Handler] = {
             "ping": Daemon._ping, "status": Daemon._status, "stop": Daemon._stop,
@@ -56,6 +65,33 @@ class Daemon:
         self._stopping = asyncio.Event()
         self._active = 0
 
+    # -- configuration --------------------------------------------------------
+
+    def _apply_config(self) -> None:
+        config = self.workspace.config
+        self.idle_timeout = (config.daemon_idle_timeout if self._idle_timeout is None
+                             else self._idle_timeout)
+        self.timeout = config.timeout
+
+    async def refresh_config(self) -> Workspace:
+        """The workspace with its configuration as on disk now; called before answering."""
+        async with self._config_lock:
+            if self._config.changed():
+                self.workspace = Workspace(self.workspace.root)
+                self._apply_config()
+                for name, service in list(self.services.items()):
+                    try:
+                        same = get_server(name, self.workspace.config.servers) == service.spec
+                    except LanserError:  # now unknown or invalid: the next use says why
+                        same = False
+                    if same:
+                        service.session.timeout = self.timeout
+                        continue
+                    del self.services[name]
+                    with contextlib.suppress(Exception):
+                        await service.retire()
+        return self.workspace
+
     # -- services -------------------------------------------------------------
 
     async def service(self, name: str) -> LanguageService:
@@ -69,13 +105,19 @@ class Daemon:
                 self.services[name] = service
             return self.services[name]
 
-    async def answer(self, server: str, requests: list[dict[str, Any]]
+    async def answer(self, server: str, requests: list[dict[str, Any]], *,
+                     timeout: float | None = None
                      ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        """Run query requests on the warm server, recording their latency."""
+        """Run query requests on the warm server, recording their latency.
+
+        ``timeout``: the client's limit per server request (``None``: the configured).
+        """
+        await self.refresh_config()
         service = await self.service(server)
         began = time.perf_counter()
         try:
-            answers = [await execute(service, request) for request in requests]
+            answers = [await execute(service, request, timeout=timeout)
+                       for request in requests]
         finally:
             self.latencies[server].append(time.perf_counter() - began)
             self.counts[server] += len(requests)
@@ -87,11 +129,13 @@ class Daemon:
         return {"pid": os.getpid()}
 
     async def _query(self, message: dict[str, Any]) -> dict[str, Any]:
-        answers, server = await self.answer(message["server"], message["requests"])
+        answers, server = await self.answer(message["server"], message["requests"],
+                                            timeout=client_timeout(message))
         return {"answers": answers, "server": server}
 
     async def _warm(self, message: dict[str, Any]) -> dict[str, Any]:
         """Start the named servers (if not yet) and answer once they are ready."""
+        await self.refresh_config()
         for name in message.get("servers") or []:
             service = await self.service(name)
             await service.session.wait_ready()
@@ -168,15 +212,10 @@ class Daemon:
             if self._active == 0 and self.idle_timeout > 0 and idle > self.idle_timeout:
                 self._stopping.set()
 
-    async def serve(self, warm: list[str] | None = None) -> int:
-        """Run until stopped or idle; returns a process exit code.
-
-        ``warm``: servers to start as soon as the socket is up (in the background;
-        a query that arrives first waits for its server's start).
-        """
+    async def serve(self) -> int:
+        """Run until stopped or idle; returns a process exit code."""
         root = self.workspace.root
-        directory = daemon_client.runtime_dir()
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        daemon_client.ensure_runtime_dir()
         lock = open(daemon_client.lock_path(root), "w")  # noqa: SIM115 - held for life
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -188,20 +227,25 @@ class Daemon:
         server = await asyncio.start_unix_server(self._client, path=str(path), limit=1 << 24)
         os.chmod(path, 0o600)
         watcher = asyncio.create_task(self._idle_watch())
-        warming = [asyncio.create_task(self.service(name)) for name in warm or []]
         try:
             await self._stopping.wait()
         finally:
             server.close()
             watcher.cancel()
-            for task in warming:
-                task.cancel()
             for service in list(self.services.values()):
                 with contextlib.suppress(Exception):
                     await service.close()
             path.unlink(missing_ok=True)
             lock.close()
         return 0
+
+
+def client_timeout(message: dict[str, Any]) -> float | None:
+    """A client's ``timeout``: a positive number of seconds, or ``None`` (ours)."""
+    value = message.get("timeout")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    return float(value)
 
 
 def _percentiles(values: collections.deque[float]) -> dict[str, float | None]:

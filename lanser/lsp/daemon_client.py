@@ -37,6 +37,31 @@ def runtime_dir() -> Path:
     return Path(f"/tmp/lanser-{os.getuid()}")
 
 
+def ensure_runtime_dir() -> Path:
+    """The runtime dir, created private (0700) if missing, refused if not ours."""
+    directory = runtime_dir()
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    check_runtime_dir(directory)
+    return directory
+
+
+def check_runtime_dir(directory: Path) -> None:
+    """Refuse a runtime dir someone else could write to: in a shared ``/tmp``, another
+    user could create ``/tmp/lanser-<uid>`` first and answer our queries (or read them)."""
+    import stat
+
+    info = os.lstat(directory)
+    if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid()
+            or stat.S_IMODE(info.st_mode) != 0o700):
+        from lanser.errors import LanserError
+
+        raise LanserError(
+            f"refusing the runtime directory {directory}: it must be a directory owned by "
+            f"uid {os.getuid()} with mode 0700 (it is uid {info.st_uid}, mode "
+            f"{stat.S_IMODE(info.st_mode):o}); remove it or set LANSER_RUNTIME_DIR",
+            code="unsafe_runtime_dir")
+
+
 def daemon_key(root: Path) -> str:
     return hashlib.sha256(str(root).encode()).hexdigest()[:20]
 
@@ -62,6 +87,7 @@ def request(root: Path, message: dict[str, Any], *, timeout: float = 60.0) -> di
     path = socket_path(root)
     if not path.exists():
         raise DaemonUnavailable(str(path))
+    check_runtime_dir(path.parent)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
@@ -112,13 +138,19 @@ def call(root: Path, message: dict[str, Any], *, timeout: float = 60.0) -> dict[
     return reply
 
 
+def reply_wait(timeout: float, requests: int = 1) -> float:
+    """How long a client waits for the daemon's reply to ``requests`` each bounded
+    by ``timeout``: the daemon reports their timeouts itself, well before this."""
+    return timeout * max(1, requests) + REPLY_MARGIN
+
+
 def try_query(root: Path, server: str, requests: list[dict[str, Any]], *,
               timeout: float) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
     """Answers from a running daemon, or ``None`` when there is none for ``root``."""
     try:
         reply = call(root, {"method": "query", "server": server, "requests": requests,
-                            "cwd": os.getcwd()},
-                     timeout=timeout * max(1, len(requests)) + REPLY_MARGIN)
+                            "timeout": timeout, "cwd": os.getcwd()},
+                     timeout=reply_wait(timeout, len(requests)))
     except DaemonUnavailable:
         return None
     return reply["answers"], reply["server"]
@@ -135,8 +167,8 @@ def is_running(root: Path) -> bool:
 
 def start(root: Path, *, wait: float = 60.0, servers: list[str] | None = None) -> dict[str, Any]:
     """Start the root's daemon unless one runs; return its status once it answers."""
+    ensure_runtime_dir()
     if not is_running(root):
-        runtime_dir().mkdir(mode=0o700, parents=True, exist_ok=True)
         args = [sys.executable, "-m", "lanser.warm", "--root", str(root)]
         with open(log_path(root), "ab") as log:
             subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,

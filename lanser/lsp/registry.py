@@ -54,6 +54,9 @@ class ServerSpec:
     #: columns through unconverted (measured: a definition after two emoji lands
     #: two columns early when read as UTF-16), so they are pinned to ``utf-32``.
     position_encoding: str | None = None
+    #: Configuration the server reads at start (``path`` or ``path:toml.table``,
+    #: relative to the root): a warm server is restarted when its content changes.
+    config_files: tuple[str, ...] = ()
 
     def installed_version(self) -> str | None:
         if self.package is None:
@@ -66,13 +69,6 @@ class ServerSpec:
     def resolved_command(self) -> list[str]:
         """The argv to run, with placeholders resolved; raises if not installed."""
         return resolve_command(self)
-
-    def available(self) -> bool:
-        try:
-            self.resolved_command()
-        except ServerUnavailable:
-            return False
-        return True
 
 
 def _package_dir(name: str) -> Path | None:
@@ -153,6 +149,9 @@ BUILTIN: dict[str, ServerSpec] = {
             settings=_pyright_settings("basedpyright"),
             push_settings=False,
             ready_log=_PYRIGHT_READY,
+            # basedpyright reads [tool.basedpyright], else [tool.pyright].
+            config_files=("pyrightconfig.json", "pyproject.toml:tool.basedpyright",
+                          "pyproject.toml:tool.pyright"),
         ),
         ServerSpec(
             name="pyright",
@@ -162,6 +161,7 @@ BUILTIN: dict[str, ServerSpec] = {
             settings=_pyright_settings("pyright"),
             push_settings=False,
             ready_log=_PYRIGHT_READY,
+            config_files=("pyrightconfig.json", "pyproject.toml:tool.pyright"),
         ),
         ServerSpec(
             name="pylsp",
@@ -220,6 +220,7 @@ def all_servers(configured: dict[str, dict[str, Any]] | None = None) -> dict[str
             builtin=False,
             ready_log=table.get("ready_log"),
             position_encoding=table.get("position_encoding"),
+            config_files=tuple(str(f) for f in table.get("config_files", ())),
         )
     return servers
 

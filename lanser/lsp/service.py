@@ -27,7 +27,7 @@ from lanser.lsp.facts import (
 )
 from lanser.lsp.registry import ServerSpec
 from lanser.lsp.session import Session
-from lanser.lsp.tracker import DiskTracker
+from lanser.lsp.tracker import ConfigWatch, DiskTracker
 from lanser.positions import Position, Span
 from lanser.workspace import Workspace
 
@@ -73,7 +73,12 @@ class FileDiagnostics:
 
 
 class LanguageService:
-    """A workspace and the session of one server, kept fresh against the disk."""
+    """A workspace and the session of one server, kept fresh against the disk.
+
+    Each operation takes an optional ``timeout``: the caller's limit for each
+    server request (the daemon serves clients that each pass their own
+    ``--timeout``); ``None`` means the session's.
+    """
 
     def __init__(self, workspace: Workspace, spec: ServerSpec, *, timeout: float = 30.0,
                  track_disk: bool = False) -> None:
@@ -81,6 +86,7 @@ class LanguageService:
         self.spec = spec
         self.session = Session(spec, workspace.root, timeout=timeout)
         self._tracker = DiskTracker() if track_disk else None
+        self._config: ConfigWatch | None = None
         self._lock = asyncio.Lock()
         self._server_info: tuple[int, dict[str, Any]] | None = None
         anchors = []
@@ -93,6 +99,8 @@ class LanguageService:
         self.names = PathNames(workspace.root, anchors)
 
     async def start(self) -> LanguageService:
+        if self._tracker is not None:
+            self._config = ConfigWatch(self.workspace.root, self.spec.config_files)
         await self.session.start()
         if self._tracker is not None:
             self._tracker.scan(self.workspace.python_files())
@@ -100,6 +108,11 @@ class LanguageService:
 
     async def close(self) -> None:
         await self.session.close()
+
+    async def retire(self) -> None:
+        """Close once the requests in flight are answered (the daemon replaces it)."""
+        async with self._lock:
+            await self.session.close()
 
     async def __aenter__(self) -> LanguageService:
         return await self.start()
@@ -110,9 +123,14 @@ class LanguageService:
     # -- freshness ------------------------------------------------------------
 
     async def refresh(self) -> None:
-        """Bring the server up to date with every file changed on disk since last time."""
+        """Bring the server up to date with every file changed on disk since last time.
+
+        A change to the server's own configuration restarts it: servers read it once.
+        """
         if self._tracker is None:
             return
+        if self._config is not None and self._config.changed():
+            await self.session.restart()
         changes = self._tracker.scan(self.workspace.python_files())
         if not changes:
             return
@@ -144,63 +162,67 @@ class LanguageService:
             params["position"] = {"line": line, "character": character}
         return doc, params
 
-    async def _ask(self, method: str, params: Any) -> Any:
+    async def _ask(self, method: str, params: Any, timeout: float | None = None) -> Any:
         """A request, refused up front when the server did not announce the feature."""
         provider = PROVIDERS.get(method)
         if provider is not None and not self.session.capabilities.get(provider):
             raise Unsupported(f"{self.spec.name} does not support {method}",
                               server=self.spec.name, method=method)
-        return await self.session.request(method, params)
+        return await self.session.request(method, params, timeout=timeout)
 
     # -- operations -----------------------------------------------------------
 
-    async def locations(self, op: str, path: Path, pos: Position) -> list[Location]:
+    async def locations(self, op: str, path: Path, pos: Position, *,
+                        timeout: float | None = None) -> list[Location]:
         async with self._lock:
             await self.refresh()
             _, params = await self._open(path, pos)
-            raw = await self._ask(LOCATION_METHODS[op], params)
+            raw = await self._ask(LOCATION_METHODS[op], params, timeout)
             return self._normalizer().locations(raw)
 
-    async def references(self, path: Path, pos: Position, *,
-                         include_declaration: bool = False) -> list[Location]:
+    async def references(self, path: Path, pos: Position, *, include_declaration: bool = False,
+                         timeout: float | None = None) -> list[Location]:
         async with self._lock:
             await self.refresh()
             _, params = await self._open(path, pos)
             params["context"] = {"includeDeclaration": include_declaration}
-            raw = await self._ask("textDocument/references", params)
+            raw = await self._ask("textDocument/references", params, timeout)
             return self._normalizer().locations(raw)
 
-    async def hover(self, path: Path, pos: Position) -> Hover | None:
+    async def hover(self, path: Path, pos: Position, *,
+                    timeout: float | None = None) -> Hover | None:
         async with self._lock:
             await self.refresh()
             _, params = await self._open(path, pos)
-            raw = await self._ask("textDocument/hover", params)
+            raw = await self._ask("textDocument/hover", params, timeout)
             return self._normalizer().hover(path, raw)
 
-    async def symbols(self, path: Path) -> list[Symbol]:
+    async def symbols(self, path: Path, *, timeout: float | None = None) -> list[Symbol]:
         async with self._lock:
             await self.refresh()
             _, params = await self._open(path)
-            raw = await self._ask("textDocument/documentSymbol", params)
+            raw = await self._ask("textDocument/documentSymbol", params, timeout)
             return self._normalizer().document_symbols(path, raw)
 
-    async def workspace_symbols(self, query: str) -> list[Symbol]:
+    async def workspace_symbols(self, query: str, *,
+                                timeout: float | None = None) -> list[Symbol]:
         async with self._lock:
             await self.refresh()
-            raw = await self._ask("workspace/symbol", {"query": query})
+            raw = await self._ask("workspace/symbol", {"query": query}, timeout)
             return self._normalizer().workspace_symbols(raw)
 
-    async def calls(self, path: Path, pos: Position, *, incoming: bool) -> list[Call]:
+    async def calls(self, path: Path, pos: Position, *, incoming: bool,
+                    timeout: float | None = None) -> list[Call]:
         async with self._lock:
             await self.refresh()
             _, params = await self._open(path, pos)
-            items = await self._ask("textDocument/prepareCallHierarchy", params)
+            items = await self._ask("textDocument/prepareCallHierarchy", params, timeout)
             method, end = (("callHierarchy/incomingCalls", "from") if incoming
                            else ("callHierarchy/outgoingCalls", "to"))
             found: list[Call] = []
             normalizer = self._normalizer()
             for item in items or []:
-                raw = await self.session.request(method, {"item": item})
+                raw = await self.session.request(method, {"item": item}, timeout=timeout)
                 found.extend(normalizer.calls(raw, end=end, origin=path))
             return sorted(set(found), key=lambda c: c.sort_key)
 

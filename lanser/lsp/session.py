@@ -12,7 +12,17 @@ gaps pygls leaves (see shared/STYLE.md):
   its open documents are re-sent, and the request is retried once;
 * the server's stderr is drained (pygls pipes it and never reads it, so a chatty
   server would block) into a bounded tail kept for error messages;
-* closing is shutdown -> exit -> wait with a timeout -> kill the process tree.
+* closing is shutdown -> exit -> wait with a timeout -> kill the process tree;
+  a restart cancels the dead client's reader and stderr tasks, so a long-lived
+  daemon holds only the tasks of the server it runs now.
+
+Push diagnostics are gated on the version we sent. A server that publishes
+without a version gets a *barrier*: a ``$/lanser/barrier`` request sent after our
+last didOpen/didChange (the spec makes every server answer ``$/`` requests, with
+MethodNotFound). Servers read messages in order, so once it is answered the
+server has read our change, and the latest publication received since the change
+was sent (one it published while handling it, or a later one) is the answer; a
+late push for the previous content, received before the fresh one, is not.
 
 Results are returned as plain JSON (lsprotocol objects unstructured again): the
 normalizers in :mod:`lanser.lsp.facts` work on one shape whatever the server.
@@ -22,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import enum
 import hashlib
 import itertools
@@ -69,14 +80,15 @@ class OpenDocument:
     version: int
     digest: str
     source: SourceText
+    #: The version a barrier was answered for (versionless push servers only).
+    barrier_version: int | None = None
 
 
 @dataclass
 class _Published:
-    """The latest pushed diagnostics of one document."""
+    """The latest pushed diagnostics of one document (``version`` as the server sent it)."""
 
     version: int | None
-    seq: int
     diagnostics: list[dict[str, Any]]
 
 
@@ -117,7 +129,9 @@ class Session:
         self._pull_registered = asyncio.Event()
         self._ready = asyncio.Event()
         self._ready_pattern = re.compile(spec.ready_log) if spec.ready_log else None
-        self._seq = itertools.count(1)
+        #: Pull or push, decided once per server start (the wait for a pull
+        #: registration is paid once, not on every diagnostics call).
+        self._pull: bool | None = None
         self._ids = itertools.count(1)
         self._tasks: list[asyncio.Task[Any]] = []
         #: Serializes restarts: concurrent requests that see one crash restart once.
@@ -127,6 +141,7 @@ class Session:
 
     async def start(self) -> Session:
         self.command = self.spec.resolved_command()
+        self._pull = None
         client = _Client(self)
         self._install_handlers(client)
         env = dict(os.environ)
@@ -191,20 +206,30 @@ class Session:
                     await asyncio.wait_for(process.wait(), CLOSE_GRACE)
                 except asyncio.TimeoutError:
                     pass
+        await self._release(client)
+
+    async def _release(self, client: _Client) -> None:
+        """Stop ``client``'s reader and our stderr drain; nothing of it stays running."""
         client._stop_event.set()
-        for task in [*client._async_tasks, *self._tasks]:
+        tasks = [*client._async_tasks, *self._tasks]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*client._async_tasks, *self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        client._async_tasks.clear()
         self._tasks.clear()
 
     async def restart(self) -> None:
-        """Replace a dead server with a fresh one and re-send the open documents."""
+        """Replace a dead (or outdated) server with a fresh one and re-send the open
+        documents."""
         old = self._client
         if old is not None and old._server is not None and old._server.returncode is None:
             _kill_tree(old._server.pid)
         self.state = SessionState.CLOSED
         if old is not None:
-            old._stop_event.set()
+            if old._server is not None:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(old._server.wait(), CLOSE_GRACE)
+            await self._release(old)
         self._client = None
         self.restarts += 1
         documents = list(self.documents.values())
@@ -213,14 +238,9 @@ class Session:
         self._ready = asyncio.Event()
         self.registrations.clear()
         await self.start()
-        assert self._client is not None
         for doc in documents:
-            self.notify("textDocument/didOpen", {
-                "textDocument": {
-                    "uri": doc.uri, "languageId": "python",
-                    "version": doc.version, "text": doc.source.text,
-                }
-            })
+            doc.barrier_version = None
+            self._did_open(doc)
 
     def _on_server_exit(self, returncode: int | None) -> None:
         if self.state is SessionState.RUNNING:
@@ -243,7 +263,7 @@ class Session:
         """
         if self.state is SessionState.CRASHED:
             await self.restart_once(self.restarts)
-        await self.wait_ready()
+        await self.wait_ready(timeout)
         generation = self.restarts
         try:
             return await self._call(method, params, timeout=timeout)
@@ -258,12 +278,12 @@ class Session:
             if self.restarts == generation and self.state is not SessionState.RUNNING:
                 await self.restart()
 
-    async def wait_ready(self) -> bool:
+    async def wait_ready(self, timeout: float | None = None) -> bool:
         """Wait (bounded by the timeout) until the server knows the whole workspace."""
         if self._ready_pattern is None or self._ready.is_set():
             return True
         try:
-            await asyncio.wait_for(self._ready.wait(), self.timeout)
+            await asyncio.wait_for(self._ready.wait(), self.timeout if timeout is None else timeout)
         except asyncio.TimeoutError:
             return False
         return True
@@ -328,10 +348,7 @@ class Session:
         if doc is None:
             doc = OpenDocument(path, uri, 1, digest, source)
             self.documents[uri] = doc
-            self.notify("textDocument/didOpen", {
-                "textDocument": {"uri": uri, "languageId": "python", "version": 1,
-                                 "text": source.text}
-            })
+            self._did_open(doc)
         else:
             doc.version += 1
             doc.digest = digest
@@ -342,6 +359,12 @@ class Session:
             })
         self._published.pop(uri, None)
         return doc
+
+    def _did_open(self, doc: OpenDocument) -> None:
+        self.notify("textDocument/didOpen", {
+            "textDocument": {"uri": doc.uri, "languageId": "python", "version": doc.version,
+                             "text": doc.source.text}
+        })
 
     def close_file(self, path: Path) -> None:
         uri = path_to_uri(path)
@@ -362,15 +385,22 @@ class Session:
     # -- diagnostics ----------------------------------------------------------
 
     async def uses_pull_diagnostics(self) -> bool:
-        if self.capabilities.get("diagnosticProvider"):
-            return True
-        if self.spec.name in _PULL_SERVERS:
+        """Pull where the server offers it (statically, or by registering it: the
+        pyright family does so right after ``initialized``, so that is waited for,
+        once per start)."""
+        if self._pull is not None:
+            return self._pull
+        if self.capabilities.get("diagnosticProvider") or self._pull_registered.is_set():
+            self._pull = True
+        elif self.spec.name in _PULL_SERVERS:
             try:
                 await asyncio.wait_for(self._pull_registered.wait(), PULL_REGISTRATION_WAIT)
+                self._pull = True
             except asyncio.TimeoutError:
-                return False
-            return True
-        return self._pull_registered.is_set()
+                self._pull = False
+        else:
+            return False  # a later registration may still switch this server to pull
+        return self._pull
 
     async def diagnostics(self, doc: OpenDocument, *, timeout: float | None = None
                           ) -> list[dict[str, Any]] | None:
@@ -394,8 +424,17 @@ class Session:
         deadline = loop.time() + limit
         while True:
             published = self._published.get(doc.uri)
-            if published is not None and published.version in (None, doc.version):
+            if published is not None and published.version == doc.version:
                 return published.diagnostics
+            if published is not None and published.version is None:
+                if doc.barrier_version == doc.version:
+                    return published.diagnostics
+                version = doc.version
+                if not await self._barrier(deadline - loop.time()):
+                    return None
+                if doc.version == version:
+                    doc.barrier_version = version
+                continue
             remaining = deadline - loop.time()
             if remaining <= 0 or self.state is not SessionState.RUNNING:
                 return None
@@ -404,6 +443,18 @@ class Session:
                 await asyncio.wait_for(self._published_changed.wait(), remaining)
             except asyncio.TimeoutError:
                 return None
+
+    async def _barrier(self, limit: float) -> bool:
+        """A round trip after everything sent so far; ``False`` if it found no answer."""
+        if limit <= 0:
+            return False
+        try:
+            await self._call("$/lanser/barrier", None, timeout=limit)
+        except (ServerTimeout, ServerCrash):
+            return False
+        except ServerError:  # MethodNotFound: the answer every server must give
+            pass
+        return True
 
     # -- the server's own messages ---------------------------------------------
 
@@ -435,8 +486,7 @@ class Session:
         def published(params: lsp.PublishDiagnosticsParams) -> None:
             raw = converter.unstructure(params)
             self._published[params.uri] = _Published(
-                version=params.version, seq=next(self._seq),
-                diagnostics=raw.get("diagnostics", []),
+                version=params.version, diagnostics=raw.get("diagnostics", []),
             )
             self._published_changed.set()
 
