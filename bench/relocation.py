@@ -12,11 +12,14 @@ Per selector kind, over surviving positions: correct (confident and right), wron
 ``ast``, ``anchor``, ``composite`` (the captured selector resolved on B alone) and
 ``relocate`` (``lanser selector relocate``: the composite plus the A snapshot).
 
-    python bench/relocation.py [--repo PATH] [--from A --to B] [--samples 300] [--json]
+    python bench/relocation.py [--repo PATH] [--head REV | --from A --to B]
+        [--samples 300] [--pairs 8] [--far 50] [--top-k 50] [--failures N] [--json]
 
 Without ``--repo`` it generates a synthetic history (bench/relocation_history.py).
 Without ``--from/--to`` it takes pairs of adjacent commits ("nearby") and pairs 50
-first-parent commits apart ("far") along the history.
+first-parent commits apart ("far") along the history of ``--head`` (default HEAD).
+The relocate kind is also tallied at the thresholds in ``SWEEP`` (the confidence it
+reports is kept), which is how the default threshold is chosen (SPEC.md 6).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lanser.errors import LanserError
 from lanser.positions import Position
 from lanser.selectors.capture import capture
-from lanser.selectors.relocation import THRESHOLD, Relocator
+from lanser.selectors.relocation import THRESHOLD, TOP_K, Relocator
 from lanser.selectors.resolver import confident, parse_and_resolve
 from lanser.selectors.snapshot import GitRevision
 from lanser.selectors.syntax import quote_path
@@ -130,14 +133,24 @@ def sample_positions(old: GitRevision, files: list[str], n: int,
     return rng.sample(pool, min(n, len(pool)))
 
 
-def run_pair(root: Path, a: str, b: str, samples: int, seed: int) -> dict[str, dict[str, int]]:
+#: Thresholds the relocate kind is also tallied at (its confidence is kept either way).
+SWEEP = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+Counts = dict[str, dict[str, int]]
+
+
+def run_pair(root: Path, a: str, b: str, samples: int, seed: int, *,
+             top_k: int = TOP_K, failures: list[str] | None = None) -> dict[str, Any]:
+    """Score every kind on one pair: ``kinds`` (per kind), ``sweep`` (relocate per
+    threshold) and ``stats`` (relocations scored, and those cut to ``top_k``)."""
     ws = Workspace.open(root)
     old, new = GitRevision(ws, a), GitRevision(ws, b)
     maps = line_maps(root, a, b)
     changed = sorted(f for f in maps if f in old.files())
     rng = random.Random(f"{seed}:{a}:{b}")
-    counts: dict[str, dict[str, int]] = {k: defaultdict(int) for k in KINDS}
-    relocator = Relocator(old, new)
+    counts: Counts = {k: defaultdict(int) for k in KINDS}
+    sweep: Counts = {f"{t:.2f}": defaultdict(int) for t in SWEEP}
+    relocator = Relocator(old, new, threshold=THRESHOLD, top_k=top_k)
     for rel, pos, is_def in sample_positions(old, changed, samples, rng):
         truth = truth_for(maps, old, new, rel, pos, is_def)
         cap = capture(old, rel, pos)
@@ -146,9 +159,30 @@ def run_pair(root: Path, a: str, b: str, samples: int, seed: int) -> dict[str, d
         for kind in KINDS:
             if kind == "symbolic" and not is_def:
                 continue
-            got = _attempt(kind, cap, rel, pos, old, new, relocator)
+            if kind == "relocate":
+                guess, confidence = _relocate(relocator, cap.selector)
+                for t in SWEEP:
+                    _tally(sweep[f"{t:.2f}"], truth, guess if confidence >= t else None)
+                got = guess if confidence >= THRESHOLD else None
+                if failures is not None and truth is not None and got != truth:
+                    failures.append(f"{a[:8]}..{b[:8]} {rel}:{pos} truth {truth} got {guess} "
+                                    f"at {confidence}: {cap.selector}")
+            else:
+                got = _attempt(kind, cap, rel, pos, new)
             _tally(counts[kind], truth, got)
-    return {k: dict(v) for k, v in counts.items()}
+    return {"kinds": {k: dict(v) for k, v in counts.items()},
+            "sweep": {t: dict(v) for t, v in sweep.items()}, "stats": dict(relocator.stats)}
+
+
+def _relocate(relocator: Relocator, selector: str) -> tuple[tuple[str, Position] | None, float]:
+    """The relocation's best guess and its confidence (0 when nothing to guess)."""
+    try:
+        result = relocator.relocate(selector)
+    except LanserError:
+        return None, 0.0
+    if result.position is None or result.path is None:
+        return None, 0.0
+    return (result.path, result.position), result.confidence
 
 
 def _symbolic_at(old: GitRevision, rel: str, pos: Position) -> str:
@@ -161,9 +195,9 @@ def _symbolic_at(old: GitRevision, rel: str, pos: Position) -> str:
     return f"{quote_path(rel)}::{d.dotted}{index}"
 
 
-def _attempt(kind: str, cap: Any, rel: str, pos: Position, old: GitRevision,
-             new: GitRevision, relocator: Relocator) -> tuple[str, Position] | None:
-    """What the kind answers confidently on B, or None (lost)."""
+def _attempt(kind: str, cap: Any, rel: str, pos: Position,
+             new: GitRevision) -> tuple[str, Position] | None:
+    """What a selector kind resolved on B alone answers confidently, or None (lost)."""
     try:
         if kind == "position":
             ndoc = new.doc(rel)
@@ -171,9 +205,6 @@ def _attempt(kind: str, cap: Any, rel: str, pos: Position, old: GitRevision,
                     pos.col > len(ndoc.source.lines[pos.line - 1]) + 1:
                 return None
             return rel, pos
-        if kind == "relocate":
-            result = relocator.relocate(cap.selector)
-            return (result.path, result.position) if result.status == "found" else None
         text = cap.selector if kind == "composite" else cap.parts.get(kind)
         if text is None:
             return None
@@ -200,8 +231,9 @@ def _tally(c: dict[str, int], truth: tuple[str, Position] | None,
         c["wrong"] += 1
 
 
-def pairs(root: Path, gap: int, count: int) -> list[tuple[str, str]]:
-    commits = git(root, "rev-list", "--first-parent", "--reverse", "HEAD").split()
+def pairs(root: Path, gap: int, count: int, head: str = "HEAD") -> list[tuple[str, str]]:
+    """``count`` pairs ``gap`` first-parent commits apart, spread along ``head``'s history."""
+    commits = git(root, "rev-list", "--first-parent", "--reverse", head).split()
     if len(commits) <= gap:
         return []
     starts = list(range(len(commits) - gap))
@@ -209,23 +241,37 @@ def pairs(root: Path, gap: int, count: int) -> list[tuple[str, str]]:
     return [(commits[i], commits[i + gap]) for i in starts[::step][:count]]
 
 
-def merge(into: dict[str, dict[str, int]], part: dict[str, dict[str, int]]) -> None:
-    for kind, counts in part.items():
-        for key, value in counts.items():
-            into.setdefault(kind, {}).setdefault(key, 0)
-            into[kind][key] += value
+def merge(into: dict[str, Any], part: dict[str, Any]) -> None:
+    """Add ``part`` (nested dicts of counts) into ``into``."""
+    for key, value in part.items():
+        if isinstance(value, dict):
+            merge(into.setdefault(key, {}), value)
+        else:
+            into[key] = into.get(key, 0) + value
 
 
-def report(title: str, totals: dict[str, dict[str, int]]) -> list[str]:
-    lines = [f"{title}", f"  {'kind':<10} {'n':>6} {'correct':>8} {'wrong':>7} {'lost':>7}"
-             f" {'gone':>6} {'claimed':>8}"]
+def _cells(c: dict[str, int]) -> list[str]:
+    n = c.get("n", 0)
+    return [f"{100 * c.get(k, 0) / n:6.1f}%" if n else "     -"
+            for k in ("correct", "wrong", "lost")]
+
+
+def report(title: str, totals: dict[str, Any]) -> list[str]:
+    head = f" {'n':>6} {'correct':>8} {'wrong':>7} {'lost':>7} {'gone':>6} {'claimed':>8}"
+    lines = [f"{title}", f"  {'kind':<10}{head}"]
     for kind in KINDS:
-        c = totals.get(kind, {})
-        n = c.get("n", 0)
-        cells = [f"{100 * c.get(k, 0) / n:6.1f}%" if n else "     -"
-                 for k in ("correct", "wrong", "lost")]
-        lines.append(f"  {kind:<10} {n:>6} {cells[0]:>8} {cells[1]:>7} "
+        c = totals["kinds"].get(kind, {})
+        cells = _cells(c)
+        lines.append(f"  {kind:<10} {c.get('n', 0):>6} {cells[0]:>8} {cells[1]:>7} "
                      f"{cells[2]:>7} {c.get('gone', 0):>6} {c.get('claimed', 0):>8}")
+    lines.append(f"  relocate by threshold{head}")
+    for t, c in sorted(totals.get("sweep", {}).items()):
+        cells = _cells(c)
+        lines.append(f"  >= {t:<18} {c.get('n', 0):>6} {cells[0]:>8} {cells[1]:>7} "
+                     f"{cells[2]:>7} {c.get('gone', 0):>6} {c.get('claimed', 0):>8}")
+    stats = totals.get("stats", {})
+    lines.append(f"  relocations scored {stats.get('scored', 0)}, cut to top-k "
+                 f"{stats.get('truncated', 0)}")
     return lines
 
 
@@ -239,6 +285,10 @@ def main() -> int:
     parser.add_argument("--far", type=int, default=50, help="commits apart for 'far'")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--commits", type=int, default=80, help="synthetic history length")
+    parser.add_argument("--head", default="HEAD", help="pairs along this commit's history")
+    parser.add_argument("--top-k", type=int, default=TOP_K, help="relocation's top-k")
+    parser.add_argument("--failures", type=int, default=0, metavar="N",
+                        help="print N relocate failures (wrong or lost) to stderr")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     tmp = None
@@ -249,24 +299,32 @@ def main() -> int:
         tmp = tempfile.TemporaryDirectory(prefix="lanser-bench-")
         root = generate(Path(tmp.name) / "repo", commits=args.commits, seed=args.seed)
     root = root.resolve()
+    head = git(root, "rev-parse", args.head).strip()
     if args.rev_a:
-        plan = {"given": [(args.rev_a, args.rev_b or "HEAD")]}
+        plan = {"given": [(args.rev_a, args.rev_b or head)]}
     else:
-        plan = {"nearby": pairs(root, 1, args.pairs), f"far ({args.far} apart)":
-                pairs(root, args.far, args.pairs)}
+        plan = {"nearby": pairs(root, 1, args.pairs, head), f"far ({args.far} apart)":
+                pairs(root, args.far, args.pairs, head)}
     results: dict[str, Any] = {}
+    failures: list[str] = []
     for title, todo in plan.items():
-        totals: dict[str, dict[str, int]] = {}
+        totals: dict[str, Any] = {}
         for a, b in todo:
-            merge(totals, run_pair(root, a, b, args.samples, args.seed))
-        results[title] = {"pairs": len(todo), "kinds": totals}
+            merge(totals, run_pair(root, a, b, args.samples, args.seed, top_k=args.top_k,
+                                   failures=failures))
+        results[title] = {"pairs": len(todo), **totals}
+    for line in failures[:args.failures]:
+        print(line, file=sys.stderr)
+    where = str(args.repo) if args.repo else f"synthetic (seed {args.seed}, " \
+        f"{args.commits} commits)"
     if args.json:
-        print(json.dumps({"repo": str(args.repo or "synthetic"), "results": results},
+        print(json.dumps({"repo": where, "head": head, "top_k": args.top_k,
+                          "samples": args.samples, "results": results},
                          sort_keys=True, indent=1))
     else:
-        print(f"repo: {args.repo or f'synthetic (seed {args.seed}, {args.commits} commits)'}")
+        print(f"repo: {where} at {head[:12]}, top-k {args.top_k}")
         for title, res in results.items():
-            print("\n".join(report(f"{title}: {res['pairs']} pairs", res["kinds"])))
+            print("\n".join(report(f"{title}: {res['pairs']} pairs", res)))
     return 0
 
 

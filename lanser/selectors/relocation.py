@@ -99,8 +99,12 @@ class _Cand:
 class Relocator:
     """Relocates selectors from ``old`` to ``new``; caches diffs across many calls."""
 
-    def __init__(self, old: Snapshot, new: Snapshot, *, threshold: float = THRESHOLD) -> None:
-        self.old, self.new, self.threshold = old, new, threshold
+    def __init__(self, old: Snapshot, new: Snapshot, *, threshold: float = THRESHOLD,
+                 top_k: int = TOP_K) -> None:
+        self.old, self.new, self.threshold, self.top_k = old, new, threshold, top_k
+        #: How many relocations scored candidates, and how many had to drop some to
+        #: stay within ``top_k`` (the benchmark reports both).
+        self.stats = {"scored": 0, "truncated": 0}
         self._line_maps: dict[str, dict[int, tuple[int, bool]]] = {}
         self._scopes: dict[tuple[int, str, int], float] = {}
 
@@ -196,14 +200,14 @@ class Relocator:
                     "selector" if c.confidence >= self.threshold else "selector-weak")
         if token:
             if new_doc is not None:
-                for off in anchors.exact_offsets(new_doc.text, token)[:TOP_K * 4]:
+                for off in anchors.exact_offsets(new_doc.text, token)[:self.top_k * 4]:
                     add(path, off, "anchor")
             if new_doc is None or not any(p == path and "anchor" in c.sources
                                           for (p, _), c in found.items()):
                 for other in self.new.files():
                     odoc = self.new.doc(other) if other != path else None
                     if odoc is not None and token in odoc.text:
-                        for off in anchors.exact_offsets(odoc.text, token)[:TOP_K]:
+                        for off in anchors.exact_offsets(odoc.text, token)[:self.top_k]:
                             add(other, off, "anchor-moved")
         d = _definition_named_at(doc, offset)
         if d is not None:
@@ -219,14 +223,16 @@ class Relocator:
         if not found and new_doc is not None and token.strip():
             line = doc.source.lines[doc.source.position(offset).line - 1]
             lead = doc.source.position(offset).col - 1 - (len(line) - len(line.lstrip()))
-            for m in anchors.find(new_doc.text, line.strip())[:TOP_K]:
+            for m in anchors.find(new_doc.text, line.strip())[:self.top_k]:
                 add(path, m.offset + max(lead, 0), "fuzzy")
         cands = list(found.values())
-        if len(cands) > TOP_K:  # cheap pre-ranking: same file and strong sources first
-            rank = {"diff": 0, "selector": 1, "symbol": 2, "anchor": 3}
+        self.stats["scored"] += 1
+        if len(cands) > self.top_k:  # cheap pre-ranking: strong sources, then nearest
+            self.stats["truncated"] += 1
+            rank = {"diff": 0, "diff-edited": 0, "selector": 1, "symbol": 2, "anchor": 3}
             cands.sort(key=lambda c: (min(rank.get(s, 9) for s in c.sources),
                                       abs(c.offset - offset)))
-            cands = cands[:TOP_K]
+            cands = cands[:self.top_k]
         return cands
 
     def _map_line(self, path: str, doc: PyDoc, new_doc: PyDoc,
