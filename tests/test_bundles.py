@@ -406,3 +406,19 @@ def test_two_concurrent_bundle_commands_both_succeed(workspace) -> None:
     assert [code for code, _ in results] == [0, 0], results
     hashes = {json.loads((root.parent / f"c{i}.json").read_text())["hash"] for i in range(2)}
     assert len(hashes) == 1
+
+
+def test_episode_query_actions_accept_every_bundle_op() -> None:
+    from lanser.episodes.actions import InvalidAction, parse_action
+
+    for op in BUNDLE_OPS:
+        if op == "workspace-symbols":
+            action = parse_action({"action": "query", "op": op, "query": "Stock"})
+            assert (action.query, action.at, action.targeted) == ("Stock", None, False)
+            with pytest.raises(InvalidAction):
+                parse_action({"action": "query", "op": op, "at": "pkg/a.py:1:1"})
+        else:
+            action = parse_action({"action": "query", "op": op, "at": "pkg/a.py:1:1"})
+            assert (action.op, action.at) == (op, "pkg/a.py:1:1")
+    with pytest.raises(InvalidAction):
+        parse_action({"action": "query", "op": "calls"})

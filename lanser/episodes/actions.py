@@ -6,6 +6,7 @@ One JSON object per action (``rewards/EPISODES.md`` has the full table)::
     {"action": "edit", "at": "pkg/mod.py:3:5..3:9", "text": "..."}  # a range or selector
     {"action": "patch", "diff": "--- a/pkg/mod.py\\n+++ b/pkg/mod.py\\n@@ ..."}
     {"action": "query", "op": "definition", "at": "pkg/mod.py::Stock.remove"}
+    {"action": "query", "op": "workspace-symbols", "query": "Stock"}  # no location
     {"action": "test", "args": ["tests/test_stock.py"]}
     {"action": "submit"}
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lanser.bundling import BUNDLE_OPS
+from lanser.bundling import BUNDLE_OPS, UNLOCATED_OPS
 from lanser.errors import UsageError
 
 KINDS = ("edit", "patch", "query", "test", "submit")
@@ -37,7 +38,8 @@ class Action:
     at: str | None = None          # edit/query: a location or selector
     text: str | None = None        # edit: new content (whole file or the range)
     diff: str | None = None        # patch
-    op: str | None = None          # query
+    op: str | None = None          # query: one of lanser.bundling.BUNDLE_OPS
+    query: str | None = None       # query: the string of workspace-symbols
     args: tuple[str, ...] = field(default=())  # test
 
     @property
@@ -74,6 +76,8 @@ def parse_action(data: Any) -> Action:
         op = data.get("op")
         if op not in BUNDLE_OPS:
             raise InvalidAction(f"query: 'op' must be one of {', '.join(BUNDLE_OPS)}")
+        if op in UNLOCATED_OPS:  # a query string, no location
+            return Action(kind, op=op, query=_string(data, "query"))
         return Action(kind, op=op, at=_string(data, "at"))
     if kind == "test":
         args = data.get("args", [])
