@@ -125,6 +125,58 @@ def test_default_deny_globs(workspace, given: str) -> None:
     assert given in info.value.message
 
 
+@pytest.mark.parametrize("given", [".ENV", "app/.Env.local", "Poetry.lock", "SECRETS/t.txt",
+                                   "certs/Server.PEM", "LANSER.TOML"])
+def test_deny_globs_ignore_case(workspace, given: str) -> None:
+    """On a case-insensitive filesystem .ENV is .env: the rules must not be dodged by case."""
+    root = workspace(FILES)
+    with pytest.raises(Denied):
+        _jail(root).check(given)
+
+
+def test_refusals_name_no_machine_path(workspace, outside: Path) -> None:
+    root = workspace(FILES)
+    (root / "link.py").symlink_to(outside / "victim.py")
+    messages = []
+    for given in (str(outside / "victim.py"), "link.py", "/etc/passwd", str(root / ".env")):
+        with pytest.raises((OutsideWorkspace, Denied)) as info:
+            _jail(root).check(given)
+        messages.append(info.value.message)
+    assert messages[:3] == ["<outside>/outside/victim.py: outside the workspace",
+                            "link.py: resolves through a symlink to <outside>/outside/victim.py, "
+                            "outside the workspace",
+                            "<outside>/etc/passwd: outside the workspace"]
+    assert messages[3].startswith(".env: denied")
+    assert not any(str(root) in m or str(outside) in m for m in messages)
+
+
+def test_a_directory_swapped_for_a_symlink_mid_apply_is_refused(workspace, outside: Path) -> None:
+    """Jailed and checked, then pkg/ becomes a symlink to an identical copy outside:
+    the write re-checks the directory, refuses, and rolls the earlier files back."""
+    import shutil
+
+    from lanser.edits import Envelope, StaleContent, journal
+    from lanser.lsp.facts import FileChange, TextEdit
+    from lanser.positions import Position, Span
+
+    root = workspace({"a.py": "y = 2\n", "pkg/mod.py": "x = 1\n"})
+    envelope = Envelope(Workspace.open(root))
+    span = Span(Position(1, 5), Position(1, 6))
+    preview = envelope.preview([FileChange("edit", "a.py", (TextEdit(span, "3"),)),
+                                FileChange("edit", "pkg/mod.py", (TextEdit(span, "9"),))],
+                               origin="test")
+    shutil.copytree(root / "pkg", outside / "pkg")
+    shutil.rmtree(root / "pkg")
+    (root / "pkg").symlink_to(outside / "pkg", target_is_directory=True)
+    with pytest.raises(StaleContent) as info:
+        journal.begin(root, envelope.state_dir, preview.effects)
+    assert "pkg/mod.py: its directory now resolves elsewhere" in info.value.message
+    assert (outside / "pkg" / "mod.py").read_text() == "x = 1\n"
+    assert sorted(os.listdir(outside / "pkg")) == ["mod.py"]  # no temp file left there
+    assert (root / "a.py").read_text() == "y = 2\n"  # the first file was rolled back
+    assert not journal.pending(envelope.state_dir)
+
+
 @pytest.mark.parametrize("given", ["environment.py", "app/secret_sauce.py", "locks.py"])
 def test_default_deny_does_not_overreach(workspace, given: str) -> None:
     root = workspace(FILES)
@@ -204,3 +256,22 @@ def test_cli_refuses_rename_target_outside(workspace, cli, outside: Path) -> Non
     assert result.json["error"]["code"] == "outside_workspace"
     assert (root / "ok.py").exists() and not (outside / "stolen.py").exists()
     assert os.listdir(outside) == ["victim.py"]
+
+
+def test_cli_refuses_an_absolute_path_outside(workspace, cli, outside: Path) -> None:
+    root = workspace(FILES)
+    (root / "p.diff").write_text(_replace_patch(str(outside / "victim.py")))
+    result = cli(["apply", "p.diff", "--json"], cwd=root)
+    _assert_refused(result, "outside_workspace", "<outside>/outside/victim.py")
+    assert str(outside) not in result.json["error"]["message"]
+    assert (outside / "victim.py").read_text() == "x = 1\n"
+
+
+def test_cli_refuses_a_symlinked_file_pointing_out(workspace, cli, outside: Path) -> None:
+    root = workspace(FILES)
+    (root / "link.py").symlink_to(outside / "victim.py")
+    (root / "p.diff").write_text(_replace_patch("link.py"))
+    result = cli(["apply", "p.diff", "--json"], cwd=root)
+    _assert_refused(result, "outside_workspace", "link.py")
+    assert "symlink" in result.json["error"]["message"]
+    assert (outside / "victim.py").read_text() == "x = 1\n"

@@ -9,9 +9,16 @@ write a lock file or a secret elsewhere). The rules, in order:
   the way, even for a file that does not exist yet), must lie inside the root;
 * names a server gives files outside the workspace (``<stdlib>/...``) are outside;
 * no component may be ``.git`` (the repository) or ``.lanser`` (our journal);
-* no deny glob may match the given or the real relative path. A glob without ``/``
-  matches a file's name in any directory (``.env``, ``*.pem``); one with ``/`` is
-  matched against the whole relative path, where ``*`` crosses directories.
+* no deny glob may match the given or the real relative path, ignoring case (on a
+  case-insensitive filesystem ``.ENV`` is ``.env``). A glob without ``/`` matches a
+  file's name in any directory (``.env``, ``*.pem``); one with ``/`` is matched
+  against the whole relative path, where ``*`` crosses directories.
+
+Messages name paths without the machine in them, so a refusal reads (and hashes)
+the same at any checkout path: a workspace file by its relative name, a target
+outside as ``<outside>/`` plus its path below the deepest directory it shares
+with the root (``/etc/passwd`` is ``<outside>/etc/passwd``, a sibling checkout's
+file ``<outside>/other/x.py``).
 
 The defaults (:data:`DEFAULT_DENY`) keep edits off secrets, lock files and
 ``lanser.toml`` (an edit must not lift its own deny list);
@@ -77,42 +84,49 @@ class Jail:
             # An anchored name from a server answer (<stdlib>/..., <site-packages>/...).
             raise OutsideWorkspace(f"{given}: outside the workspace (not a workspace file)",
                                    path=given)
+        shown = given
         if os.path.isabs(given):
             lexical = posixpath.normpath(Path(given).as_posix())
             root = self.root.as_posix()
             if lexical != root and not lexical.startswith(root + "/"):
-                raise OutsideWorkspace(f"{given}: outside the workspace {self.root}",
-                                       path=given)
-            rel = posixpath.relpath(lexical, root)
+                raise OutsideWorkspace(f"{outside_name(self.root, lexical)}: outside the "
+                                       "workspace", path=given)
+            rel = shown = posixpath.relpath(lexical, root)
         else:
             rel = posixpath.normpath(given.replace(os.sep, "/"))
             if rel == ".." or rel.startswith("../"):
                 raise OutsideWorkspace(f"{given}: '..' leads outside the workspace", path=given)
         if rel in (".", ""):
-            raise UsageError(f"{given}: the workspace root is not a file", code="bad_path",
+            raise UsageError(f"{shown}: the workspace root is not a file", code="bad_path",
                              path=given)
-        self._check_rules(rel, given)
+        self._check_rules(rel, shown, given)
         raw = self.root / rel
         real = Path(os.path.realpath(raw))
         if real != self.root and self.root not in real.parents:
             raise OutsideWorkspace(
-                f"{given}: resolves through a symlink to {real}, outside the workspace",
-                path=given)
+                f"{shown}: resolves through a symlink to {outside_name(self.root, real)}, "
+                "outside the workspace", path=given)
         real_rel = real.relative_to(self.root).as_posix()
         if real_rel != rel:
-            self._check_rules(real_rel, given)
+            self._check_rules(real_rel, shown, given)
         return Target(real, real_rel, raw.is_symlink())
 
-    def _check_rules(self, rel: str, given: str) -> None:
+    def _check_rules(self, rel: str, shown: str, given: str) -> None:
         parts = rel.split("/")
         # Lower-cased: on case-insensitive filesystems ".GIT" is the repository too.
         lowered = [part.lower() for part in parts]
         for forbidden in FORBIDDEN_DIRS:
             if forbidden in lowered:
-                raise Denied(f"{given}: edits may not touch {forbidden}/", path=given)
-        name = parts[-1]
+                raise Denied(f"{shown}: edits may not touch {forbidden}/", path=given)
+        name = lowered[-1]
         for glob in self.deny:
-            subject = rel if "/" in glob else name
-            if fnmatch.fnmatchcase(subject, glob):
-                raise Denied(f"{given}: denied by the edit rule {glob!r} "
+            subject = "/".join(lowered) if "/" in glob else name
+            if fnmatch.fnmatchcase(subject, glob.lower()):
+                raise Denied(f"{shown}: denied by the edit rule {glob!r} "
                              "(see [edits] deny in lanser.toml)", path=given, rule=glob)
+
+
+def outside_name(root: Path, target: str | Path) -> str:
+    """``<outside>/`` and ``target`` below the deepest directory it shares with ``root``."""
+    common = os.path.commonpath([root.as_posix(), Path(target).as_posix()])
+    return "<outside>/" + posixpath.relpath(Path(target).as_posix(), common)

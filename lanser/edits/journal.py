@@ -239,19 +239,34 @@ def _write_effects(root: Path, txid: str, effects: tuple[FileEffect, ...]) -> No
         parents.add(target.parent)
         if effect.after is None:
             crash_point("delete")
+            _check_parent(target, effect.path)
             target.unlink(missing_ok=True)
             _prune(root, target.parent)
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
+        _check_parent(target, effect.path)
         temp = _temp_name(target, txid)
         crash_point("temp")
         mode = effect.after_mode if effect.after_mode is not None else default_mode
         _write_synced(temp, effect.after, mode)
         crash_point("replace")
+        _check_parent(target, effect.path)
         os.replace(temp, target)
     for parent in sorted(parents):
         _fsync_dir(parent)
     crash_point("written")
+
+
+def _check_parent(target: Path, rel: str) -> None:
+    """Refuse to write through a directory that became a symlink since it was jailed.
+
+    The envelope jails every path again under the lock; this closes the gap between
+    that check and each write (a realpath: a few lstat calls). ``target`` is the
+    real path the jail gave, so its directory must still resolve to itself.
+    """
+    if os.path.realpath(target.parent) != str(target.parent):
+        raise StaleContent(f"{rel}: its directory now resolves elsewhere (a symlink "
+                           "appeared during the apply); nothing was changed", path=rel)
 
 
 def _prune(root: Path, directory: Path) -> None:
