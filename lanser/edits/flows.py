@@ -25,13 +25,17 @@ from lanser.workspace import Workspace
 
 @dataclass(frozen=True)
 class Outcome:
+    """A preview, and when applied the result record and that record as a bundle."""
+
     preview: Preview
     result: ApplyResult | None = None
+    bundle: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"preview": self.preview.to_json(),
                 "result": self.result.to_json() if self.result else None,
-                "record": self.result.record if self.result else None}
+                "record": self.result.record if self.result else None,
+                "bundle": self.bundle}
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,10 @@ async def _finish(envelope: Envelope, preview: Preview, service: Any, *, apply: 
     if verify:
         from lanser.edits.verify import apply_verified
 
-        return Outcome(preview, await apply_verified(envelope, preview, service))
-    return Outcome(preview, envelope.apply(preview))
+        result = await apply_verified(envelope, preview, service)
+    else:
+        result = envelope.apply(preview)
+    return Outcome(preview, result, result.to_bundle(envelope.workspace, origin=preview.origin))
 
 
 @contextlib.asynccontextmanager

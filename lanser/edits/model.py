@@ -191,6 +191,26 @@ class ApplyResult:
     def ok(self) -> bool:
         return self.status == APPLIED
 
+    def to_bundle(self, workspace: Any, *, origin: str | None = None,
+                  snapshot: dict[str, Any] | None = None) -> dict[str, Any]:
+        """This record as an analysis bundle (``request.op = "apply"``, the record in
+        ``facts.apply``), hashed like any bundle; ``snapshot`` defaults to the
+        workspace now (after the apply, or unchanged when refused or rolled back).
+
+        The hashed part names no machine path, so the same outcome hashes the same at
+        any checkout path: a message that still holds the root (an error from a
+        lower layer) is rewritten relative to it first.
+        """
+        from lanser.bundles.bundle import make_bundle
+        from lanser.pathtext import scrub_paths
+
+        record = self.to_json()
+        if record.get("message"):
+            record["message"] = scrub_paths(record["message"], [(str(workspace.root), "")])
+        request = {"origin": origin} if origin is not None else {}
+        return make_bundle(workspace, op="apply", request=request, facts={"apply": record},
+                           snapshot=snapshot)
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "status": self.status, "preview_id": self.preview_id, "files": list(self.files),
