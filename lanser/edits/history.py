@@ -156,11 +156,13 @@ class GitHistory:
                 self._git("read-tree", base, env=env)
             except GitError:  # no commit yet: start from nothing
                 self._git("read-tree", "--empty", env=env)
+            # One git process wrote both halves: the before blobs, then the after ones.
+            before_blobs, after_blobs = blobs[:len(effects)], blobs[len(effects):]
             before = self._commit(env, [(e.path, b, e.before_mode) for e, b in
-                                        zip(effects, blobs, strict=False)],
+                                        zip(effects, before_blobs, strict=True)],
                                   [token] if token else [], f"lanser: before {message}")
             after = self._commit(env, [(e.path, b, e.after_mode) for e, b in
-                                       zip(effects, blobs[len(effects):], strict=True)],
+                                       zip(effects, after_blobs, strict=True)],
                                  [before], body)
         finally:
             index.unlink(missing_ok=True)
