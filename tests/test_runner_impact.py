@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 import pytest
 
 from lanser.runner import run_tests
@@ -82,10 +84,29 @@ def test_checkpoint_instrumentation_counts_top_level_and_main_block():
     source = ("from __future__ import annotations\n'doc'\nimport os\n"
               "def f():\n    '''d'''\n    return 1\n"
               "if __name__ == '__main__':\n    f()\n    print(2)\n")
-    out, total = instrument(source)
+    tree, total = instrument(source)
     assert total == 5  # doc, import, def, and the two statements of the main block
-    assert out.startswith("from __future__ import annotations")
-    assert out == instrument(source)[0]
+    assert ast.unparse(tree).startswith("from __future__ import annotations")
+    assert ast.dump(tree, include_attributes=True) == \
+        ast.dump(instrument(source)[0], include_attributes=True)
+
+
+def test_a_script_runs_with_its_own_line_numbers_and_folder(workspace):
+    root = workspace({
+        "tools/helper.py": "VALUE = 41\n",
+        "tools/job.py": (
+            "# a comment, then a blank line\n\n"
+            "import os, sys\n"
+            "assert sys.path[0] == os.path.dirname(os.path.abspath(__file__))\n"
+            "import helper  # the script's folder, not the copy's root\n"
+            "def fail():\n"
+            "    raise ValueError(helper.VALUE + 1)\n"
+            "fail()\n")})
+    result = run_script(root, "tools/job.py")
+    assert result.exit_status == 1 and result.reached == 4  # import, assert, import, def
+    assert 'tools/job.py", line 7, in fail' in result.output
+    assert 'tools/job.py", line 8, in <module>' in result.output
+    assert "ValueError: 42" in result.output
 
 
 def test_checkpoint_credit_orders_how_far_a_script_got(workspace):

@@ -96,7 +96,9 @@ def test_assertion_credit_nine_of_ten_beats_one_of_ten(workspace):
     assert late.credit.evidence["asserts_passed"] == 9
     assert early.credit.evidence["asserts_passed"] == 1
     assert 200_000 < early.credit.ppm < late.credit.ppm < 900_000
-    assert tests["test_asserts.py::test_loop"].credit.ppm == late.credit.ppm
+    # an assert counts once however often it passed: one assert, failing on its 10th run
+    assert tests["test_asserts.py::test_loop"].credit.evidence["asserts_counted"] == 2
+    assert tests["test_asserts.py::test_loop"].credit.ppm == 550_000
     helper = tests["test_asserts.py::test_helper_error"].credit
     assert helper.evidence["asserts_passed"] == 2 and helper.evidence["asserts_counted"] == 4
 
@@ -134,15 +136,20 @@ def test_credit_bands_and_monotonicity():
     from hypothesis import given
     from hypothesis import strategies as st
 
-    @given(st.integers(0, 500), st.integers(0, 50), st.integers(1, 500))
+    @given(st.integers(0, 50), st.integers(0, 50), st.integers(1, 50))
     def check(passed: int, never: int, more: int) -> None:
-        static = list(range(1, never + 2))  # lines; the first one is the failing assert
-        asserts = {"passed": passed, "static": static, "static_passed": [],
-                   "failed_at": 1}
+        # lines; the last one is the failing assert
+        static = list(range(1, passed + never + more + 2))
+        asserts = {"passed": passed, "static": static, "static_passed": static[:passed],
+                   "failed_at": static[-1]}
         credit = score_test("failed", "call", asserts).ppm
         assert 200_000 <= credit < 900_000
-        later = score_test("failed", "call", {**asserts, "passed": passed + more}).ppm
-        assert later >= credit  # more asserts passed before failing never earns less
+        later = score_test("failed", "call", {
+            **asserts, "static_passed": static[:passed + more]}).ppm
+        assert later > credit  # more asserts passed before failing earns more
+        # a count claimed beyond the asserts written earns nothing
+        inflated = {**asserts, "passed": 10**6, "static_passed": [*static[:passed], 999]}
+        assert score_test("failed", "call", inflated).ppm == credit
         assert score_test("error", "setup").ppm < 200_000 <= credit
         assert credit < score_test("error", "teardown").ppm < score_test("passed", "x").ppm
 

@@ -1,12 +1,17 @@
 """Checkpoint credit for programs that are not tests: how far did the script get?
 
-The deterministic counterpart of sprinkling progress prints through a program: an
-AST pass inserts a probe call after each *checkpoint* — every top-level statement
-of the script, with a top-level ``if __name__ == "__main__":`` block expanded into
-its own statements (that is where scripts do their work) — and one at the entry of
-every top-level function (evidence of what ran, not counted in the credit). The
-instrumented program runs in the same sandbox as tests; the probes append to the
-events file with unbuffered writes, so progress survives ``os._exit`` and kills.
+The deterministic counterpart of sprinkling progress prints through a program: the
+AST pass of :mod:`lanser.runner.probes` inserts a probe call after each *checkpoint*
+(every top-level statement, a top-level ``if __name__ == "__main__":`` block expanded
+into its statements) and one at the entry of every top-level function (evidence of
+what ran, not counted in the credit). lanser runs the pass here to count checkpoints
+and reject a syntax error; the sandbox child runs the same pass on the same source and
+compiles the tree itself (line numbers are the script's), then executes it as
+``__main__`` with the script's folder first on ``sys.path``, as ``python script.py``
+would. Probes append signed lines to the events file with unbuffered writes, so
+progress survives ``os._exit`` and kills; a probe counts only when called from one of
+the inserted call sites (see :mod:`lanser.runner.channel`), and only indexes below
+the number of checkpoints count.
 
 Credit: 1 for a clean exit (status 0), else completed checkpoints / checkpoints,
 capped below 1 (see ``rewards/CREDIT.md``). Parsing untrusted source is safe in the
@@ -23,60 +28,19 @@ from typing import Any
 from lanser.errors import UsageError
 from lanser.runner.credit import Credit, checkpoint_credit
 from lanser.runner.outcomes import normalize_message
+from lanser.runner.probes import instrument_tree
 from lanser.runner.run import root_of
 from lanser.runner.sandbox import Limits, Sandbox
 
-PROBE = "__lanser_probe__"
 
-
-def _probe(kind: str, index: int, name: str, at: ast.stmt) -> ast.stmt:
-    call = ast.Expr(ast.Call(ast.Name(PROBE, ast.Load()),
-                             [ast.Constant(kind), ast.Constant(index), ast.Constant(name)], []))
-    return ast.copy_location(call, at)
-
-
-def _is_main_guard(node: ast.stmt) -> bool:
-    test = getattr(node, "test", None)
-    return (isinstance(node, ast.If) and isinstance(test, ast.Compare)
-            and isinstance(test.left, ast.Name) and test.left.id == "__name__"
-            and any(isinstance(c, ast.Constant) and c.value == "__main__"
-                    for c in test.comparators))
-
-
-def instrument(source: str, filename: str = "<script>") -> tuple[str, int]:
-    """The instrumented source and its number of checkpoints."""
+def instrument(source: str, filename: str = "<script>") -> tuple[ast.Module, int]:
+    """The instrumented tree and its number of checkpoints (a syntax error is bad input)."""
     try:
         tree = ast.parse(source, filename)
     except SyntaxError as exc:
         raise UsageError(f"{filename}: syntax error: {exc.msg} (line {exc.lineno})",
                          code="syntax_error") from None
-    counter = 0
-
-    def checkpoints(body: list[ast.stmt]) -> list[ast.stmt]:
-        nonlocal counter
-        out: list[ast.stmt] = []
-        for node in body:
-            if isinstance(node, ast.ImportFrom) and node.module == "__future__":
-                out.append(node)  # must stay first; not a checkpoint
-                continue
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                entry = _probe("enter", node.lineno, node.name, node.body[0])
-                docstring = (isinstance(node.body[0], ast.Expr)
-                             and isinstance(node.body[0].value, ast.Constant)
-                             and isinstance(node.body[0].value.value, str))
-                node.body.insert(1 if docstring else 0, entry)
-            if _is_main_guard(node):
-                node.body = checkpoints(node.body)  # type: ignore[attr-defined]
-                out.append(node)
-                continue
-            out.append(node)
-            out.append(_probe("stmt", counter, type(node).__name__, node))
-            counter += 1
-        return out
-
-    tree.body = checkpoints(tree.body)
-    ast.fix_missing_locations(tree)
-    return ast.unparse(tree), counter
+    return tree, instrument_tree(tree)
 
 
 @dataclass(frozen=True)
@@ -111,14 +75,13 @@ def run_script(workspace: Any, script: str, *, args: tuple[str, ...] = (),
         if box.copy not in target.parents or not target.is_file():
             raise UsageError(f"{script}: no such script in the snapshot", code="missing_file")
         rel = target.relative_to(box.copy).as_posix()
-        source, total = instrument(target.read_text(encoding="utf-8"), rel)
-        instrumented = box.dir / "instrumented.py"
-        instrumented.write_text(source, encoding="utf-8")
+        _tree, total = instrument(target.read_text(encoding="utf-8"), rel)
         child = box.run("script", list(args), deadline=time.monotonic() + timeout,
-                        extra={"script": str(target), "instrumented": str(instrumented)})
+                        extra={"script": str(target)})
         roots = (str(box.copy), str(box.dir))
     probes = [e for e in child.events if e.get("e") == "probe"]
-    reached = len({e["index"] for e in probes if e.get("kind") == "stmt"})
+    reached = len({e["index"] for e in probes if e.get("kind") == "stmt"
+                   and isinstance(e.get("index"), int) and 0 <= e["index"] < total})
     functions = tuple(sorted({e["name"] for e in probes if e.get("kind") == "enter"}))
     timed_out = child.killed is not None
     status = None if timed_out else child.returncode

@@ -7,18 +7,25 @@ package of that name) sees its own copy, not ours.
 
 In order, it:
 
+0. reads the run's signing key from the pipe the parent passed (``key_fd``) and closes
+   it, before anything else: from here on the key lives only in an HMAC context, and
+   every event line is signed (see ``channel.py``);
 1. brings the loopback interface up when it runs in a private network namespace
    (tests that talk to ``127.0.0.1`` keep working; nothing else is reachable);
-0. joins the run's pids cgroup when the parent made one (a fork bomb hits its limit);
+1. joins the run's cgroups when the parent made one (pids: a fork bomb hits its limit; memory: the
+   whole process tree shares one ``memory.max``);
 2. when it runs in a private mount namespace, remounts every filesystem read-only
    except the sandbox directory (the copy, its HOME and TMPDIR), /dev and /proc;
 3. drops every capability (bounding set included) and sets ``no_new_privs``, so the
    test code, although uid 0, cannot undo step 2, reconfigure the network, or regain
    privileges through a setuid binary;
-4. sets resource limits: address space (memory), core dumps off, file size;
+4. sets resource limits: core dumps off, file size, and the address space of each
+   process (memory) where no memory cgroup could be joined;
 5. forks, when it is PID 1 of its namespace, and stays behind as a reaping init;
 6. runs pytest in-process (the plugin, copied under a private module name onto the
-   end of ``sys.path``, is loaded with ``-p``), or an instrumented script (checkpoint credit).
+   end of ``sys.path``, is loaded with ``-p``), or a script it instruments and compiles
+   itself with ``probes.py`` (checkpoint credit), as ``__main__`` with the script's
+   folder first on ``sys.path``.
 
 A step that the platform refuses is reported on stderr and in the ``isolation`` line
 of the events file, never fatal: the parent says in the result what was not isolated.
@@ -35,6 +42,8 @@ import subprocess
 import sys
 
 PLUGIN_MODULE = "_lanser_pytest_plugin"
+CHANNEL_MODULE = "_lanser_channel"
+PROBES_MODULE = "_lanser_probes"
 
 # <linux/mount.h>
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
@@ -47,10 +56,10 @@ PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP = 38, 24
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
-def _emit(events: str, record: dict) -> None:
+def _emit(events: str, signer, record: dict) -> None:
     fd = os.open(events, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode())
+        os.write(fd, signer.line(record))
     finally:
         os.close(fd)
 
@@ -155,31 +164,45 @@ def isolate(spec: dict) -> dict:
     return done
 
 
-def run_pytest(spec: dict) -> int:
-    # The parent copied plugin.py to <sandbox>/site/_lanser_pytest_plugin.py: appended
-    # last to sys.path, the name shadows nothing and pytest imports it itself via -p.
-    sys.path.append(spec["site"])
+def run_pytest(spec: dict, signer) -> int:
+    # The parent copied plugin.py to <sandbox>/site/_lanser_pytest_plugin.py (last on
+    # sys.path: the name shadows nothing); importing it here first lets us hand it the
+    # signer, and pytest's ``-p`` finds the same module in sys.modules.
+    import importlib
+
     import pytest
 
+    importlib.import_module(PLUGIN_MODULE).use_signer(signer)
     return int(pytest.main(["-p", PLUGIN_MODULE, *spec["argv"]]))
 
 
-def run_script(spec: dict) -> int:
-    """Execute an instrumented script as ``__main__``; probes write to the events file."""
+def run_script(spec: dict, signer) -> int:
+    """Instrument, compile and execute the script as ``__main__``; probes are signed."""
+    import importlib
+    import types
+
+    channel = importlib.import_module(CHANNEL_MODULE)
+    probes = importlib.import_module(PROBES_MODULE)
+    path = spec["script"]
+    with open(path, encoding="utf-8") as fh:
+        code, _total = probes.instrumented_code(fh.read(), path)
+    sites = channel.call_sites(code, probes.PROBE)
     fd = os.open(spec["events"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def probe(kind: str, index: int, name: str = "") -> None:
-        os.write(fd, (json.dumps({"e": "probe", "kind": kind, "index": index,
-                                  "name": name}) + "\n").encode())
+        # only the calls the instrumentation inserted count, not the script's own
+        if channel.at_site(sites, sys._getframe(1), (kind, index, name)):
+            os.write(fd, signer.line({"e": "probe", "kind": kind, "index": index,
+                                      "name": name}))
 
-    path = spec["script"]
     sys.argv = [path, *spec["argv"]]
-    with open(spec["instrumented"], encoding="utf-8") as fh:
-        code = compile(fh.read(), path, "exec")
-    scope = {"__name__": "__main__", "__file__": path, "__builtins__": __builtins__,
-             "__lanser_probe__": probe}
+    sys.path[0] = os.path.dirname(os.path.abspath(path))  # as ``python script.py`` does
+    main = types.ModuleType("__main__")
+    main.__dict__.update({"__file__": path, "__builtins__": __builtins__,
+                          "__cached__": None, probes.PROBE: probe})
+    sys.modules["__main__"] = main  # pickle, multiprocessing, ``import __main__``
     try:
-        exec(code, scope)
+        exec(code, main.__dict__)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0
@@ -213,15 +236,20 @@ def _reap_as_init() -> None:
 def main() -> int:
     with open(sys.argv[1], encoding="utf-8") as fh:
         spec = json.load(fh)
+    sys.path.append(spec["site"])  # our private modules, last: they shadow nothing
+    import importlib
+
+    channel = importlib.import_module(CHANNEL_MODULE)
+    signer = channel.Signer(channel.read_key(int(spec["key_fd"])))
     done = isolate(spec)
-    _emit(spec["events"], {"e": "isolation", **done})
+    _emit(spec["events"], signer, {"e": "isolation", **done})
     if os.getpid() == 1:
         _reap_as_init()
     os.chdir(spec["cwd"])
     sys.path[0] = spec["cwd"]  # as ``python -m pytest`` would: the project is importable
     if spec["mode"] == "script":
-        return run_script(spec)
-    return run_pytest(spec)
+        return run_script(spec, signer)
+    return run_pytest(spec, signer)
 
 
 if __name__ == "__main__":

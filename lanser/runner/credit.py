@@ -39,15 +39,19 @@ class Credit:
 def assertion_fraction(asserts: dict[str, Any] | None) -> tuple[int, int]:
     """(numerator, denominator) of the assertion progress of a failed call.
 
-    ``p`` passing assert executions, ``r`` static assert lines never passed that
-    are not the failing one: ``p / (p + 1 + r)``; the 1 is the check that failed.
-    A loop whose 10th iteration fails scores 9/10, like ten asserts failing on the last.
+    Counted over the *distinct static* asserts of the test function: ``p`` of them
+    passed at least once, ``r`` never passed and are not the failing one:
+    ``p / (p + 1 + r)``; the 1 is the check that failed. Each assert counts once, so
+    calling the counter (or looping) cannot raise ``p`` past the number of asserts
+    written: a loop whose one assert fails on its 10th iteration scores 1/2.
     """
     if not asserts:
         return 0, 1
-    p = int(asserts.get("passed", 0))
-    never = set(asserts.get("static", [])) - set(asserts.get("static_passed", []))
+    static = set(asserts.get("static", []))
+    passed = static.intersection(asserts.get("static_passed", []))
+    never = static - passed
     failing = asserts.get("failed_at")
+    p = len(passed)
     r = len(never) - (1 if failing in never else 0)
     return p, p + 1 + r
 

@@ -109,6 +109,7 @@ class Folder:
     reports: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     done: dict[str, TestOutcome] = field(default_factory=dict)
     collected: list[str] = field(default_factory=list)
+    rejected: int = 0  #: event lines that did not verify, over all the child runs
 
     def feed(self, events: list[dict[str, Any]]) -> None:
         for event in events:

@@ -4,8 +4,11 @@ Shaped like pytest-reportlog: it registers itself only when ``--lanser-events FI
 is given, and writes one JSON object per line, flushed at once, so the parent can
 watch a run live (its per-test timeout is inferred from the last ``start`` line) and
 still has every finished test when the process dies mid-run. It runs inside the
-sandbox and must import nothing but the standard library, pytest and (when asked
-for a coverage map) coverage: the child loads it by file path under a private name.
+sandbox and must import nothing but the standard library, pytest, lanser's channel
+module (copied next to it as ``_lanser_channel``) and (when asked for a coverage map)
+coverage: the child loads it by file path under a private name. In the sandbox the
+child hands it a :class:`~lanser.runner.channel.Signer` (:func:`use_signer`) and every
+line is signed; without one (the plugin's own tests) lines are plain JSON.
 
 Events (key ``e``)::
 
@@ -18,12 +21,16 @@ Events (key ``e``)::
     session    {exitstatus}                      the session ended normally
     conftest_error {message}                     an initial conftest did not import
 
-Assertion counting hooks into pytest's assertion rewriting: before pytest rewrites a
-module (test modules, conftest), :class:`_CountAsserts` puts a call to a builtin
-counter right after each ``assert``, reached only when the assert passed. We count
-the calls made during the call phase, and read the static ``assert`` lines of the
-test function, for assertion credit. pytest's own ``pytest_assertion_pass`` hook would
-do, but it formats the explanation of every passing assert and made runs ~70% slower.
+Assertion counting hooks into pytest's assertion rewriting: :func:`_count_passing_asserts`
+wraps pytest's ``rewrite_asserts`` so that, before pytest rewrites a module (test
+modules, conftest), a call ``__lanser_assert_passed__(<line>)`` of a builtin counter is
+put right after each ``assert``, reached only when the assert passed. During the call
+phase the counter records the *distinct* static asserts of the test function that
+passed, and only when the caller is one of those inserted calls in the test
+function's own bytecode (:func:`~lanser.runner.channel.at_site`): code under test
+calling the builtin, any number of times, adds nothing. pytest's own
+``pytest_assertion_pass`` hook would do, but it formats the explanation of every
+passing assert and made runs ~70% slower.
 """
 
 from __future__ import annotations
@@ -38,8 +45,34 @@ from typing import Any
 
 import pytest
 
+try:  # in the sandbox, copied next to us; elsewhere (pytester), lanser's own
+    from _lanser_channel import Signer, Sites, at_site, call_sites
+except ImportError:  # pragma: no cover - depends on where the plugin runs
+    from lanser.runner.channel import Signer, Sites, at_site, call_sites
+
 MESSAGE_LIMIT = 4000
 COUNTER = "__lanser_assert_passed__"
+_SIGNER: Signer | None = None
+
+
+def use_signer(signer: Signer) -> None:
+    """Sign every event line from now on (child.py calls this before pytest starts)."""
+    global _SIGNER
+    _SIGNER = signer
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    if _SIGNER is not None:
+        return _SIGNER.line(record)
+    return (json.dumps(record, sort_keys=True, default=str) + "\n").encode()
+
+
+def _append(path: str, record: dict[str, Any]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, _line(record))
+    finally:
+        os.close(fd)
 
 
 def _insert_counters(mod: ast.Module) -> None:
@@ -118,11 +151,8 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: Any, args
         exc = outcome.excinfo[1]
         cause = getattr(exc, "cause", None) or exc
         conftest = getattr(exc, "path", None)
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({
-                "e": "conftest_error", "path": str(conftest) if conftest else None,
-                "message": f"{type(cause).__name__}: {cause}"[:MESSAGE_LIMIT],
-            }) + "\n")
+        _append(path, {"e": "conftest_error", "path": str(conftest) if conftest else None,
+                       "message": f"{type(cause).__name__}: {cause}"[:MESSAGE_LIMIT]})
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -152,11 +182,14 @@ class EventLog:
     def __init__(self, config: pytest.Config, path: str) -> None:
         self.config = config
         self.rootdir = str(config.rootpath)
-        self.file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        # one unbuffered O_APPEND write per line: lines from forked processes never mix
+        self.file = open(path, "ab", buffering=0)  # noqa: SIM115
         self.only = _read_ids(config.option.lanser_only)
         self.skip = _read_ids(config.option.lanser_skip)
         self.in_call: str | None = None
-        self.passed: dict[str, list[int]] = {}
+        self.passed: dict[str, set[int]] = {}
+        self.call_code: Any = None
+        self.sites: Sites | None = None
         setattr(builtins, COUNTER, self.assertion_passed)
         self.coverage = None
         if config.option.lanser_coverage:
@@ -167,8 +200,7 @@ class EventLog:
             self.coverage.start()
 
     def emit(self, record: dict[str, Any]) -> None:
-        self.file.write(json.dumps(record, sort_keys=True, default=str) + "\n")
-        self.file.flush()
+        self.file.write(_line(record))
 
     def close(self) -> None:
         if self.coverage is not None:
@@ -217,13 +249,19 @@ class EventLog:
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item: pytest.Item):
         self.in_call = item.nodeid
-        self.passed[item.nodeid] = []
+        self.passed[item.nodeid] = set()
+        self.call_code, self.sites = getattr(_test_function(item), "__code__", None), None
         yield
         self.in_call = None
 
     def assertion_passed(self, lineno: int) -> None:
-        if self.in_call is not None:
-            self.passed[self.in_call].append(lineno)
+        """The builtin counter: a site counts once, and only from an inserted call."""
+        if self.in_call is None or self.call_code is None:
+            return
+        if self.sites is None:  # first passing assert of this test: read its bytecode
+            self.sites = _sites_of(self.call_code)
+        if at_site(self.sites, sys._getframe(1), (lineno,)):
+            self.passed[self.in_call].add(lineno)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
@@ -246,9 +284,8 @@ class EventLog:
         self.emit({"e": "session", "exitstatus": int(exitstatus)})
 
     def _asserts(self, item: pytest.Item, call: pytest.CallInfo) -> dict[str, Any]:
-        """Dynamic passes, static assert lines of the test function, the failing line."""
-        passed = self.passed.pop(item.nodeid, [])
-        func = inspect.unwrap(getattr(item, "obj", None) or (lambda: None))
+        """Static assert lines of the test function, those that passed, the failing one."""
+        func = _test_function(item)
         static = _assert_spans(func)
         failed_line = None
         code = getattr(func, "__code__", None)
@@ -257,9 +294,9 @@ class EventLog:
                 if entry.frame.code.raw is code:
                     failed_line = entry.lineno + 1
         lines = [start for start, _ in static]
+        passed = sorted(self.passed.pop(item.nodeid, set()).intersection(lines))
         fail_at = next((s for s, e in static if failed_line and s <= failed_line <= e), None)
-        return {"passed": len(passed), "static": lines,
-                "static_passed": sorted({n for n in passed if n in lines}),
+        return {"passed": len(passed), "static": lines, "static_passed": passed,
                 "failed_at": fail_at, "failed_line": failed_line}
 
     # -- coverage map ---------------------------------------------------------
@@ -295,6 +332,20 @@ class EventLog:
 
 
 _SPANS: dict[str, dict[int, list[tuple[int, int]]]] = {}
+_SITES: dict[int, Sites] = {}  #: by id of a test function's code object (kept alive)
+
+
+def _test_function(item: pytest.Item) -> Any:
+    return inspect.unwrap(getattr(item, "obj", None) or (lambda: None))
+
+
+def _sites_of(code: Any) -> Sites:
+    """The counter calls inserted into ``code``, once per code object (parametrized
+    tests share one)."""
+    sites = _SITES.get(id(code))
+    if sites is None or sites[id(code)][0] is not code:
+        sites = _SITES[id(code)] = call_sites(code, COUNTER)
+    return sites
 
 
 def _assert_spans(func: Any) -> list[tuple[int, int]]:

@@ -173,7 +173,8 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
     timings["run_seconds"] = time.perf_counter() - start
     return RunResult(tests=tuple(tests[n] for n in sorted(tests)),
                      exitstatus=_exitstatus(last), rev=rev, args=tuple(args), limits=limits,
-                     reruns=reruns, isolation=_isolation(box, last), output=last.output,
+                     reruns=reruns, isolation=_isolation(box, last, folder.rejected),
+                     output=last.output,
                      timings=timings, selection=selection, snapshot=snapshot)
 
 
@@ -190,6 +191,7 @@ def _run_pytest(box: Sandbox, argv: list[str], deadline: float) -> tuple[Folder,
             run_argv.append(f"--lanser-only={listing}")
         child = box.run("pytest", [*run_argv, *argv], deadline=deadline)
         folder.feed(child.events)
+        folder.rejected += child.rejected
         finished = any(e.get("e") == "session" for e in child.events)
         if child.killed == "run_timeout":
             if child.running:
@@ -290,7 +292,7 @@ def _exitstatus(child: ChildRun) -> int | None:
     return child.returncode
 
 
-def _isolation(box: Sandbox, child: ChildRun) -> dict[str, Any]:
+def _isolation(box: Sandbox, child: ChildRun, rejected: int) -> dict[str, Any]:
     done = child.isolation
     return {"network": "namespace" if done.get("network") else "host (not isolated)",
             "filesystem": "read-only outside the copy" if done.get("filesystem")
@@ -298,7 +300,9 @@ def _isolation(box: Sandbox, child: ChildRun) -> dict[str, Any]:
             "processes": ("pid namespace" if "--pid" in box.prefix else "process tree")
             + (f", at most {done['max_procs']}" if done.get("max_procs") else ", no count limit"),
             "capabilities": "dropped" if done.get("capabilities") else "kept",
-            "memory_mb": box.limits.memory_mb}
+            "memory_mb": box.limits.memory_mb,
+            #: lines of the events files that were not signed by the run (CREDIT.md §7)
+            "rejected_event_lines": rejected}
 
 
 def root_of(workspace: Any) -> Path:

@@ -11,9 +11,11 @@ cgroup, where one can be made, caps the number of processes (fork bombs). Where
 psutil (found by pid and by a marker in the environment, for daemons that escaped
 the tree) and the result says the network and the filesystem were not isolated.
 
-The watchdog reads the plugin's events file as it grows: a test (or a module's
-collection) running longer than the per-test limit, or the run passing its own
-limit, kills the child; the caller restarts it on the tests left. Output is read
+Events are signed (``channel.py``): each child gets a fresh key through an inherited
+pipe, and the watchdog keeps only lines that verify, so the code under test cannot
+add events by writing to the file. The watchdog reads the events file as it grows:
+a test (or a module's collection) running longer than the per-test limit, or the
+run passing its own limit, kills the child; the caller restarts it on the tests left. Output is read
 through a pipe and kept bounded (head and tail), so a test printing forever costs
 memory for neither process and no disk.
 """
@@ -37,9 +39,13 @@ from pathlib import Path
 from typing import Any
 
 from lanser.errors import LanserError, UsageError
+from lanser.runner.channel import KEY_BYTES, Verifier
 
 CHILD = Path(__file__).with_name("child.py")
-PLUGIN = Path(__file__).with_name("plugin.py")
+#: stdlib-only modules the child imports from ``<sandbox>/site``, under private names
+SITE_MODULES = {"_lanser_pytest_plugin.py": Path(__file__).with_name("plugin.py"),
+                "_lanser_channel.py": Path(__file__).with_name("channel.py"),
+                "_lanser_probes.py": Path(__file__).with_name("probes.py")}
 _SKIP_DIRS = {".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", ".lanser",
               ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox"}
 POLL_SECONDS = 0.02
@@ -95,6 +101,7 @@ class ChildRun:
     running: str | None = None  #: node id started and not finished when it ended
     collecting: str | None = None  #: file whose collection had not finished
     isolation: dict[str, Any] = field(default_factory=dict)
+    rejected: int = 0  #: lines of the events file that were not signed by the run
 
 
 class _Output:
@@ -219,7 +226,8 @@ class Sandbox:
         events.touch()
         for sub in ("home", "tmp", "site"):
             (self.dir / sub).mkdir(exist_ok=True)
-        shutil.copyfile(PLUGIN, self.dir / "site" / "_lanser_pytest_plugin.py")
+        for name, source in SITE_MODULES.items():
+            shutil.copyfile(source, self.dir / "site" / name)
         if mode == "pytest":  # one token: a separate value would count for pytest's rootdir
             argv = [f"--lanser-events={events}", *argv]
         spec = {"mode": mode, "argv": argv, "cwd": str(self.copy), "events": str(events),
@@ -228,6 +236,11 @@ class Sandbox:
                 "drop_caps": True, "cgroup": self.cgroup, "max_procs": self.limits.max_procs,
                 "memory_bytes": self.limits.memory_mb << 20,
                 "file_bytes": self.limits.file_mb << 20, **(extra or {})}
+        key = os.urandom(KEY_BYTES)  # fresh per child: lines of one never verify in another
+        key_read, key_write = os.pipe()
+        os.write(key_write, key)
+        os.close(key_write)
+        spec["key_fd"] = key_read
         spec_path = self.dir / f"spec-{self._runs}.json"
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.dir / "home"),
@@ -238,18 +251,21 @@ class Sandbox:
             proc = subprocess.Popen([*self.prefix, self.python, str(CHILD), str(spec_path)],
                                     cwd=self.copy, env=env, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+                                    start_new_session=True, pass_fds=(key_read,))
         except OSError as exc:
             raise RunnerError(f"cannot start {self.python}: {exc}") from None
+        finally:
+            os.close(key_read)
         output = _Output(proc.stdout, self.limits.output_bytes)
         try:
-            run = self._watch(proc, events, deadline)
+            run = self._watch(proc, events, deadline, Verifier(key))
         finally:
             self._kill(proc)
         run.output = output.text()
         return run
 
-    def _watch(self, proc: subprocess.Popen, path: Path, deadline: float) -> ChildRun:
+    def _watch(self, proc: subprocess.Popen, path: Path, deadline: float,
+               verifier: Verifier) -> ChildRun:
         run = ChildRun(events=[], returncode=None, output="")
         since = time.monotonic()
         offset, partial = 0, b""
@@ -261,10 +277,10 @@ class Sandbox:
                 offset += len(chunk)
                 *lines, partial = (partial + chunk).split(b"\n")
                 for line in lines:
-                    try:
-                        event = json.loads(line)
-                    except ValueError:
-                        continue  # a test scribbled on the file: ignore the line
+                    event = verifier.record(line)
+                    run.rejected = verifier.rejected
+                    if event is None:
+                        continue  # not signed by this run: forged, replayed or garbled
                     run.events.append(event)
                     kind = event.get("e")
                     if kind in ("start", "collectstart"):
