@@ -8,7 +8,8 @@ symbol back and forth. Each round times, separately:
 * ``preview``: planning through the jail, hashes, diff and summary;
 * ``apply``: lock, recovery check, dirty and stale checks, journal with backups and
   fsyncs, temp files + os.replace, the commits on refs/lanser/applies;
-* ``verify``: the same apply with fresh diagnostics of the 20 files before and after.
+* ``verify``: the same apply with fresh diagnostics before and after, of the whole
+  workspace (the default ``[edits] verify_scope``: importers the edit broke count).
 
 Run: ``.venv/bin/python bench/edits_apply.py [--rounds 10] [--json]``
 """
