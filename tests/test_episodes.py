@@ -244,20 +244,29 @@ def test_same_actions_at_another_path_give_the_same_bytes(demo: Recorded,
     assert "timings" not in text
 
 
-def test_reexecution_matches_every_bundle_hash(demo: Recorded, cli) -> None:
-    result = cli(["replay", str(demo.out), "--root", str(demo.root), "--reexecute", "--json"],
+def test_reexecution_matches_every_bundle_hash(demo: Recorded, cli, tmp_path: Path) -> None:
+    """One re-execution of a file whose first sight of a tree was given other changed
+    paths (offline replay cannot know them): git's diff-tree flags exactly that, and
+    every bundle hash of every step matches."""
+    index = LABELS.index("fix Stock.remove") + 1
+    edited = _tampered(demo, tmp_path, lambda r: r.update(changed=["inventory/x.py"]), index)
+    result = cli(["replay", str(edited), "--root", str(demo.root), "--reexecute", "--json"],
                  cwd=demo.root)
-    assert result.code == 0, result.stdout + result.stderr
+    assert result.code == 1, result.stdout + result.stderr
     report = result.json
-    assert report["matches"] is True
+    assert report["matches"] is False
     assert [s["index"] for s in report["steps"]] == list(range(len(SCRIPT) + 1))
-    assert all(s["match"] and s["differed"] == [] for s in report["steps"])
+    assert [(s["index"], s["differed"]) for s in report["steps"] if not s["match"]] == [
+        (index, ["changed"])]
     by_index = {s["index"]: s for s in report["steps"]}
+    assert by_index[index]["reexecuted"]["changed"] == {"changed": ["inventory/stock.py"],
+                                                        "deleted": []}
     assert set(by_index[0]["reexecuted"]) == {"diagnostics", "tests"}
     assert "query" in by_index[LABELS.index("hover Stock.remove") + 1]["reexecuted"]
     assert "tests" in by_index[LABELS.index("run tests") + 1]["reexecuted"]
     for step in report["steps"]:
-        assert step["reexecuted"] == step["recorded"]
+        if step["index"] != index:
+            assert step["reexecuted"] == step["recorded"]
 
 
 def test_missing_or_tampered_bundle_is_an_error_not_a_traceback(demo: Recorded, tmp_path: Path,
@@ -311,6 +320,63 @@ def test_an_edited_reward_is_flagged_at_its_step(demo: Recorded, tmp_path: Path,
     assert result.json["steps"][index - 1]["reward"]["total_exact"] == "1/10"
     human = cli(["replay", str(edited), "--root", str(demo.root)], cwd=tmp_path)
     assert human.code == 1 and "Traceback" not in human.stdout + human.stderr
+
+
+def _tampered(demo: Recorded, tmp_path: Path, change: Any, line: int) -> Path:
+    lines = demo.out.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[line])
+    change(record)
+    lines[line] = json.dumps(record, sort_keys=True, separators=(",", ":"))
+    edited = tmp_path / f"tampered-{line}.jsonl"
+    edited.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return edited
+
+
+def _clean(record: dict[str, Any], demo: Recorded) -> None:
+    """A tampered step that claims a clean action: no penalty, total 0."""
+    record["info"].update(status="ok", reason=None)
+    record["reward"]["components"]["safety"] = {"exact": "0", "decimal": "0.000000000",
+                                                "float": 0.0}
+    record["reward"].update(total=0.0, total_exact="0", total_decimal="0.000000000")
+
+
+def _rescored(record: dict[str, Any], demo: Recorded) -> None:
+    """The submit step claims the scored run of "run tests", on the same tree."""
+    record["observed"]["tests"] = demo.step("run tests")["observed"]["tests"]
+
+
+@pytest.mark.parametrize(("label", "change", "differed"), [
+    # A rolled-back edit re-labelled clean, its penalty removed to match.
+    ("typo fix", _clean, ["info"]),
+    # A refusal relabelled: the envelope record still says refused.
+    ("write ../escape.py", _clean, ["info"]),
+    # The tree of the step before, with other changed paths.
+    ("write ../escape.py", lambda r, d: r.update(changed=["inventory/report.py"]),
+     ["changed"]),
+    # A query that claims a confidence its bundle does not record.
+    ("hover Stock.remove", lambda r, d: r["info"].update(confidence="1/2"), ["info"]),
+    # A second scored run on a tree the state already has a run for.
+    ("submit", _rescored, ["tests"]),
+])
+def test_replay_recomputes_what_the_recorded_data_determines(
+        demo: Recorded, tmp_path: Path, cli, label: str, change: Any,
+        differed: list[str]) -> None:
+    index = LABELS.index(label) + 1
+    edited = _tampered(demo, tmp_path, lambda r: change(r, demo), index)
+    result = cli(["replay", str(edited), "--root", str(demo.root), "--json"], cwd=tmp_path)
+    assert result.code == 1, result.stdout + result.stderr
+    flagged = [(s["index"], s["differed"]) for s in result.json["steps"] if not s["match"]]
+    assert flagged[0] == (index, differed)
+    # Replay scored what the data determines, so it reproduces the true reward.
+    assert result.json["steps"][index - 1]["reward"] == demo.step(label)["reward"]
+
+
+def test_an_edited_header_is_refused(demo: Recorded, tmp_path: Path, cli) -> None:
+    edited = _tampered(demo, tmp_path, lambda r: r["task"].update(fail_to_pass=[]), 0)
+    result = cli(["replay", str(edited), "--root", str(demo.root), "--json"], cwd=tmp_path)
+    assert result.code == 2, result.stdout + result.stderr
+    assert result.json["error"]["code"] == "malformed_episode"
+    assert "the header was edited" in result.json["error"]["message"]
 
 
 def test_a_step_naming_another_kind_of_bundle_is_malformed(demo: Recorded, tmp_path: Path,
@@ -372,6 +438,11 @@ OUTSIDE, SYNTAX = Fraction(-1, 2), Fraction(-7, 10)
 BAD_PATCH = ("--- a/pkg/mod.py\n+++ b/pkg/mod.py\n@@ -1,1 +1,1 @@\n"
              "-def nope():\n+def yes():\n")
 BROKEN_AGAIN = "def f(:\n    return 2\n"
+#: A file beside the workspace, and a diff that names it: its content must never be
+#: read, so it can never be echoed back in a mismatch message.
+SECRET = "the outside secret 4e1b\n"
+LEAK = ("--- a/../outside.txt\n+++ b/../outside.txt\n@@ -1,1 +1,1 @@\n"
+        "-not what the file says\n+x\n")
 
 
 def sandbox_actions(outside: Path) -> list[tuple[Any, str, str | None, Fraction]]:
@@ -394,6 +465,8 @@ def sandbox_actions(outside: Path) -> list[tuple[Any, str, str | None, Fraction]
         ({"action": "edit", "at": 'pkg/mod.py@"no such text"', "text": "x"},
          "refused", "not_found", NOT_FOUND),
         ({"action": "patch", "diff": BAD_PATCH}, "refused", "patch_mismatch", NOT_FOUND),
+        ({"action": "patch", "diff": "this is not a diff\n"}, "invalid", "bad_diff", INVALID),
+        ({"action": "patch", "diff": LEAK}, "refused", "outside_workspace", OUTSIDE),
         ({"action": "edit", "path": "../outside.py", "content": "x = 1\n"},
          "refused", "outside_workspace", OUTSIDE),
         ({"action": "edit", "path": str(outside), "content": "x = 1\n"},
@@ -418,6 +491,7 @@ class Sandbox:
 def make_sandbox(root: Path, outside: Path, *, reverse: bool = False) -> Recorded:
     files = list(SANDBOX_FILES.items())
     root.mkdir(parents=True)
+    (root.parent / "outside.txt").write_text(SECRET, encoding="utf-8")
     for rel, text in reversed(files) if reverse else files:
         write_files(root, {rel: text})
         if reverse:  # other mtimes, other creation order: must not matter
@@ -463,6 +537,34 @@ def test_malformed_actions_are_priced_and_the_episode_goes_on(sandbox: Sandbox) 
     assert (root / "pkg" / "mod.py").read_text() == SANDBOX_FILES["pkg/mod.py"]
     # ... and the server still answers after all of them.
     assert observations[-1]["answer"] and observations[-1]["target"]["path"] == "pkg/mod.py"
+
+
+def test_a_patch_never_reads_outside_the_jail(sandbox: Sandbox) -> None:
+    """A diff naming ../outside.txt is a jail refusal, decided before any read: the
+    outside file's content reaches neither the agent nor the episode file."""
+    index = next(i for i, (a, *_) in enumerate(sandbox.cases)
+                 if isinstance(a, dict) and a.get("diff") == LEAK)
+    step = sandbox.recorded.episode.steps[index]
+    observation = sandbox.recorded.observations[index]
+    assert (step["info"]["status"], step["info"]["reason"]) == ("refused", "outside_workspace")
+    assert observation["edit"]["reason"] == "outside_workspace"
+    assert "outside.txt" in observation["edit"]["message"]
+    secret = SECRET.strip()
+    assert secret not in json.dumps(sandbox.recorded.observations)
+    assert secret not in sandbox.recorded.out.read_text(encoding="utf-8")
+    assert (sandbox.recorded.root.parent / "outside.txt").read_text() == SECRET
+
+
+def test_a_malformed_diff_is_an_invalid_action_not_a_refusal(sandbox: Sandbox) -> None:
+    index = next(i for i, (a, *_) in enumerate(sandbox.cases)
+                 if isinstance(a, dict) and a.get("diff") == "this is not a diff\n")
+    step = sandbox.recorded.episode.steps[index]
+    assert step["info"] == {"kind": "patch", "status": "invalid", "reason": "bad_diff",
+                            "confidence": None}
+    assert step["envelope"] is None
+    assert nonzero(step["reward"]) == {"safety": INVALID}  # p(invalid), not p(refused)
+    assert "not a unified diff" in sandbox.recorded.observations[index]["error"]["message"] \
+        or "no file changes" in sandbox.recorded.observations[index]["error"]["message"]
 
 
 def test_new_syntax_errors_are_refused_but_a_broken_file_may_be_edited(sandbox: Sandbox
@@ -511,3 +613,107 @@ def test_a_changed_workspace_profile_file_is_a_mismatch(sandbox: Sandbox,
     rescored = replay(workspace, sandbox.recorded.episode, str(prices))
     assert rescored.counterfactual
     assert Fraction(rescored.steps[0]["reward"]["total_exact"]) == Fraction(-2, 5)
+
+
+# -- test runs the agent chooses, and the end of an episode --------------------------------
+
+PROBE_FILES = {
+    "pkg/__init__.py": "",
+    "pkg/calc.py": "def double(x: int) -> int:\n    return x + x + 1\n",
+    "tests/__init__.py": "",
+    "tests/test_calc.py": ("from pkg.calc import double\n\n\n"
+                           "def test_passing() -> None:\n    assert double(0) >= 0\n\n\n"
+                           "def test_double() -> None:\n    assert double(2) == 4\n"),
+}
+FIX_DOUBLE = {"action": "edit", "path": "pkg/calc.py",
+              "content": "def double(x: int) -> int:\n    return x + x\n"}
+SUBSET = {"action": "test", "args": ["-k", "passing"]}
+
+
+def probe_root(parent: Path) -> Path:
+    root = parent / "ws"
+    root.mkdir(parents=True)
+    write_files(root, PROBE_FILES)
+    return init_repo(root)
+
+
+@pytest.fixture(scope="module")
+def probed(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
+    """No listed tests, so Phi_test is the mean credit over the task's run."""
+    root = probe_root(tmp_path_factory.mktemp("probe"))
+    return record_actions(root, [SUBSET, {"action": "test"}, FIX_DOUBLE, SUBSET,
+                                 {"action": "submit"}], "probe",
+                          profile=load_profile("default"))
+
+
+def test_agent_chosen_test_runs_are_observed_never_scored(probed: Recorded) -> None:
+    """`-k passing` would lift a mean over what ran to 1; a rerun on the tested tree
+    would let a flaky test score a no-op. Both are observations: reported and bundled,
+    with every component 0, and the state keeps the task's own run."""
+    steps, observations = probed.episode.steps, probed.observations
+    base_tree = probed.episode.header["base"]["tree"]
+    for n in (0, 1, 3):  # the subset twice, the task's tests on the untouched base
+        assert nonzero(steps[n]["reward"]) == {}, n
+        assert steps[n]["observed"]["tests"] is None, n
+        assert steps[n]["observed"]["unscored_tests"] is not None, n
+        assert observations[n]["tests"]["scored"] is False, n
+    assert [t["nodeid"] for t in observations[0]["tests"]["tests"]] == [
+        "tests/test_calc.py::test_passing"]
+    assert steps[1]["snapshot"]["tree"] == base_tree
+    assert len(observations[1]["tests"]["tests"]) == 2
+    # The fix is scored where the task's tests first see it: the submit reruns them,
+    # since the state's run is for the base tree (the subset run does not count).
+    submit = steps[4]
+    assert submit["observed"]["tests"] is not None
+    assert submit["snapshot"]["tree"] == steps[2]["snapshot"]["tree"] != base_tree
+    lift = parts(submit["reward"])["tests"]  # to 1 from the base's mean (partial credit)
+    assert 0 < lift < 1 and nonzero(submit["reward"]) == {"tests": lift}
+    assert observations[4]["tests"]["scored"] is True
+    assert {t["outcome"] for t in observations[4]["tests"]["tests"]} == {"passed"}
+    footer = probed.episode.footer
+    assert footer is not None and footer["observed"]["tests"] is None
+    assert parts(footer["return"]) == {**{k: Fraction(0) for k in COMPONENTS}, "tests": lift}
+    result = replay(Workspace.open(probed.root), probed.episode)
+    assert result.matches, result.to_json()
+
+
+def test_replay_refuses_to_score_an_unscored_run_moved_into_the_state(
+        probed: Recorded, tmp_path: Path, cli) -> None:
+    lines = probed.out.read_text(encoding="utf-8").splitlines()
+    step = json.loads(lines[1])  # the subset run: as if it had been scored
+    step["observed"]["tests"] = step["observed"]["unscored_tests"]
+    step["observed"]["unscored_tests"] = None
+    lines[1] = json.dumps(step)
+    edited = tmp_path / "moved.jsonl"
+    edited.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = cli(["replay", str(edited), "--root", str(probed.root), "--json"], cwd=tmp_path)
+    assert result.code == 1, result.stdout + result.stderr
+    first = result.json["steps"][0]
+    assert (first["match"], first["differed"]) == (False, ["tests"])
+    assert first["reward"]["total_exact"] == "0"  # replay did not score it
+    assert [s["index"] for s in result.json["steps"] if not s["match"]] == [1]
+
+
+def test_an_episode_ending_without_submit_tests_the_last_tree(tmp_path: Path, cli) -> None:
+    """The footer's ``resolved`` is for the tree the episode left, not a stale run."""
+    root = probe_root(tmp_path)
+    task = TaskSpec(fail_to_pass=("tests/test_calc.py::test_double",),
+                    pass_to_pass=("tests/test_calc.py::test_passing",))
+    ended = record_actions(root, [{"action": "test"}, FIX_DOUBLE], "ended",
+                           profile=load_profile("diagnostics-only"), task=task)
+    footer = ended.episode.footer
+    assert footer is not None
+    assert ended.episode.steps[0]["observed"]["tests"] is not None  # scored, weight 0
+    assert footer["outcome"] == {"submitted": False, "resolved": True}
+    assert footer["observed"]["tests"] is not None
+    assert replay(Workspace.open(root), ended.episode).matches
+
+    lines = ended.out.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[-1])
+    record["outcome"]["resolved"] = False
+    edited = tmp_path / "footer.jsonl"
+    edited.write_text("\n".join([*lines[:-1], json.dumps(record)]) + "\n", encoding="utf-8")
+    result = cli(["replay", str(edited), "--root", str(root), "--json"], cwd=tmp_path)
+    assert result.code == 1, result.stdout + result.stderr
+    assert result.json["steps"][-1]["kind"] == "footer"
+    assert result.json["steps"][-1]["differed"] == ["outcome"]

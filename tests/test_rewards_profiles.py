@@ -27,10 +27,10 @@ from lanser.rewards.adapters import (
 
 #: Pinned: changing a shipped profile's numbers must be a deliberate, visible act.
 HASHES = {
-    "default": "sha256:fbff878f1f846140b9c3b3b2385227db3eaa4ce6b5b7aeb6b885084521b953e0",
+    "default": "sha256:a2086219aaa9ee6975df6860fc9c008dd33a8ffad8d569bd4fda1ace6ca64bfa",
     "diagnostics-only":
-        "sha256:5fd266233f2c0cbf2fda1c44de49ab1553cde07270fe238af10bb06454efc78f",
-    "tests-only": "sha256:1e30a98bd62a1d3e5dab389cf35a916747f1e8f57ec8fea6c465a1c6f2a38e85",
+        "sha256:2811cf75b3460e0a41301ad1cb878f5c35bd1ba29ae47b1568931c9b37ee2576",
+    "tests-only": "sha256:ce5c66933af3ff0a94ce83b0a571ab56e9741c150b33d295d051f95cd8074336",
 }
 
 

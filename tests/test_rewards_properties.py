@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from fractions import Fraction
 
 from hypothesis import given, settings
@@ -42,14 +43,17 @@ profiles = st.sampled_from(PROFILES)
 tasks = st.sampled_from([TASK, Task()])
 
 
-def make_state(diags, ppm, changed, conf) -> State:
+def make_state(diags, ppm, changed, conf, deleted=frozenset()) -> State:
     tests = tuple(TestCredit(n, "passed" if c == 1_000_000 else "failed", c)
                   for n, c in zip(NODEIDS, ppm, strict=True))
-    return State(tuple(diags), tests, frozenset(changed), conf)
+    # A deleted file is a changed one, and the server reports nothing for it.
+    return State(tuple(d for d in diags if d.path not in deleted), tests,
+                 frozenset(changed) | frozenset(deleted), conf, frozenset(deleted))
 
 
 states = st.builds(make_state, st.lists(diag, max_size=8), credits,
-                   st.sets(st.sampled_from(PATHS)), confidence)
+                   st.sets(st.sampled_from(PATHS)), confidence,
+                   st.sets(st.sampled_from(PATHS), max_size=1))
 
 
 @st.composite
@@ -64,6 +68,96 @@ def improving_pair(draw):
     c0 = draw(confidence)
     c1 = draw(st.fractions(c0, 1, max_denominator=100))
     return make_state(diags, lo, changed, c0), make_state(keep, hi, changed, c1)
+
+
+def _sub(draw, keys: list[DiagnosticKey]) -> list[DiagnosticKey]:
+    return [d for d in keys if draw(st.booleans())]
+
+
+def _within(keys: list[DiagnosticKey], bound: list[DiagnosticKey]) -> list[DiagnosticKey]:
+    """The multiset intersection of ``keys`` and ``bound``."""
+    room = Counter(bound)
+    out = []
+    for d in keys:
+        if room[d]:
+            room[d] -= 1
+            out.append(d)
+    return out
+
+
+@st.composite
+def growing_pair(draw):
+    """(task, s, s') with s' no worse per path while the scope grows and files go.
+
+    s' changes more paths than s (they enter the ``touched`` scope); an entering path
+    keeps at most what it has in both s and the base; a path s' deletes had at least
+    its base diagnostics in s (so deleting it gives up no credit for fixing them);
+    every other path keeps a sub-multiset of its diagnostics in s.
+    """
+    base = draw(st.lists(diag, max_size=6))
+    diags = draw(st.lists(diag, max_size=8))
+    changed = draw(st.sets(st.sampled_from(PATHS)))
+    entering = draw(st.sets(st.sampled_from(PATHS))) - changed
+    deletable = [p for p in PATHS
+                 if not Counter(d for d in base if d.path == p)
+                 - Counter(d for d in diags if d.path == p)]
+    deleted = draw(st.sets(st.sampled_from(deletable))) if deletable else set()
+    after: list[DiagnosticKey] = []
+    for p in PATHS:
+        mine = [d for d in diags if d.path == p]
+        if p in deleted:
+            continue
+        if p in entering:
+            mine = _within(mine, [d for d in base if d.path == p])
+        after += _sub(draw, mine)
+    lo = draw(credits)
+    hi = [draw(st.integers(c, 1_000_000)) for c in lo]
+    c0 = draw(confidence)
+    c1 = draw(st.fractions(c0, 1, max_denominator=100))
+    task = Task(tuple(base), frozenset(draw(st.sets(st.sampled_from(PATHS)))),
+                TASK.fail_to_pass, TASK.pass_to_pass)
+    return (task, make_state(diags, lo, changed, c0),
+            make_state(after, hi, changed | entering, c1, frozenset(deleted)))
+
+
+@settings(max_examples=60)
+@given(growing_pair(), profiles)
+def test_improving_step_is_nonnegative_as_scope_grows_and_files_go(case, profile):
+    task, worse, better = case
+    assert step_reward(worse, better, ActionInfo("edit"), profile, task).total >= 0
+    for status in ("ok", "refused", "rolled_back", "invalid"):
+        assert step_reward(better, worse, ActionInfo("edit", status), profile,
+                           task).total <= 0
+
+
+@settings(max_examples=60)
+@given(st.lists(diag, min_size=1, max_size=6), st.sampled_from(PATHS), profiles, credits)
+def test_deleting_a_file_never_pays_for_its_base_diagnostics(base, gone, profile, ppm):
+    """Deleting a file the agent never fixed scores exactly 0 on diagnostics, under
+    every scope; so does adding errors to it and then deleting it, over both steps."""
+    task = Task(tuple(base), frozenset(PATHS))
+    start = make_state(base, ppm, (), Fraction(1))
+    worse = make_state([*base, DiagnosticKey(gone, "error", "new", "m")], ppm, {gone},
+                       Fraction(1))
+    deleted = make_state(base, ppm, (), Fraction(1), frozenset({gone}))
+    assert step_reward(start, deleted, ActionInfo("edit"), profile,
+                       task).components["diagnostics"] == 0
+    trip = episode_rewards([start, worse, deleted], [ActionInfo("edit")] * 2, profile, task)
+    assert episode_return(trip).components["diagnostics"] == 0
+    assert trip[0].components["diagnostics"] <= 0 <= trip[1].components["diagnostics"]
+
+
+@settings(max_examples=30)
+@given(st.lists(diag, min_size=1, max_size=6), st.sampled_from(PATHS))
+def test_breaking_an_untouched_importer_costs_under_the_default_profile(base, broken):
+    """The default scope sees a new error in a file the step did not change."""
+    profile = load_profile("default")
+    task = Task(tuple(base))
+    before = State(tuple(base), changed=frozenset({"lib.py"}))
+    after = State((*base, DiagnosticKey(broken, "error", "import", "gone")),
+                  changed=frozenset({"lib.py"}))
+    assert broken not in after.changed
+    assert step_reward(before, after, ActionInfo("edit"), profile, task).total < 0
 
 
 @given(improving_pair(), profiles, tasks)

@@ -9,7 +9,6 @@ takes the actions from a file. Both write the episode file (``--out``, default u
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -83,18 +82,6 @@ def _start(inv: Invocation, out: Path | None, profile: str | None, task: Path | 
     return path, chosen, spec
 
 
-def _lines(stream: Any) -> Any:
-    """Decoded actions from JSON lines; an undecodable line is passed on as text
-    (the recorder answers it with an invalid-action observation)."""
-    for line in stream:
-        if not line.strip():
-            continue
-        try:
-            yield json.loads(line)
-        except ValueError:
-            yield line.rstrip("\n")
-
-
 @handle_errors
 def serve(out: OutOpt = None, profile: ProfileOpt = None, task: TaskOpt = None,
           f2p: F2POpt = None, p2p: P2POpt = None, target: TargetOpt = None,
@@ -103,13 +90,14 @@ def serve(out: OutOpt = None, profile: ProfileOpt = None, task: TaskOpt = None,
     """Agent loop on stdin/stdout: one JSON action per line in, one observation out."""
     inv = Invocation(root, True, server, timeout)
     path, chosen, spec = _start(inv, out, profile, task, f2p, p2p, target)
-    from lanser.episodes.recorder import record
+    from lanser.episodes.recorder import read_action_lines, record
 
     def emit(message: dict[str, Any]) -> None:
         sys.stdout.write(dumps(message) + "\n")
         sys.stdout.flush()
 
-    run_async(record(inv.workspace, _lines(sys.stdin), path, profile=chosen, task=spec,
+    run_async(record(inv.workspace, read_action_lines(sys.stdin), path, profile=chosen,
+                     task=spec,
                      spec=inv.server_spec(), timeout=inv.request_timeout,
                      test_timeout=test_timeout, verify=verify, on_observation=emit,
                      on_header=lambda h: emit({"episode": {"id": h["id"], "file": str(path),
@@ -126,15 +114,16 @@ def run(actions: Annotated[Path, typer.Argument(help="JSON lines of actions ('-'
         root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
         timeout: TimeoutOpt = None) -> int:
     """Run a file of actions as one recorded episode; show each step's reward."""
+    from lanser.episodes.recorder import action_lines
     from lanser.errors import UsageError
 
     inv = Invocation(root, json_out, server, timeout)
     if str(actions) == "-":
-        lines = list(_lines(sys.stdin))
+        lines = list(action_lines(sys.stdin))
     else:
         try:
             with actions.open(encoding="utf-8") as fh:
-                lines = list(_lines(fh))
+                lines = list(action_lines(fh))
         except FileNotFoundError:
             raise UsageError(f"{actions}: no such actions file", code="missing_file") from None
         except UnicodeDecodeError as exc:

@@ -70,6 +70,17 @@ def validate(record: Any, where: str) -> None:
         raise MalformedEpisode(f"{where}: not a valid episode record at {at}: {first.message}")
 
 
+def check_id(header: dict[str, Any], path: Path) -> None:
+    """The header's ``id`` is the hash of the rest of it: an edited task, base,
+    server or profile line no longer matches, and the file is refused."""
+    from lanser.canonical import content_hash
+
+    expected = content_hash({k: v for k, v in header.items() if k != "id"})
+    if header["id"] != expected:
+        raise MalformedEpisode(f"{path}: the header's id {header['id']} is not the hash of "
+                               f"the header ({expected}): the header was edited")
+
+
 @dataclass
 class Episode:
     header: dict[str, Any]
@@ -99,6 +110,7 @@ def load(path: Path) -> Episode:
         records.append(record)
     if not records or records[0]["type"] != "header":
         raise MalformedEpisode(f"{path}: the first record must be the header")
+    check_id(records[0], path)
     episode = Episode(records[0])
     for number, record in enumerate(records[1:], 2):
         if record["type"] == "header" or episode.footer is not None:

@@ -44,6 +44,8 @@ class Observer:
         self.service: Any = None
         #: Diagnostics bundles by tree, seen by this observer (``remember``).
         self._seen: dict[str, dict[str, Any]] = {}
+        #: Snapshots this observer has kept, by tree.
+        self._kept: dict[str, Snapshot] = {}
 
     async def __aenter__(self) -> Observer:
         from lanser.lsp.service import LanguageService
@@ -57,7 +59,17 @@ class Observer:
             await self.service.close()
 
     def snapshot(self) -> Snapshot:
-        return snapshots.take(self.workspace)
+        """The working tree now, kept alive by its ref (:func:`keep`)."""
+        return self.keep(snapshots.working_tree_hash(self.workspace))
+
+    def keep(self, tree: str) -> Snapshot:
+        """``tree`` wrapped and pointed at by its ref, once per tree per observer: the
+        wrapping commit is a function of the tree, so a tree seen again (an undo, a
+        rollback, a test run's) costs no ``commit-tree`` + ``update-ref``."""
+        kept = self._kept.get(tree)
+        if kept is None:
+            kept = self._kept[tree] = snapshots.keep(self.workspace, tree)
+        return kept
 
     async def diagnostics(self, snapshot: Snapshot) -> dict[str, Any]:
         """The whole-workspace diagnostics bundle of ``snapshot`` (the disk now)."""

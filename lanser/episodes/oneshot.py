@@ -14,8 +14,10 @@ The after side is, in this order of precedence:
   envelope in a scratch checkout, so a diff that does not match, leaves the jail or
   breaks the syntax of a file is a *scored refusal* (status ``refused``, reason = the
   envelope's error code, the after state is the before state, the profile's safety
-  penalty applies), never an error: a trainer gets a number for every sample. An
-  empty diff is the empty change (status ``ok``, every component 0).
+  penalty applies), never an error: a trainer gets a number for every sample. Text
+  that is not a unified diff is an invalid action (status ``invalid``, reason
+  ``bad_diff``, the invalid-action penalty), as in an episode. An empty diff is the
+  empty change (status ``ok``, every component 0).
 - ``after``: the tree of a revision.
 - neither: the working tree as it is now (what ``git diff BEFORE`` would show, untracked
   files git does not ignore included), so ``lanser reward`` alone scores the
@@ -46,7 +48,9 @@ from typing import Any
 from lanser.bundles.store import BundleStore
 from lanser.canonical import bytes_hash
 from lanser.episodes import snapshots
+from lanser.episodes.actions import InvalidAction
 from lanser.episodes.observer import Observer
+from lanser.episodes.patches import patch_changes
 from lanser.episodes.recorder import wants_tests
 from lanser.episodes.snapshots import Snapshot
 from lanser.episodes.states import base_state, next_state, task_of
@@ -194,7 +198,11 @@ async def score(workspace: Workspace, *, before: str = "HEAD", after: str | None
             info = ActionInfo("patch")
             edit = None
             if patch is not None:
-                result, effects = _apply(copy, patch)
+                try:
+                    result, effects = _apply(copy, patch)
+                except InvalidAction as exc:  # not a diff: the invalid-action penalty
+                    result, effects = None, ()
+                    info = ActionInfo("patch", "invalid", exc.code)
                 edit = None if result is None else result.to_json()
                 if result is not None and not result.ok:
                     info = ActionInfo("patch", "refused", result.reason)
@@ -211,10 +219,10 @@ async def score(workspace: Workspace, *, before: str = "HEAD", after: str | None
                 snapshots.git(scratch, "read-tree", "-u", "--reset", after_snap.tree)
                 a_diag = await observer.diagnostics(after_snap)
                 a_tests = (await observer.tests(task.test_args))[0] if run_tests else None
-    changed = snapshots.changed_paths(workspace, before_snap.tree, after_snap.tree)
+    changed, deleted = snapshots.tree_changes(workspace, before_snap.tree, after_snap.tree)
     b_state = base_state(b_diag, b_tests)
     functional_task = task_of(task.to_json(), b_diag)
-    a_state = next_state(b_state, info, a_diag, a_tests, changed)
+    a_state = next_state(b_state, info, a_diag, a_tests, changed, deleted)
     reward = step_reward(b_state, a_state, info, profile, functional_task)
     return OneShot(profile, task, functional_task, source,
                    Side(before, before_snap, b_diag, b_tests, b_state),
@@ -228,13 +236,13 @@ def _apply(copy: Workspace, patch: str) -> tuple[Any, tuple[Any, ...]]:
     """Apply ``patch`` in the scratch ``copy`` through the envelope.
 
     Returns the envelope's record (None for an empty diff: the empty change) and the
-    file effects. A refusal (mismatch, jail, deny rule, new syntax error, not a diff)
-    is returned as a ``refused`` record, the same way the episode recorder scores a
-    ``patch`` action. No verify-and-roll-back: new errors are what the diagnostics
-    component measures, once, rather than a rollback erasing the change.
+    file effects. A refusal (mismatch, jail, deny rule, new syntax error) is returned
+    as a ``refused`` record, the same way the episode recorder scores a ``patch``
+    action; text that is not a diff raises :class:`InvalidAction`. No
+    verify-and-roll-back: new errors are what the diagnostics component measures,
+    once, rather than a rollback erasing the change.
     """
     from lanser.edits import ApplyResult, Envelope
-    from lanser.edits.sources import from_unified_diff, read_text_or_none
     from lanser.edits.verify import refuse_syntax_errors
 
     if not patch.strip():
@@ -242,17 +250,13 @@ def _apply(copy: Workspace, patch: str) -> tuple[Any, tuple[Any, ...]]:
     envelope = Envelope(copy, allow_dirty=True)
     # The snapshot ref is the record; a per-apply history in a scratch repo is waste.
     envelope.settings = replace(envelope.settings, record=False)
-
-    def read(rel: str) -> Any:
-        # Jailed before reading: a diff naming ../x is refused as outside_workspace,
-        # not read from outside and reported as a mismatch.
-        return read_text_or_none(envelope.jail.check(rel).path)
-
     preview = None
     try:
-        preview = envelope.preview(from_unified_diff(patch, read), origin="reward:patch")
+        preview = envelope.preview(patch_changes(envelope, patch), origin="reward:patch")
         refuse_syntax_errors(preview)
         return envelope.apply(preview), preview.effects
+    except InvalidAction:
+        raise
     except UsageError as exc:
         return ApplyResult.refused(exc, preview), ()
 

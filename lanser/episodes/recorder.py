@@ -10,11 +10,13 @@ and leaves the workspace as it was; the episode goes on.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from lanser import __version__
 from lanser.canonical import content_hash
@@ -22,16 +24,22 @@ from lanser.episodes import snapshots
 from lanser.episodes.actions import MUTATING, Action, InvalidAction, parse_action
 from lanser.episodes.format import SCHEMA, Writer
 from lanser.episodes.observer import Observer
-from lanser.episodes.states import base_state, confidence_text, next_state, task_of
+from lanser.episodes.patches import patch_changes
+from lanser.episodes.states import (
+    ENVELOPE_STATUS,
+    base_state,
+    confidence_text,
+    next_state,
+    task_of,
+    test_credits,
+    tested_tree,
+)
 from lanser.episodes.task import TaskSpec
 from lanser.errors import NotResolved, UsageError
 from lanser.lsp.facts import FileChange, TextEdit
 from lanser.positions import Position, Span
 from lanser.rewards import ActionInfo, Profile, Reward, State, episode_return, resolved, step_reward
 from lanser.workspace import Workspace
-
-#: ApplyResult status -> the functional's action status.
-_STATUS = {"applied": "ok", "refused": "refused", "rolled_back": "rolled_back"}
 
 
 def wants_tests(profile: Profile, task: TaskSpec) -> bool:
@@ -51,6 +59,8 @@ class Recorder:
     steps: int = 0
     done: bool = False
     rewards: list[Reward] = field(default_factory=list)
+    #: The task's tests on the final tree, run by :meth:`settle` for the footer.
+    final_tests: dict[str, Any] | None = None
 
     async def start(self) -> dict[str, Any]:
         """Observe the base snapshot and write the header."""
@@ -63,8 +73,10 @@ class Recorder:
         self.state: State = base_state(base_diag, base_tests)
         self.functional_task = task_of(self.task.to_json(), base_diag)
         self.diag = base_diag
-        self.last_tree = self.base.tree
+        self.last = self.base
+        #: The tree the state's tests were run on (None: no scored run yet).
         self.tree_tested = self.base.tree if base_tests is not None else None
+        self._diffs: dict[str, tuple[list[str], list[str]]] = {self.base.tree: ([], [])}
         header: dict[str, Any] = {
             "type": "header", "schema": SCHEMA,
             "tool": {"name": "lanser", "version": __version__},
@@ -85,15 +97,21 @@ class Recorder:
     # -- steps -----------------------------------------------------------------------
 
     async def step(self, raw: Any) -> dict[str, Any]:
-        """Carry out one action; return the observation (what the agent reads)."""
+        """Carry out one action; return the observation (what the agent reads).
+
+        At most one snapshot per step: an applied (or rolled-back) edit takes one, a
+        test run uses the tree its runner saw, and a step that wrote nothing (a query,
+        a refusal, an invalid action, a submit) keeps the last step's tree.
+        """
         began = time.perf_counter()
         if self.done:
             raise UsageError("the episode is over (submitted)", code="episode_over")
         index = self.steps + 1
         observation: dict[str, Any] = {}
         envelope = None
-        tests = None
+        runs: dict[str, dict[str, Any] | None] = {"tests": None, "unscored_tests": None}
         query = None
+        snapshot = self.last
         try:
             action = parse_action(raw)
         except InvalidAction as exc:
@@ -101,39 +119,44 @@ class Recorder:
             observation["error"] = exc.to_json()["error"]
         else:
             if action.kind in MUTATING:
-                result, confidence = await self._mutate(action)
-                envelope = result.to_json()
-                info = ActionInfo(action.kind, _STATUS[result.status], result.reason,
-                                  confidence)
-                observation["edit"] = envelope
+                try:
+                    result, confidence = await self._mutate(action)
+                except InvalidAction as exc:  # a patch whose diff is not a diff
+                    info = ActionInfo(action.kind, "invalid", exc.code)
+                    observation["error"] = exc.to_json()["error"]
+                else:
+                    envelope = result.to_json()
+                    info = ActionInfo(action.kind, ENVELOPE_STATUS[result.status],
+                                      result.reason, confidence)
+                    observation["edit"] = envelope
+                    if result.status != "refused":
+                        snapshot = self.observer.snapshot()
             elif action.kind == "query":
-                info, query, answer = await self._query(action)
+                info, query, answer = await self._query(action, snapshot)
                 observation.update(answer)
             else:
                 info = ActionInfo(action.kind)
-                if action.kind == "test" or (self._tests_stale() and
-                                             wants_tests(self.profile, self.task)):
-                    tests, result = await self.observer.tests(action.args or self.task.test_args)
-                    observation["tests"] = {k: v for k, v in result.to_json().items()
-                                            if k in ("summary", "tests")}
-                if action.kind == "submit":
+                if action.kind == "test":
+                    snapshot = await self._test(action.args or self.task.test_args, runs,
+                                                observation)
+                elif action.kind == "submit":
                     self.done = True
-        snapshot = self.observer.snapshot()
-        self.last_tree = snapshot.tree
-        if tests is not None:
-            self.tree_tested = snapshot.tree
-        changed = snapshots.changed_paths(self.workspace, self.base.tree, snapshot.tree)
+                    if self._final_run_needed():
+                        snapshot = await self._test(self.task.test_args, runs, observation)
+        self.last = snapshot
+        changed, deleted = self._changed(snapshot.tree)
         self.diag = await self.observer.diagnostics(snapshot)
-        prev, self.state = self.state, next_state(self.state, info, self.diag, tests, changed)
+        prev, self.state = self.state, next_state(self.state, info, self.diag, runs["tests"],
+                                                  changed, deleted)
         reward = step_reward(prev, self.state, info, self.profile, self.functional_task)
         self.rewards.append(reward)
         self.writer.write({
             "type": "step", "index": index, "action": raw if isinstance(raw, dict)
             else {"invalid": raw}, "info": info.to_json(),
             "envelope": _portable(envelope, self.workspace.root),
-            "snapshot": snapshot.to_json(), "changed": changed,
+            "snapshot": snapshot.to_json(), "changed": changed, "deleted": deleted,
             "observed": {"diagnostics": self.diag["hash"],
-                         "tests": tests["hash"] if tests else None,
+                         **{k: None if v is None else v["hash"] for k, v in runs.items()},
                          "query": query["hash"] if query else None},
             "reward": reward.to_json(),
         })
@@ -143,12 +166,49 @@ class Recorder:
                 "diagnostics": _summary(self.diag), **observation,
                 "timings_ms": {"step": round((time.perf_counter() - began) * 1000, 3)}}
 
-    def _tests_stale(self) -> bool:
-        """No test run has seen the snapshot the last step left."""
-        return self.tree_tested != self.last_tree
+    async def _test(self, args: tuple[str, ...], runs: dict[str, Any],
+                    observation: dict[str, Any]) -> Any:
+        """Run tests; score the run only when it is the task's selection on a tree the
+        state has no run for (SPEC §11). Returns the snapshot the run saw.
+
+        A run with the agent's own arguments (a subset, ``-k passing``) is an
+        observation only: reported, bundled, never scored, so choosing what runs
+        cannot raise Phi_test. A second run on the tree of the state's run keeps
+        the state, so a flaky test cannot score a step that changed nothing.
+        """
+        bundle, result = await self.observer.tests(tuple(args))
+        tree = tested_tree(bundle)
+        snapshot = self.observer.keep(tree) if tree else self.observer.snapshot()
+        scored = tuple(args) == tuple(self.task.test_args) and snapshot.tree != self.tree_tested
+        if scored:
+            runs["tests"] = bundle
+            self.tree_tested = snapshot.tree
+        else:
+            runs["unscored_tests"] = bundle
+        observation["tests"] = {**{k: v for k, v in result.to_json().items()
+                                   if k in ("summary", "tests")}, "scored": scored}
+        return snapshot
+
+    def _final_run_needed(self) -> bool:
+        """The state's test run (if the profile wants one, or the agent made one) is
+        not for the last tree: the end of the episode reruns the task's tests."""
+        return self.tree_tested != self.last.tree and (
+            wants_tests(self.profile, self.task) or self.tree_tested is not None)
+
+    def _changed(self, tree: str) -> tuple[list[str], list[str]]:
+        """Changed and deleted paths of ``tree`` against the base (one diff per tree)."""
+        known = self._diffs.get(tree)
+        if known is None:
+            known = self._diffs[tree] = snapshots.tree_changes(self.workspace,
+                                                                 self.base.tree, tree)
+        return known
 
     async def _mutate(self, action: Action) -> tuple[Any, Any]:
-        """Edit or patch through the envelope; a refusal is a result, not an error."""
+        """Edit or patch through the envelope; a refusal is a result, not an error.
+
+        A malformed diff raises :class:`InvalidAction` (the invalid-action penalty),
+        before the envelope sees anything.
+        """
         from lanser.edits import ApplyResult, Envelope
         from lanser.edits.verify import apply_verified, refuse_syntax_errors
 
@@ -158,23 +218,20 @@ class Recorder:
         confidence = None
         preview = None
         try:
-            changes, confidence = self._changes(action)
+            changes, confidence = self._changes(action, envelope)
             preview = envelope.preview(changes, origin=f"episode:{action.kind}")
             refuse_syntax_errors(preview)
             if self.verify:
                 return await apply_verified(envelope, preview, self.observer.service), confidence
             return envelope.apply(preview), confidence
+        except InvalidAction:
+            raise
         except (UsageError, NotResolved) as exc:
             return ApplyResult.refused(exc, preview), confidence
 
-    def _changes(self, action: Action) -> tuple[list[FileChange], Any]:
-        from lanser.edits.sources import from_unified_diff, read_text_or_none
-
+    def _changes(self, action: Action, envelope: Any) -> tuple[list[FileChange], Any]:
         if action.kind == "patch":
-            def read(rel: str) -> Any:
-                return read_text_or_none(self.workspace.root / rel)
-
-            return from_unified_diff(action.diff or "", read), None
+            return patch_changes(envelope, action.diff or ""), None
         if action.at is None:  # whole content
             rel = action.path or ""
             path = self.workspace.root / rel
@@ -193,10 +250,11 @@ class Recorder:
         return ([FileChange("edit", rel, (TextEdit(span, action.text or ""),))],
                 confidence_text(target.confidence))
 
-    async def _query(self, action: Action) -> tuple[ActionInfo, Any, dict[str, Any]]:
+    async def _query(self, action: Action, snapshot: Any
+                     ) -> tuple[ActionInfo, Any, dict[str, Any]]:
         try:
             bundle, target = await self.observer.query(action.op or "", action.at or "",
-                                                       self.observer.snapshot())
+                                                       snapshot)
         except (UsageError, NotResolved) as exc:
             return (ActionInfo("query", "invalid", exc.code), None,
                     {"error": exc.to_json()["error"]})
@@ -206,12 +264,30 @@ class Recorder:
 
     # -- the end -----------------------------------------------------------------------
 
+    async def settle(self) -> None:
+        """Before the footer of an episode that ended without a submit: the task's
+        tests on the last tree when the state's run is for another one, so the
+        footer's ``resolved`` describes the tree the episode left (no step scores it)."""
+        if not self.done and self._final_run_needed():
+            self.final_tests, _ = await self.observer.tests(self.task.test_args)
+
     def finish(self) -> dict[str, Any]:
-        """Write the footer: the return, and whether the task was resolved."""
+        """Write the footer: the return, and whether the task was resolved.
+
+        ``resolved`` is null when the task lists tests and no run of them saw the
+        last tree (an episode cut short before :meth:`settle` could run them).
+        """
+        state = self.state
+        fresh = self.tree_tested == self.last.tree
+        if self.final_tests is not None:
+            state, fresh = replace(state, tests=test_credits(self.final_tests)), True
+        outcome = resolved(state, self.functional_task) \
+            if fresh or not self.task.lists_tests else None
         footer = {"type": "footer", "steps": self.steps,
                   "return": episode_return(self.rewards).to_json(),
-                  "outcome": {"submitted": self.done,
-                              "resolved": resolved(self.state, self.functional_task)}}
+                  "outcome": {"submitted": self.done, "resolved": outcome},
+                  "observed": {"tests": None if self.final_tests is None
+                               else self.final_tests["hash"]}}
         self.writer.write(footer)
         return footer
 
@@ -247,13 +323,52 @@ def _check_out(workspace: Workspace, out: Path) -> None:
                          "workspace", code="bad_out")
 
 
-async def record(workspace: Workspace, actions: Iterable[Any], out: Path, *,
+def decode_line(line: str) -> Any:
+    """One stdin line as an action: decoded JSON, or the text itself when it is not
+    JSON (the recorder answers that with an invalid-action observation)."""
+    try:
+        return json.loads(line)
+    except ValueError:
+        return line.rstrip("\n")
+
+
+def action_lines(stream: TextIO) -> Iterator[Any]:
+    """Decoded actions from a stream of JSON lines (blank lines skipped)."""
+    for line in stream:
+        if line.strip():
+            yield decode_line(line)
+
+
+async def read_action_lines(stream: TextIO) -> AsyncIterator[Any]:
+    """:func:`action_lines` read in a worker thread, one line at a time, so the event
+    loop keeps serving the language server while the agent thinks (a blocking read
+    in the loop would leave its messages unread until the next action arrives)."""
+    while True:
+        line = await asyncio.to_thread(stream.readline)
+        if not line:
+            return
+        if line.strip():
+            yield decode_line(line)
+
+
+async def _each(actions: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
+    if isinstance(actions, AsyncIterable):
+        async for raw in actions:
+            yield raw
+    else:
+        for raw in actions:
+            yield raw
+
+
+async def record(workspace: Workspace, actions: Iterable[Any] | AsyncIterable[Any],
+                 out: Path, *,
                  profile: Profile, task: TaskSpec, spec: Any, timeout: float,
                  test_timeout: float, verify: bool = True,
                  on_observation: Callable[[dict[str, Any]], Any] | None = None,
                  on_header: Callable[[dict[str, Any]], Any] | None = None,
                  on_footer: Callable[[dict[str, Any]], Any] | None = None) -> Path:
-    """Run ``actions`` (decoded JSON, read lazily) as one episode written to ``out``.
+    """Run ``actions`` (decoded JSON, read lazily; an async iterable is awaited item by
+    item) as one episode written to ``out``.
 
     The callbacks see the header, each observation and the footer as they happen
     (``episode serve`` prints them). The footer is written even when the actions
@@ -268,12 +383,13 @@ async def record(workspace: Workspace, actions: Iterable[Any], out: Path, *,
             if on_header is not None:
                 on_header(header)
             try:
-                for raw in actions:
+                async for raw in _each(actions):
                     observation = await recorder.step(raw)
                     if on_observation is not None:
                         on_observation(observation)
                     if recorder.done:
                         break
+                await recorder.settle()
             finally:
                 footer = recorder.finish()
             if on_footer is not None:
@@ -281,4 +397,5 @@ async def record(workspace: Workspace, actions: Iterable[Any], out: Path, *,
     return out
 
 
-__all__ = ["Recorder", "TaskSpec", "record", "wants_tests"]
+__all__ = ["Recorder", "TaskSpec", "action_lines", "read_action_lines", "record",
+           "wants_tests"]

@@ -14,13 +14,20 @@ every bundle hash matched: the determinism check of the whole pipeline.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from lanser.bundles.store import BundleStore
 from lanser.episodes.format import Episode, MalformedEpisode
-from lanser.episodes.states import base_state, next_state, task_of
+from lanser.episodes.states import (
+    base_state,
+    next_state,
+    recorded_info,
+    task_of,
+    test_credits,
+    tested_tree,
+)
 from lanser.errors import CheckFailed, UsageError
 from lanser.rewards import (
     ActionInfo,
@@ -29,6 +36,7 @@ from lanser.rewards import (
     configured_profile,
     episode_return,
     load_profile,
+    resolved,
     step_reward,
 )
 from lanser.workspace import Workspace
@@ -115,6 +123,14 @@ def choose_profile(episode: Episode, name: str | None, configured: str | None = 
 
 def replay(workspace: Workspace, episode: Episode, profile_name: str | None = None
            ) -> Replayed:
+    """Rescore every step from its bundles; flag each step whose reward or whose
+    checkable fields (``differed``: info, changed, tests) disagree with the file.
+
+    What the recorded data determines is recomputed and used rather than trusted:
+    the functional's reading of each action (:func:`states.recorded_info`), the
+    changed paths of a tree seen before, and whether a test run may score (the
+    task's own arguments, on the step's tree, a tree with no scored run yet).
+    """
     profile, counterfactual = choose_profile(
         episode, profile_name,
         configured_profile(workspace.config.section("rewards"), workspace.root))
@@ -123,30 +139,121 @@ def replay(workspace: Workspace, episode: Episode, profile_name: str | None = No
     base_diag = bundle(header["observed"]["diagnostics"], "diagnostics")
     assert base_diag is not None
     task = task_of(header["task"], base_diag)
-    state = base_state(base_diag, bundle(header["observed"]["tests"], "test"))
+    checks = _Checks(header)
+    base_tests = bundle(header["observed"]["tests"], "test")
+    if base_tests is not None and checks.scored_run(base_tests, header["base"]["tree"]):
+        raise MalformedEpisode("the header's test run is not the task's tests on the base "
+                               "tree: the file was edited", bundle=header["observed"]["tests"])
+    state = base_state(base_diag, base_tests)
     out = Replayed(profile, counterfactual)
     rewards = []
     for step in episode.steps:
-        info = ActionInfo.from_json(step["info"])
+        differed = []
+        recorded = ActionInfo.from_json(step["info"])
+        info = recorded_info(step["action"], step["envelope"],
+                             bundle(step["observed"]["query"], "query"), recorded)
+        if info != recorded:
+            differed.append("info")
+        changed, deleted = checks.changes(step)
+        if (changed, deleted) != (step["changed"], step.get("deleted", [])):
+            differed.append("changed")
         diag = bundle(step["observed"]["diagnostics"], "diagnostics")
         assert diag is not None
         tests = bundle(step["observed"]["tests"], "test")
-        prev, state = state, next_state(state, info, diag, tests, step["changed"])
+        if tests is not None and checks.scored_run(tests, step["snapshot"]["tree"]):
+            differed.append("tests")
+            tests = None  # not a run the recorder would have scored
+        prev, state = state, next_state(state, info, diag, tests, changed, deleted)
         reward = step_reward(prev, state, info, profile, task)
         rewards.append(reward)
-        recorded = step["reward"]["total_exact"]
         replayed = reward.to_json()
         out.steps.append({"index": step["index"], "kind": info.kind, "status": info.status,
-                          "recorded": recorded, "reward": replayed,
-                          "match": counterfactual or replayed == step["reward"]})
+                          "recorded": step["reward"]["total_exact"], "reward": replayed,
+                          "differed": differed,
+                          "match": not differed and (counterfactual or
+                                                     replayed == step["reward"])})
     out.total = episode_return(rewards)
-    # The footer's return is the sum of the recorded steps: checked with them.
     footer = episode.footer
-    if not counterfactual and footer is not None and out.total.to_json() != footer["return"]:
+    if footer is not None:
+        _check_footer(footer, episode, checks, state, task, bundle, out, counterfactual)
+    return out
+
+
+class _Checks:
+    """What replay can check of a step against the steps before it."""
+
+    def __init__(self, header: dict[str, Any]) -> None:
+        self.test_args = list(header["task"]["test_args"])
+        base = header["base"]["tree"]
+        #: Changed and deleted paths by tree, as first recorded (the base: none).
+        self.diffs: dict[str, tuple[list[str], list[str]]] = {base: ([], [])}
+        #: The tree of the latest scored run (the header's, once checked).
+        self.tree_tested: str | None = None
+        self.last_tree = base
+
+    def changes(self, step: dict[str, Any]) -> tuple[list[str], list[str]]:
+        """The step's changed and deleted paths: those of its tree when seen before
+        (a tree has one diff against the base), else the recorded ones if coherent."""
+        tree = step["snapshot"]["tree"]
+        self.last_tree = tree
+        recorded = (list(step["changed"]), list(step.get("deleted", [])))
+        known = self.diffs.get(tree)
+        if known is not None:
+            return known
+        if not set(recorded[1]) <= set(recorded[0]) or recorded[0] != sorted(set(recorded[0])):
+            return sorted(set(recorded[0]) | set(recorded[1])), sorted(set(recorded[1]))
+        self.diffs[tree] = recorded
+        return recorded
+
+    def scored_run(self, tests: dict[str, Any], tree: str) -> bool:
+        """Whether a run recorded as scored could *not* have been: another selection
+        than the task's, another tree than the step's, or a tree already tested.
+        Records the tree as tested otherwise."""
+        args = list(tests.get("request", {}).get("args") or [])
+        bad = args != self.test_args or tested_tree(tests) not in (None, tree) \
+            or tree == self.tree_tested
+        if not bad:
+            self.tree_tested = tree
+        return bad
+
+
+def _check_footer(footer: dict[str, Any], episode: Episode, checks: _Checks, state: Any,
+                  task: Any, bundle: BundleSource, out: Replayed, counterfactual: bool
+                  ) -> None:
+    """The footer's return is the sum of the recorded steps, and its outcome follows
+    from the steps: submitted iff the last action was a submit, resolved from the
+    last state's tests (or the footer's own run of them on the last tree)."""
+    differed = []
+    if not counterfactual and out.total.to_json() != footer["return"]:
+        differed.append("return")
+    final = bundle((footer.get("observed") or {}).get("tests"), "test")
+    fresh = checks.tree_tested == checks.last_tree
+    if final is not None:
+        args = list(final.get("request", {}).get("args") or [])
+        if fresh or args != checks.test_args or \
+                tested_tree(final) not in (None, checks.last_tree):
+            differed.append("tests")
+        else:
+            state, fresh = replace(state, tests=test_credits(final)), True
+    lists = bool(task.fail_to_pass or task.pass_to_pass)
+    outcome = {"submitted": bool(episode.steps) and _is_submit(episode.steps[-1]["action"]),
+               "resolved": resolved(state, task) if fresh or not lists else None}
+    if outcome != footer["outcome"]:
+        differed.append("outcome")
+    if differed:
         out.steps.append({"index": None, "kind": "footer", "status": "ok",
                           "recorded": footer["return"]["total_exact"],
-                          "reward": out.total.to_json(), "match": False})
-    return out
+                          "reward": out.total.to_json(), "differed": differed,
+                          "match": False})
+
+
+def _is_submit(action: Any) -> bool:
+    from lanser.episodes.actions import InvalidAction, parse_action
+
+    try:
+        return parse_action(action).kind == "submit"
+    except InvalidAction:
+        return False
 
 
 # -- re-execution -----------------------------------------------------------------------
@@ -176,17 +283,26 @@ async def reexecute(workspace: Workspace, episode: Episode, *, timeout: float,
         report = []
         async with Observer(copy, spec, timeout=timeout, test_timeout=test_timeout,
                             remember=False) as observer:
-            points = [(0, header["base"], header["observed"]),
-                      *((s["index"], s["snapshot"], s["observed"]) for s in episode.steps)]
-            for index, snap, observed in points:
+            base = header["base"]["tree"]
+            points = [(0, header["base"], header["observed"], None),
+                      *((s["index"], s["snapshot"], s["observed"], s)
+                        for s in episode.steps)]
+            for index, snap, observed, step in points:
                 snapshots.git(scratch, "read-tree", "-u", "--reset", snap["tree"])
                 snapshot = Snapshot(snap["tree"], snap["commit"])
-                fresh: dict[str, str | None] = {}
+                fresh: dict[str, Any] = {}
                 fresh["diagnostics"] = (await observer.diagnostics(snapshot))["hash"]
-                if observed.get("tests"):
-                    recorded = bundle(observed["tests"], "test")
-                    args = tuple((recorded or {}).get("request", {}).get("args") or ())
-                    fresh["tests"] = (await observer.tests(args))[0]["hash"]
+                for key in ("tests", "unscored_tests"):
+                    if observed.get(key):
+                        recorded = bundle(observed[key], "test")
+                        args = tuple((recorded or {}).get("request", {}).get("args") or ())
+                        fresh[key] = (await observer.tests(args))[0]["hash"]
+                if step is not None:
+                    # The changed paths from git itself, not from the file.
+                    changed, deleted = snapshots.tree_changes(workspace, base, snap["tree"])
+                    fresh["changed"] = {"changed": changed, "deleted": deleted}
+                    observed = {**observed, "changed": {
+                        "changed": step["changed"], "deleted": step.get("deleted", [])}}
                 if observed.get("query"):
                     recorded = bundle(observed["query"], "query") or {}
                     request = recorded["request"]

@@ -83,13 +83,18 @@ def of_rev(workspace: Workspace, rev: str) -> Snapshot:
     return keep(workspace, tree)
 
 
-def changed_paths(workspace: Workspace, base_tree: str, tree: str) -> list[str]:
-    """Workspace-relative paths whose content differs between two trees, sorted."""
+def tree_changes(workspace: Workspace, base_tree: str, tree: str
+                 ) -> tuple[list[str], list[str]]:
+    """Paths whose content differs between two trees, and those of them ``tree``
+    lacks (deleted), each sorted; one ``git diff-tree`` (no rename detection: a move
+    is a deletion and an addition, as the functional reads it)."""
     if base_tree == tree:
-        return []
-    out = git(workspace.root, "diff-tree", "-r", "--no-renames", "--name-only", "-z",
+        return [], []
+    out = git(workspace.root, "diff-tree", "-r", "--no-renames", "--name-status", "-z",
               base_tree, tree)
-    return sorted(p for p in out.split("\0") if p)
+    fields = [f for f in out.split("\0") if f]
+    pairs = list(zip(fields[0::2], fields[1::2], strict=True))
+    return sorted(p for _, p in pairs), sorted(p for s, p in pairs if s == "D")
 
 
 def materialize(workspace: Workspace, tree: str, dest: Path) -> Path:

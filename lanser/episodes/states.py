@@ -12,6 +12,9 @@ from typing import Any
 
 from lanser.rewards import ActionInfo, DiagnosticKey, State, Task, TestCredit, advance
 
+#: The envelope's ApplyResult status -> the functional's action status.
+ENVELOPE_STATUS = {"applied": "ok", "refused": "refused", "rolled_back": "rolled_back"}
+
 
 def diagnostic_keys(bundle: dict[str, Any]) -> tuple[DiagnosticKey, ...]:
     """The diagnostics of a whole-workspace ``diagnostics`` bundle, as identities."""
@@ -36,10 +39,49 @@ def base_state(base_diagnostics: dict[str, Any], base_tests: dict[str, Any] | No
 
 
 def next_state(prev: State, info: ActionInfo, diagnostics: dict[str, Any],
-               tests: dict[str, Any] | None, changed: list[str]) -> State:
-    """The state a step produced: fresh diagnostics, tests when they ran, changed paths."""
+               tests: dict[str, Any] | None, changed: list[str],
+               deleted: list[str] | None = None) -> State:
+    """The state a step produced: fresh diagnostics, the tests of a *scored* run
+    (None: the previous state's stand), changed and deleted paths."""
     return advance(prev, info, diagnostics=diagnostic_keys(diagnostics),
-                   tests=None if tests is None else test_credits(tests), changed=changed)
+                   tests=None if tests is None else test_credits(tests), changed=changed,
+                   deleted=deleted if deleted is not None else ())
+
+
+def tested_tree(bundle: dict[str, Any]) -> str | None:
+    """The tree a test bundle's run saw (the runner snapshots just before its copy)."""
+    snapshot = bundle.get("snapshot") or {}
+    return snapshot.get("tree") if snapshot.get("kind") == "git-tree" else None
+
+
+def recorded_info(action: Any, envelope: dict[str, Any] | None,
+                  query: dict[str, Any] | None, recorded: ActionInfo) -> ActionInfo:
+    """What the functional reads of a recorded step, rebuilt from what determines it.
+
+    Replay scores this, not the step's ``info`` line: an action that does not parse
+    is ``invalid``; an edit's status and reason are its envelope record's (no record:
+    the diff was malformed, ``invalid``); a query's confidence is its bundle's target
+    confidence (no bundle: it resolved to nothing, ``invalid``); a test run or submit
+    is a clean untargeted action. Only what nothing recorded determines is taken
+    from ``recorded``: an invalid action's reason, a range edit's confidence.
+    """
+    from lanser.episodes.actions import MUTATING, InvalidAction, parse_action
+
+    try:
+        parsed = parse_action(action)
+    except InvalidAction:
+        return ActionInfo("invalid", "invalid", recorded.reason)
+    if parsed.kind in MUTATING:
+        if envelope is None:
+            return ActionInfo(parsed.kind, "invalid", recorded.reason)
+        status = ENVELOPE_STATUS.get(envelope.get("status"), "invalid")
+        return ActionInfo(parsed.kind, status, envelope.get("reason"),
+                          recorded.confidence if parsed.targeted else None)
+    if parsed.kind == "query":
+        if query is None:
+            return ActionInfo("query", "invalid", recorded.reason)
+        return ActionInfo("query", confidence=Fraction(query["request"]["target"]["confidence"]))
+    return ActionInfo(parsed.kind)
 
 
 def confidence_text(confidence: float) -> Fraction:

@@ -94,20 +94,23 @@ class State:
     """What the functional sees of a workspace snapshot.
 
     ``changed`` is the set of paths whose content differs from the base snapshot (the
-    ``touched`` scope); ``confidence`` the disambiguation confidence of the targeting in
-    force (1 until an action targets through a selector).
+    ``touched`` scope), ``deleted`` those of them the snapshot no longer has (their
+    diagnostics are held at the base's: SPEC §3); ``confidence`` the disambiguation
+    confidence of the targeting in force (1 until an action targets through a selector).
     """
 
     diagnostics: tuple[DiagnosticKey, ...] = ()
     tests: tuple[TestCredit, ...] = ()
     changed: frozenset[str] = frozenset()
     confidence: Fraction = Fraction(1)
+    deleted: frozenset[str] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
         return {"diagnostics": [d.to_json() for d in sorted(self.diagnostics)],
                 "tests": [t.to_json() for t in sorted(self.tests, key=lambda t: t.nodeid)],
                 "changed": sorted(self.changed),
-                "confidence": fraction_text(Fraction(self.confidence))}
+                "confidence": fraction_text(Fraction(self.confidence)),
+                "deleted": sorted(self.deleted)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any],
@@ -126,7 +129,8 @@ class State:
         return cls(tuple(key(d) for d in data.get("diagnostics", ())),
                    tuple(TestCredit.from_json(t) for t in data.get("tests", ())),
                    frozenset(data.get("changed", ())),
-                   Fraction(str(data.get("confidence", "1"))))
+                   Fraction(str(data.get("confidence", "1"))),
+                   frozenset(data.get("deleted", ())))
 
 
 @dataclass(frozen=True)
@@ -162,17 +166,20 @@ class ActionInfo:
 
 def advance(prev: State, action: ActionInfo, *, diagnostics: Iterable[DiagnosticKey],
             tests: Iterable[TestCredit] | None = None,
-            changed: Iterable[str] | None = None) -> State:
+            changed: Iterable[str] | None = None,
+            deleted: Iterable[str] | None = None) -> State:
     """The state after ``action``: fresh facts, and the confidence in force.
 
     A targeted action sets the confidence (even when refused: the agent still
-    aimed at an ambiguous target); an untargeted one keeps the previous. Tests
-    and changed paths default to the previous state's (no test run, no edit).
+    aimed at an ambiguous target); an untargeted one keeps the previous. Tests,
+    changed and deleted paths default to the previous state's (no scored test
+    run, no edit).
     """
     return State(tuple(diagnostics),
                  prev.tests if tests is None else tuple(tests),
                  prev.changed if changed is None else frozenset(changed),
-                 prev.confidence if action.confidence is None else Fraction(action.confidence))
+                 prev.confidence if action.confidence is None else Fraction(action.confidence),
+                 prev.deleted if deleted is None else frozenset(deleted))
 
 
 def render(value: Fraction) -> dict[str, Any]:
@@ -213,15 +220,17 @@ class Reward:
                 "components": {k: render(v) for k, v in sorted(self.components.items())}}
 
 
-def _weight(keys: Iterable[DiagnosticKey], profile: Profile, paths: set[str] | None
-            ) -> Fraction:
-    """Severity-weighted count of ``keys`` (only paths in ``paths`` when given).
+def _weight(keys: Iterable[DiagnosticKey], profile: Profile, paths: set[str] | None,
+            held: frozenset[str] = frozenset()) -> Fraction:
+    """Severity-weighted count of ``keys`` (only paths in ``paths`` when given, never
+    the ``held`` ones).
 
     Counts integers per severity first and multiplies by the Fraction weights once:
     Fraction additions per diagnostic dominated replay time.
     """
     counts: Counter = Counter(
-        k.severity for k in keys if paths is None or k.path in paths)
+        k.severity for k in keys
+        if (paths is None or k.path in paths) and not (held and k.path in held))
     return sum((profile.severity.get(sev, Fraction(0)) * n for sev, n in counts.items()),
                Fraction(0))
 
@@ -240,11 +249,13 @@ def phi_diagnostics(state: State, task: Task, profile: Profile) -> Fraction:
 
     Subtracting the base's weight per path makes a file entering the ``touched``
     scope contribute only what changed in it since the base, so pre-existing
-    diagnostics never move the reward.
+    diagnostics never move the reward. A deleted path is held at the base's (left
+    out of both sums): deleting a file does not fix its diagnostics, so it must not
+    pay for their vanishing (SPEC §3).
     """
     scope = scope_of(state, task, profile)
-    return -(_weight(state.diagnostics, profile, scope)
-             - _weight(task.base_diagnostics, profile, scope))
+    return -(_weight(state.diagnostics, profile, scope, state.deleted)
+             - _weight(task.base_diagnostics, profile, scope, state.deleted))
 
 
 def _mean(ids: Sequence[str], credit: dict[str, int]) -> Fraction | None:

@@ -24,6 +24,11 @@ PROFILES_DIR = Path(__file__).resolve().parents[2] / "rewards"
 SCOPES = ("workspace", "touched", "targets")
 SEVERITIES = ("error", "warning", "information", "hint")
 STATUSES = ("ok", "refused", "rolled_back", "invalid")
+#: The functional's revision (rewards/SPEC.md §7), hashed with the weights: when what
+#: the weights mean changes (2: a deleted file's diagnostics are held at the base's),
+#: every profile gets a new hash, so replay refuses an episode scored under the old
+#: meaning rather than report other numbers as the same episode's.
+FUNCTIONAL = "2"
 
 
 def fraction(value: Any, what: str) -> Fraction:
@@ -61,6 +66,7 @@ class Profile:
         def table(d: dict[str, Fraction]) -> dict[str, str]:
             return {k: fraction_text(v) for k, v in sorted(d.items())}
         return {
+            "functional": FUNCTIONAL,
             "scope": self.scope,
             "weights": table(self.weights),
             "severity": table(self.severity),
