@@ -113,9 +113,21 @@ def test_trl_adapter_one_float_per_completion_and_survives_failures():
 def test_verl_adapter_returns_score_and_components():
     compute_score = verl_compute_score(_score)
     out = compute_score("swe", "patch", {"f2p": []}, {"i": 1})
-    assert out == {"score": 0.4, "safety": -0.1, "tests": 0.5}
-    assert verl_compute_score(lambda *a: 1)("d", "s", None) == {"score": 1.0}
-    assert verl_compute_score(_score)("boom", "s", None)["score"] == 0.0
+    assert out == {"score": 0.4, "safety": -0.1, "tests": 0.5, "diagnostics": 0.0,
+                   "outcome": 0.0, "confidence": 0.0, "failed": 0.0}
+    assert verl_compute_score(lambda *a: 1)("d", "s", None)["score"] == 1.0
+    failed = verl_compute_score(_score, failure_score=-1.0)("boom", "s", None)
+    assert failed["score"] == -1.0 and failed["failed"] == 1.0
+
+
+def test_verl_adapter_gives_every_sample_the_same_keys():
+    """verl gathers each key into one list per batch: success, a plain number and a
+    failure must not differ in keys (nor carry strings that break its means)."""
+    samples = [verl_compute_score(_score)("swe", "patch", None),
+               verl_compute_score(lambda *a: Fraction(1, 3))("d", "s", None),
+               verl_compute_score(_score)("boom", "s", None)]
+    assert len({tuple(sorted(s)) for s in samples}) == 1
+    assert all(isinstance(v, float) for s in samples for v in s.values())
 
 
 def test_openrlhf_payload_and_handler():
@@ -125,6 +137,21 @@ def test_openrlhf_payload_and_handler():
     reply = openrlhf_handler(_score)({"query": ["q", "boom"], "prompts": ["p", "p"],
                                       "labels": ["l", "l"]})
     assert reply["rewards"] == [0.4, 0.0]
+    assert openrlhf_handler(_score)({"query": ["q", "q"]})["rewards"] == [0.4, 0.4]
+
+
+@pytest.mark.parametrize("request_", [
+    {"query": ["q", "q"], "prompts": ["p"], "labels": ["l", "l"]},
+    {"query": ["q"], "prompts": ["p"], "labels": ["l", "l"]},
+    {"query": ["q", "q", "q"], "labels": ["l"]},
+])
+def test_openrlhf_handler_refuses_misaligned_requests(request_):
+    """A short list would drop samples and shift every reward after it."""
+    from lanser.errors import UsageError
+
+    with pytest.raises(UsageError) as caught:
+        openrlhf_handler(_score)(request_)
+    assert caught.value.code == "bad_request" and "aligned" in caught.value.message
 
 
 def test_worked_example_matches_the_spec():

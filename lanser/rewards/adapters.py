@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any
 
-from lanser.rewards.functional import Reward
+from lanser.errors import UsageError
+from lanser.rewards.functional import COMPONENTS, Reward
 
 Score = Reward | Fraction | float | int
 Scorer = Callable[..., Score]
@@ -55,15 +56,21 @@ def verl_compute_score(score: Scorer, *, failure_score: float = 0.0
                        ) -> Callable[..., dict[str, Any]]:
     """A verl ``compute_score(data_source, solution_str, ground_truth, extra_info)``.
 
-    Returns ``{"score": float, <component>: float, ...}``; verl logs extra keys.
+    Returns ``{"score", <each of COMPONENTS>, "failed"}``, all floats, with the same
+    keys for every sample: verl gathers each extra key into one list per batch, so a
+    key that only some samples have misaligns (or drops) the others' values. A plain
+    number's components are 0.0; a sample that raised scores ``failure_score`` with
+    ``failed`` 1.0.
     """
     def compute_score(data_source: str, solution_str: str, ground_truth: Any,
                       extra_info: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
             result = score(data_source, solution_str, ground_truth, extra_info or {})
-        except Exception as exc:
-            return {"score": failure_score, "error": type(exc).__name__}
-        return {"score": _total(result), **_logs(result)}
+            total, logs, failed = _total(result), _logs(result), 0.0
+        except Exception:  # one bad sample must never kill a batch
+            total, logs, failed = float(failure_score), {}, 1.0
+        return {"score": total, **{k: logs.get(k, 0.0) for k in COMPONENTS},
+                "failed": failed}
 
     return compute_score
 
@@ -85,13 +92,20 @@ def openrlhf_handler(score: Scorer, *, failure_score: float = 0.0
     """Turn a request ``{"query": [...], "prompts": [...], "labels": [...]}`` into a reply.
 
     ``score(query, prompt, label)``; the HTTP server around it is someone else's.
+    ``prompts`` and ``labels``, when given, must be as long as ``query``: a shorter
+    list would silently drop samples and misalign every reward after it, so it is a
+    :class:`~lanser.errors.UsageError` (code ``bad_request``) for the caller to report.
     """
     def handle(request: dict[str, Any]) -> dict[str, Any]:
         queries = list(request.get("query", []))
         prompts = list(request.get("prompts", [None] * len(queries)))
         labels = list(request.get("labels", [None] * len(queries)))
+        if not len(prompts) == len(labels) == len(queries):
+            raise UsageError(f"OpenRLHF request: {len(queries)} queries, {len(prompts)} "
+                             f"prompts, {len(labels)} labels; they must be aligned",
+                             code="bad_request")
         scores: list[Score] = []
-        for q, p, label in zip(queries, prompts, labels, strict=False):
+        for q, p, label in zip(queries, prompts, labels, strict=True):
             try:
                 scores.append(score(q, p, label))
             except Exception:
