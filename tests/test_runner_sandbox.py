@@ -231,3 +231,31 @@ def test_a_failure_then_a_hang_or_crash_keeps_the_failure(workspace):
     crash = result.by_id()["test_late.py::test_setup_fails_then_teardown_crashes"]
     assert "no db" in crash.message and "exit status 3" in crash.message
     assert crash.credit.ppm == 100_000
+
+
+def test_hanging_conftest_imports_are_bounded_by_the_per_test_limit(workspace):
+    initial = workspace({"conftest.py": "import time\ntime.sleep(600)\n",
+                         "test_a.py": "def test_a():\n    pass\n"})
+    result = run_tests(initial, timeout=1.5)
+    assert outcomes(result) == {"conftest.py": ("timeout", "collection")}
+    assert result.by_id()["conftest.py"].credit.ppm == 0
+    nested = workspace({"sub/conftest.py": "import time\ntime.sleep(600)\n",
+                        "sub/test_s.py": "def test_s():\n    pass\n",
+                        "test_ok.py": "def test_ok():\n    pass\n"})
+    result = run_tests(nested, timeout=1.5)
+    assert outcomes(result) == {"sub": ("timeout", "collection"),
+                                "test_ok.py::test_ok": ("passed", "teardown")}
+
+
+def test_the_whole_run_has_a_time_limit(workspace):
+    root = workspace({"test_slow.py": (
+        "import time\n"
+        "def test_a():\n    pass\n"
+        "def test_b():\n    time.sleep(600)\n"
+        "def test_c():\n    pass\n")})
+    result = run_tests(root, timeout=600, run_timeout=6)
+    got = outcomes(result)
+    assert got["test_slow.py::test_b"] == ("timeout", "call")
+    assert got["test_slow.py::test_c"] == ("timeout", "setup")
+    assert "run's time limit" in result.by_id()["test_slow.py::test_b"].message
+    assert result.by_id()["test_slow.py::test_c"].credit.evidence["stage"] == "not_run"

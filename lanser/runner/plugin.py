@@ -15,7 +15,8 @@ Events (key ``e``)::
     start      {nodeid}                          a test's protocol began
     report     {nodeid, when, outcome, ...}      one per setup/call/teardown report
     collect_error {nodeid, message, where}       a module (or dir) failed to collect
-    collectstart / collectdone {nodeid}          a file's collection began / ended
+    configuring / configured {}                  the initial conftests load / loaded
+    collectstart / collectdone {nodeid}          a directory's or file's collection began / ended
     collected  {nodeids}                         after selection, in run order
     finish     {nodeid}
     session    {exitstatus}                      the session ended normally
@@ -146,7 +147,10 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: Any, args
     path = getattr(early_config.known_args_namespace, "lanser_events", None)
     if path:
         _count_passing_asserts()
+        _append(path, {"e": "configuring"})  # the watchdog times conftest imports too
     outcome = yield
+    if path:
+        _append(path, {"e": "configured"})
     if path and outcome.excinfo is not None:
         exc = outcome.excinfo[1]
         cause = getattr(exc, "cause", None) or exc
@@ -225,7 +229,8 @@ class EventLog:
         self.emit({"e": "collected", "nodeids": [item.nodeid for item in session.items]})
 
     def pytest_collectstart(self, collector: pytest.Collector) -> None:
-        if isinstance(collector, pytest.File):  # the watchdog times module imports too
+        # the watchdog times module imports, and a directory's conftest import, too
+        if isinstance(collector, _PATH_NODES) and collector.nodeid:
             self.emit({"e": "collectstart", "nodeid": collector.nodeid})
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -331,6 +336,11 @@ class EventLog:
             json.dump(out, fh, sort_keys=True)
 
 
+#: collectors that stand for a path (``--ignore`` can leave them out); ``Directory``
+#: (a package or a plain folder, whose conftest is imported when it is collected)
+#: is pytest 8's, older pytest has ``Package`` only
+_PATH_NODES = tuple(c for c in (getattr(pytest, n, None) for n in ("File", "Directory",
+                                                                   "Package")) if c)
 _SPANS: dict[str, dict[int, list[tuple[int, int]]]] = {}
 _SITES: dict[int, Sites] = {}  #: by id of a test function's code object (kept alive)
 

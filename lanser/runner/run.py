@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from lanser.errors import UsageError
 from lanser.runner.credit import Credit, flaky_credit, run_credit
 from lanser.runner.outcomes import Folder, TestOutcome, normalize_message
-from lanser.runner.sandbox import ChildRun, Limits, RunnerError, Sandbox
+from lanser.runner.sandbox import CONFTESTS, ChildRun, Limits, RunnerError, Sandbox
 
 if TYPE_CHECKING:
     from lanser.runner.impact import ImpactMap
@@ -203,6 +203,14 @@ def _run_pytest(box: Sandbox, argv: list[str], deadline: float) -> tuple[Folder,
         if child.killed == "test_timeout" and child.running:
             folder.interrupted(child.running, "timeout",
                                f"ran longer than the per-test limit of {box.limits.test_timeout}s")
+        elif child.collecting == CONFTESTS and child.killed in (None, "collect_timeout"):
+            # the initial conftests cannot be left out: without them nothing runs
+            folder.add(CONFTESTS, "timeout" if child.killed else "error", "collection",
+                       f"importing the initial conftest files took longer than "
+                       f"{box.limits.test_timeout}s" if child.killed else
+                       f"the process died importing the initial conftest files "
+                       f"({_death(child)})")
+            return folder, child
         elif child.killed == "collect_timeout" and child.collecting:
             folder.add(child.collecting, "timeout", "collection",
                        f"collecting took longer than {box.limits.test_timeout}s")

@@ -53,6 +53,8 @@ POLL_SECONDS = 0.02
 #: limit to it (only a test scribbling on it can) is killed: lanser's memory is bounded.
 EVENTS_CHUNK = 4 << 20
 EVENTS_LIMIT = 256 << 20
+#: what ``ChildRun.collecting`` says while pytest imports its initial conftest files
+CONFTESTS = "conftest.py"
 
 
 class RunnerError(LanserError):
@@ -99,7 +101,9 @@ class ChildRun:
     output: str
     killed: str | None = None  #: test_/collect_/run_timeout, events_overflow
     running: str | None = None  #: node id started and not finished when it ended
-    collecting: str | None = None  #: file whose collection had not finished
+    #: the innermost file or directory whose collection had not finished
+    #: (:data:`CONFTESTS` while the initial conftests were being imported)
+    collecting: str | None = None
     isolation: dict[str, Any] = field(default_factory=dict)
     rejected: int = 0  #: lines of the events file that were not signed by the run
 
@@ -269,6 +273,7 @@ class Sandbox:
         run = ChildRun(events=[], returncode=None, output="")
         since = time.monotonic()
         offset, partial = 0, b""
+        collecting: list[str] = []  # nested: a directory, then a file in it
         with open(path, "rb") as fh:
             while True:
                 done = proc.poll() is not None
@@ -283,18 +288,25 @@ class Sandbox:
                         continue  # not signed by this run: forged, replayed or garbled
                     run.events.append(event)
                     kind = event.get("e")
-                    if kind in ("start", "collectstart"):
-                        since = time.monotonic()
-                        if kind == "start":
-                            run.running = event.get("nodeid")
-                        else:
-                            run.collecting = event.get("nodeid")
-                    elif kind == "finish" and event.get("nodeid") == run.running:
+                    nodeid = event.get("nodeid")
+                    if kind in ("start", "collectstart", "configuring", "collectdone",
+                                "configured"):
+                        since = time.monotonic()  # each step gets the per-test limit
+                    if kind == "start":
+                        run.running = nodeid
+                    elif kind == "finish" and nodeid == run.running:
                         run.running = None
-                    elif kind == "collectdone" and event.get("nodeid") == run.collecting:
-                        run.collecting = None
+                    elif kind in ("collectstart", "configuring"):
+                        collecting.append(nodeid if kind == "collectstart" else CONFTESTS)
+                    elif kind in ("collectdone", "configured"):
+                        done_with = nodeid if kind == "collectdone" else CONFTESTS
+                        if done_with in collecting:
+                            collecting.reverse()
+                            collecting.remove(done_with)  # the innermost one
+                            collecting.reverse()
                     elif kind == "isolation":
                         run.isolation = event
+                    run.collecting = collecting[-1] if collecting else None
                 if offset > EVENTS_LIMIT or len(partial) > EVENTS_CHUNK:
                     run.killed = "events_overflow"  # a test flooding our channel
                     return run
