@@ -259,3 +259,28 @@ def test_the_whole_run_has_a_time_limit(workspace):
     assert got["test_slow.py::test_c"] == ("timeout", "setup")
     assert "run's time limit" in result.by_id()["test_slow.py::test_b"].message
     assert result.by_id()["test_slow.py::test_c"].credit.evidence["stage"] == "not_run"
+
+
+def test_a_process_dying_between_tests_loses_no_test(workspace):
+    root = workspace({
+        "conftest.py": (
+            "import os, pytest\n"
+            "@pytest.hookimpl(trylast=True)  # after lanser's plugin saw the test finish\n"
+            "def pytest_runtest_logfinish(nodeid, location):\n"
+            "    if nodeid.endswith('test_a'):\n"
+            "        os._exit(5)\n"),
+        "test_gap.py": ("def test_a():\n    pass\ndef test_b():\n    pass\n"
+                        "def test_c():\n    assert 0\n")})
+    result = run_tests(root)
+    assert outcomes(result) == {"test_gap.py::test_a": ("passed", "teardown"),
+                                "test_gap.py::test_b": ("passed", "teardown"),
+                                "test_gap.py::test_c": ("failed", "call")}
+    # dying before any test, every time: the tests are reported, not retried forever
+    always = workspace({
+        "conftest.py": ("import os, pytest\n@pytest.hookimpl(trylast=True)\n"
+                        "def pytest_collection_finish(session):\n    os._exit(5)\n"),
+        "test_gap.py": "def test_a():\n    pass\n"})
+    result = run_tests(always)
+    assert outcomes(result) == {"test_gap.py::test_a": ("error", "setup")}
+    assert result.tests[0].credit.ppm == 0
+    assert "exit status 5" in result.tests[0].message

@@ -184,6 +184,7 @@ def _run_pytest(box: Sandbox, argv: list[str], deadline: float) -> tuple[Folder,
     only: list[str] | None = None
     ignores: list[str] = []
     for attempt in range(10_000):
+        done_before = len(folder.done)
         run_argv = [*BASE_ARGS, *(f"--ignore={box.copy / i}" for i in ignores)]
         if only is not None:
             listing = box.dir / f"only-{attempt}.txt"
@@ -225,6 +226,14 @@ def _run_pytest(box: Sandbox, argv: list[str], deadline: float) -> tuple[Folder,
             folder.add(child.collecting, "error", "collection",
                        f"the process died while collecting ({_death(child)})")
             ignores.append(child.collecting)
+        elif not finished and child.killed is None and folder.remaining():
+            # died between two tests (a hook, a thread, a signal): what is left runs
+            # again, unless this child ran nothing at all (that would repeat forever)
+            if len(folder.done) == done_before:
+                for nodeid in folder.remaining():
+                    folder.add(nodeid, "error", "setup", "the process died before this "
+                               f"test started ({_death(child)})", started=False)
+                return folder, child
         else:
             _check_ran(folder, child, finished)
             return folder, child
