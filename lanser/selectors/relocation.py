@@ -51,9 +51,11 @@ WEIGHTS = {"context": 0.5, "token": 0.2, "scope": 0.25, "near": 0.05}
 #: naive baseline, source ``position``, and no evidence of its own).
 CORROBORATION = 0.5
 #: An edited line maps to its replacement when they are this similar (difflib ratio,
-#: stripped) and the runner-up line in the replaced block is this much less so.
+#: stripped), the runner-up line in the replaced block is this much less so, and the
+#: block has at most this many lines a side.
 EDITED_SIMILARITY = 0.75
 EDITED_MARGIN = 0.1
+EDITED_BLOCK = 8
 #: Found at or above this confidence; below, lost (the default query threshold too).
 THRESHOLD = 0.8
 #: Candidates scored at most (the best of the cheap pre-ranking).
@@ -239,20 +241,25 @@ class Relocator:
                   line: int) -> tuple[int | None, bool]:
         """Where the line diff puts old ``line``: (new line, edited?), or (None, False).
 
-        An unchanged line maps exactly. A line in a replaced block maps to the block's
-        most similar new line when that one is similar (``EDITED_SIMILARITY``) and
-        clearly more so than the next (``EDITED_MARGIN``): the line was edited in place.
+        An unchanged line maps exactly. A line in a small replaced block (at most
+        ``EDITED_BLOCK`` lines a side) whose text is nowhere in the new file maps to the
+        block's most similar new line when that one is similar (``EDITED_SIMILARITY``)
+        and clearly more so than the next (``EDITED_MARGIN``): it was edited in place.
+        Large blocks and lines still present elsewhere are moves the line diff misaligned.
         """
         if path not in self._line_maps:
             old_lines, new_lines = doc.source.lines, new_doc.source.lines
             matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
             mapping: dict[int, tuple[int, bool]] = {}
+            kept = {line.strip() for line in new_lines}
             for tag, i1, i2, j1, j2 in matcher.get_opcodes():
                 if tag == "equal":
                     for k in range(i2 - i1):
                         mapping[i1 + k + 1] = (j1 + k + 1, False)
-                elif tag == "replace" and (i2 - i1) * (j2 - j1) <= 400:
+                elif tag == "replace" and max(i2 - i1, j2 - j1) <= EDITED_BLOCK:
                     for i in range(i1, i2):
+                        if old_lines[i].strip() in kept:  # still there: moved, not edited
+                            continue
                         best = _most_similar(old_lines[i], new_lines[j1:j2])
                         if best is not None:
                             mapping[i + 1] = (j1 + best + 1, True)
