@@ -258,7 +258,9 @@ def test_runtime_dir_open_to_others_is_refused(workspace, cli, tmp_path):
 def test_errors_through_the_daemon_match_the_cold_path(started, cli, runtime):
     root = started({"a.py": A})
     for args in (["definition", "a.py:99:1", "--json"], ["hover", "../x.py:1:1", "--json"],
-                 ["definition", "nope.py:1:1", "--json"]):
+                 ["definition", "nope.py:1:1", "--json"],
+                 ["definition", "a.py:1:5", "--json", "--fail-on", "error"],   # diagnostics only
+                 ["diagnostics", "a.py", "--json", "--fail-on", "fatal"]):
         warm = cli(args, cwd=root, env=runtime)
         cold = cli([*args, "--no-daemon"], cwd=root, env=runtime)
         assert warm.code == cold.code == 2

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from pathlib import Path
+
 import pytest
+
+from lanser.cli.output import dumps
+from lanser.lsp.client import query_in_process
+from lanser.lsp.registry import get_server
+from lanser.query import plan
+from lanser.workspace import Workspace
+from tests.conftest import init_repo, write_files
 
 EMOJI = "\U0001f600"
 SOURCE = (
@@ -39,13 +50,40 @@ def test_definition_after_tabs_and_emoji_round_trips(workspace, cli, server) -> 
     assert location["end_col"] == col(LINE6, "value") + len("value")
 
 
-def test_hover_and_references_use_code_point_columns(workspace, cli) -> None:
-    root = workspace({"mod.py": SOURCE})
+def answer_all(root: Path, server: str, commands: list[tuple[str, dict]]) -> list[str]:
+    """What ``lanser COMMAND ... --json`` prints for each command, from one fresh
+    in-process server: the CLI's own plan, requests and bytes, one cold start."""
+    ws = Workspace.open(root)
+    plans = [plan(ws, command, args) for command, args in commands]
+    requests = [request for steps in plans for request in steps.requests]
+    answers, info = asyncio.run(query_in_process(ws, get_server(server), requests, timeout=60))
+    out, at = [], 0
+    for steps in plans:
+        n = len(steps.requests)
+        out.append(dumps(steps.compose(answers[at:at + n], info)))
+        at += n
+    return out
+
+
+#: What each server says when hovering ``value``: basedpyright its declared type
+#: with the symbol's range; pylsp (jedi) the documentation of its type, no range.
+HOVER = {"basedpyright": ("(variable) value: int", True), "pylsp": ("int([x]) -> integer", False)}
+
+
+@pytest.mark.parametrize("server", sorted(HOVER))
+def test_hover_and_references_use_code_point_columns(tmp_path, server) -> None:
+    root = write_files(tmp_path, {"mod.py": SOURCE})
     where = f"mod.py:6:{col(LINE6, 'value')}"
-    hover = cli(["hover", where, "--json"], cwd=root).json
-    assert "value: int" in hover["hover"]["contents"]
-    assert (hover["hover"]["line"], hover["hover"]["col"]) == (6, col(LINE6, "value"))
-    refs = cli(["references", where, "--include-declaration", "--json"], cwd=root).json
+    hover, refs = (json.loads(text) for text in answer_all(
+        root, server, [("hover", {"loc": where}),
+                       ("references", {"loc": where, "include_declaration": True})]))
+    text, has_range = HOVER[server]
+    assert text in hover["hover"]["contents"]
+    if has_range:
+        assert (hover["hover"]["line"], hover["hover"]["col"]) == (6, col(LINE6, "value"))
+        assert hover["hover"]["end_col"] == col(LINE6, "value") + len("value")
+    else:
+        assert "line" not in hover["hover"]
     assert [(r["line"], r["col"]) for r in refs["locations"]] == [
         (6, col(LINE6, "value")), (7, col(LINE7, "value")),
     ]
@@ -74,20 +112,54 @@ def test_unsupported_feature_is_a_clear_error(workspace, cli) -> None:
     assert result.json["error"]["code"] == "unsupported"
 
 
-def test_two_fresh_runs_give_identical_bytes(workspace, cli) -> None:
-    files = {
-        "pkg/__init__.py": "",
-        "pkg/core.py": "def helper(x: int) -> int:\n    return x + 'a'\n",
-        "pkg/use.py": "from pkg.core import helper\n\nprint(helper(1), missing)\n",
-        "app.py": "from pkg.core import helper\nhelper(2)\n",
-    }
-    root = workspace(files, git_repo=True)
-    for args in (["diagnostics", "--json"], ["references", "pkg/core.py:1:5", "--json"],
-                 ["hover", "pkg/use.py:3:7", "--json"]):
-        first = cli(args, cwd=root)
-        second = cli(args, cwd=root)
-        assert first.code == 0, first.stderr
-        assert first.stdout == second.stdout
-    refs = cli(["references", "pkg/core.py:1:5", "--json"], cwd=root).json
-    assert [r["path"] for r in refs["locations"]] == ["app.py", "app.py", "pkg/use.py",
-                                                      "pkg/use.py"]
+PACKAGE = {
+    "pkg/__init__.py": "",
+    "pkg/core.py": "def helper(x: int) -> int:\n    return x + 'a'\n",
+    "pkg/use.py": "from pkg.core import helper\n\nprint(helper(1), missing)\n",
+    "app.py": "from pkg.core import helper\nhelper(2)\n",
+}
+FRESH_COMMANDS = [("diagnostics", {"paths": []}), ("references", {"loc": "pkg/core.py:1:5"}),
+                  ("hover", {"loc": "pkg/use.py:3:7"})]
+
+
+#: Files of the references to ``helper`` (declaration excluded), as each server finds
+#: them: basedpyright the import and the call in each file, pylsp (jedi) fewer.
+FRESH_REFERENCES = {"basedpyright": ["app.py", "app.py", "pkg/use.py", "pkg/use.py"],
+                    "pylsp": ["app.py", "pkg/use.py"]}
+
+
+@pytest.fixture(scope="module", params=["basedpyright", "pylsp"])
+def two_fresh_runs(request, tmp_path_factory) -> tuple[str, list[str], list[str]]:
+    """Two cold starts of one server on one git workspace, each answering every
+    command of FRESH_COMMANDS: the bytes ``--json`` prints, per run."""
+    root = init_repo(write_files(tmp_path_factory.mktemp("fresh").resolve(), PACKAGE))
+    first = answer_all(root, request.param, FRESH_COMMANDS)
+    second = answer_all(root, request.param, FRESH_COMMANDS)
+    return request.param, first, second
+
+
+def test_two_fresh_runs_give_identical_bytes(two_fresh_runs) -> None:
+    _, first, second = two_fresh_runs
+    assert first == second
+
+
+def test_fresh_runs_answer_what_the_workspace_says(two_fresh_runs) -> None:
+    server, first, _ = two_fresh_runs
+    diagnostics, refs, hover = (json.loads(text) for text in first)
+    assert [f["path"] for f in diagnostics["files"]] == ["app.py", "pkg/__init__.py",
+                                                         "pkg/core.py", "pkg/use.py"]
+    assert all(f["status"] == "ready" for f in diagnostics["files"])
+    undefined = [(f["path"], d["line"], d["col"]) for f in diagnostics["files"]
+                 for d in f["diagnostics"] if "missing" in d["message"]]
+    assert undefined == [("pkg/use.py", 3, 18)]
+    assert [r["path"] for r in refs["locations"]] == FRESH_REFERENCES[server]
+    assert hover["hover"] is not None and hover["server"]["name"] == server
+
+
+def test_two_fresh_cli_runs_give_identical_bytes(workspace, cli) -> None:
+    """The same through the real command, once: nothing the CLI adds varies."""
+    root = workspace(PACKAGE, git_repo=True)
+    first = cli(["diagnostics", "--json"], cwd=root)
+    second = cli(["diagnostics", "--json"], cwd=root)
+    assert first.code == 0, first.stderr
+    assert first.stdout == second.stdout

@@ -34,18 +34,23 @@ def stub_service(root: Path, mode: str, *, timeout: float = 30.0) -> LanguageSer
 def test_killed_server_is_restarted_and_the_request_answered(workspace, server) -> None:
     root = workspace({"mod.py": SOURCE})
 
-    async def run() -> tuple[list, list, int]:
+    async def run() -> tuple[list, list, int, list[bool]]:
         ws = Workspace.open(root)
         async with LanguageService(ws, get_server(server)) as service:
             before = await service.locations("definition", root / "mod.py", Position(5, 9))
+            old_tasks = [*service.session._client._async_tasks, *service.session._tasks]
             os.kill(service.session.pid, signal.SIGKILL)
             await asyncio.sleep(0.5)  # let the exit be noticed (or not: both paths retry)
             after = await service.locations("definition", root / "mod.py", Position(5, 9))
-            return before, after, service.session.restarts
+            # The dead server's reader and stderr drain are gone, not piling up.
+            released = [task.done() for task in old_tasks]
+            released.append(len(service.session._tasks) == 1)
+            return before, after, service.session.restarts, released
 
-    before, after, restarts = asyncio.run(run())
+    before, after, restarts, released = asyncio.run(run())
     assert before == after and before[0].span.start == Position(1, 5)
     assert restarts == 1
+    assert all(released), released
 
 
 def test_server_killed_under_concurrent_diagnostic_pulls_restarts_once(workspace) -> None:
