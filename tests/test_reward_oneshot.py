@@ -127,6 +127,19 @@ def test_refused_patches_are_scored_with_the_safety_penalty(demo, cli, tmp_path)
     assert git(demo, "status", "--porcelain") == ""
 
 
+def test_text_that_is_not_a_diff_is_an_invalid_action(demo, cli, tmp_path):
+    """Priced by the invalid-action penalty, as a malformed ``patch`` action in an
+    episode is, not as a refusal of a well-formed edit."""
+    profile = load_profile("diagnostics-only")
+    out = _reward(cli, demo, "--profile", "diagnostics-only",
+                  "--patch", _write(tmp_path / "junk.diff", "fix the bug, please\n"))
+    assert (out["status"], out["reason"]) == ("invalid", "bad_diff")
+    assert out["edit"] is None and out["changed"] == []
+    assert out["after"]["tree"] == out["before"]["tree"]
+    assert Fraction(out["total_exact"]) == _exact(out, "safety") == \
+        -profile.penalty("invalid", None) != -profile.penalty("refused", "bad_edit")
+
+
 def test_bad_input_is_a_clear_error_with_exit_2(demo, cli, tmp_path):
     fix = _write(tmp_path / "fix.diff", REPORT_FIX)
     elsewhere = tmp_path / "plain"

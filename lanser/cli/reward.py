@@ -2,8 +2,9 @@
 
 Exit status: 0 when the change was scored, a refused patch included (a refusal is a
 score, with the safety penalty, not a failure: trainers get a number for every
-sample); 2 for bad input (unknown revision, missing or unreadable patch file, both
---after and --patch, a workspace outside git, a bad task or profile); 3 when the
+sample), and so is text that is not a diff (scored with the invalid-action penalty);
+2 for bad input (unknown revision, missing or unreadable patch file, both --after and
+--patch, a workspace outside git, a bad task or profile); 3 when the
 server or the test runner failed.
 """
 
@@ -40,7 +41,8 @@ def reward(ctx: typer.Context,
                show_default=False)] = None,
            patch: Annotated[str | None, typer.Option(
                "--patch", help="A unified diff applied to the --before tree in a scratch "
-               "copy ('-': stdin); a diff that does not apply is scored as refused.",
+               "copy ('-': stdin); a diff that does not apply is scored as refused, text "
+               "that is not a diff as an invalid action.",
                show_default=False)] = None,
            profile: Annotated[str | None, typer.Option(
                "--profile", help="Reward profile (rewards/NAME.toml or a path; default: "
@@ -66,7 +68,8 @@ def reward(ctx: typer.Context,
     working tree (so `lanser reward` alone scores uncommitted work against HEAD).
     Nothing in the workspace's files is written: both sides are checked out in a
     scratch copy. Arguments after `--` go to pytest on every test run.
-    Exit status: 0 scored (a refused patch too), 2 bad input, 3 server or runner failure.
+    Exit status: 0 scored (a refused or malformed patch too), 2 bad input, 3 server or
+    runner failure.
     """
     from lanser.episodes import oneshot
     from lanser.episodes.task import TaskSpec
