@@ -65,9 +65,34 @@ def test_memory_exhaustion_fails_the_test_not_lanser(workspace):
         "def test_hog():\n    x = bytearray(8 << 30)\n    assert x\n"
         "def test_fine():\n    pass\n")})
     result = run_tests(root, memory_mb=1024)
-    assert outcomes(result)["test_mem.py::test_hog"][0] in ("failed", "timeout")
+    assert outcomes(result)["test_mem.py::test_hog"] == ("failed", "call")
     assert outcomes(result)["test_mem.py::test_fine"] == ("passed", "teardown")
-    assert "MemoryError" in result.by_id()["test_mem.py::test_hog"].message
+    message = result.by_id()["test_mem.py::test_hog"].message
+    if "cgroup" in result.isolation["memory"]:  # the tree's limit: the kernel kills it
+        assert "killed by the memory limit" in message
+    else:  # the address-space limit: the allocation itself fails
+        assert "per process" in result.isolation["memory"]
+        assert "MemoryError" in message
+
+
+def test_the_memory_limit_covers_the_whole_process_tree(workspace):
+    root = workspace({"test_tree.py": (
+        "import os\n"
+        "def test_workers():\n"
+        "    pids = []\n"
+        "    for _ in range(4):  # 4 x 400 MiB: each under the limit, not together\n"
+        "        pid = os.fork()\n"
+        "        if pid == 0:\n"
+        "            block = bytearray(400 << 20)\n"
+        "            import time; time.sleep(5)\n"
+        "            os._exit(0)\n"
+        "        pids.append(pid)\n"
+        "    codes = [os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in pids]\n"
+        "    assert codes == [0, 0, 0, 0]\n")})
+    result = run_tests(root, memory_mb=1024, timeout=60)
+    if "cgroup" not in result.isolation["memory"]:
+        pytest.skip("no memory cgroup here: the limit is per process")
+    assert outcomes(result)["test_tree.py::test_workers"][0] == "failed"
 
 
 def test_forked_processes_are_killed(workspace, tmp_path):

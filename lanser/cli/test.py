@@ -32,7 +32,8 @@ def test(ctx: typer.Context,
              "--run-timeout", help="Seconds the whole run may take (default 1800).",
              show_default=False)] = None,
          memory: Annotated[int | None, typer.Option(
-             "--memory", help="Address-space limit of the test process, MiB (default 4096).",
+             "--memory", help="Memory limit, MiB (default 4096): of the whole process tree "
+             "where a memory cgroup can be made, else of each process's address space.",
              show_default=False)] = None,
          reruns: Annotated[int, typer.Option(
              "--reruns", help="Rerun failures N times; a changed outcome is flaky.")] = 0,

@@ -7,22 +7,22 @@ package of that name) sees its own copy, not ours.
 
 In order, it:
 
-0. reads the run's signing key from the pipe the parent passed (``key_fd``) and closes
+1. reads the run's signing key from the pipe the parent passed (``key_fd``) and closes
    it, before anything else: from here on the key lives only in an HMAC context, and
    every event line is signed (see ``channel.py``);
-1. brings the loopback interface up when it runs in a private network namespace
+2. joins the run's cgroups (``cgroups.py``: pids, so a fork bomb hits its limit;
+   memory, so the whole process tree shares one limit), first, while it still can;
+3. brings the loopback interface up when it runs in a private network namespace
    (tests that talk to ``127.0.0.1`` keep working; nothing else is reachable);
-1. joins the run's cgroups when the parent made one (pids: a fork bomb hits its limit; memory: the
-   whole process tree shares one ``memory.max``);
-2. when it runs in a private mount namespace, remounts every filesystem read-only
+4. when it runs in a private mount namespace, remounts every filesystem read-only
    except the sandbox directory (the copy, its HOME and TMPDIR), /dev and /proc;
-3. drops every capability (bounding set included) and sets ``no_new_privs``, so the
-   test code, although uid 0, cannot undo step 2, reconfigure the network, or regain
+5. drops every capability (bounding set included) and sets ``no_new_privs``, so the
+   test code, although uid 0, cannot undo step 4, reconfigure the network, or regain
    privileges through a setuid binary;
-4. sets resource limits: core dumps off, file size, and the address space of each
-   process (memory) where no memory cgroup could be joined;
-5. forks, when it is PID 1 of its namespace, and stays behind as a reaping init;
-6. runs pytest in-process (the plugin, copied under a private module name onto the
+6. sets resource limits: core dumps off, file size, and the address space of each
+   process (``RLIMIT_AS``) only where no memory cgroup could be joined;
+7. forks, when it is PID 1 of its namespace, and stays behind as a reaping init;
+8. runs pytest in-process (the plugin, copied under a private module name onto the
    end of ``sys.path``, is loaded with ``-p``), or a script it instruments and compiles
    itself with ``probes.py`` (checkpoint credit), as ``__main__`` with the script's
    folder first on ``sys.path``.
@@ -129,14 +129,20 @@ def _limit(kind: int, value: int) -> None:
 
 def isolate(spec: dict) -> dict:
     """Apply the isolation ``spec`` asks for; return what actually took effect."""
-    done = {"network": False, "filesystem": False, "capabilities": False, "max_procs": None}
-    if spec.get("cgroup"):
+    done = {"network": False, "filesystem": False, "capabilities": False, "max_procs": None,
+            "memory": "rlimit"}
+    joined = []
+    for path in spec.get("cgroups") or ():
         try:  # first: once the host is read-only and capabilities gone, it cannot be left
-            with open(os.path.join(spec["cgroup"], "cgroup.procs"), "w") as fh:
+            with open(os.path.join(path, "cgroup.procs"), "w") as fh:
                 fh.write("0")
-            done["max_procs"] = spec.get("max_procs")
+            joined.append(path)
         except OSError as exc:
-            print(f"lanser sandbox: joining the pids cgroup failed: {exc}", file=sys.stderr)
+            print(f"lanser sandbox: joining cgroup {path} failed: {exc}", file=sys.stderr)
+    if spec.get("pids_limited") and len(joined) == len(spec.get("cgroups") or ()):
+        done["max_procs"] = spec.get("max_procs")
+    if spec.get("memory_cgroup") and spec["memory_cgroup"] in joined:
+        done["memory"] = "cgroup"
     if spec.get("netns"):
         try:
             subprocess.run(["ip", "link", "set", "lo", "up"], check=True,
@@ -157,8 +163,8 @@ def isolate(spec: dict) -> dict:
         except OSError as exc:
             print(f"lanser sandbox: dropping capabilities failed: {exc}", file=sys.stderr)
     _limit(resource.RLIMIT_CORE, 0)
-    if spec.get("memory_bytes"):
-        _limit(resource.RLIMIT_AS, int(spec["memory_bytes"]))
+    if spec.get("memory_bytes") and done["memory"] == "rlimit":
+        _limit(resource.RLIMIT_AS, int(spec["memory_bytes"]))  # per process: the fallback
     if spec.get("file_bytes"):
         _limit(resource.RLIMIT_FSIZE, int(spec["file_bytes"]))
     return done

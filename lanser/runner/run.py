@@ -291,6 +291,8 @@ def _rerun(root: Path, rev: str | None, python: str | None, limits: Limits, isol
 def _death(child: ChildRun) -> str:
     import signal
 
+    if child.oom_killed:
+        return "killed by the memory limit (the process tree used more than allowed)"
     code = child.returncode
     if code is not None and code < 0:
         return f"killed by {signal.Signals(-code).name}"
@@ -317,6 +319,9 @@ def _isolation(box: Sandbox, child: ChildRun, rejected: int) -> dict[str, Any]:
             "processes": ("pid namespace" if "--pid" in box.prefix else "process tree")
             + (f", at most {done['max_procs']}" if done.get("max_procs") else ", no count limit"),
             "capabilities": "dropped" if done.get("capabilities") else "kept",
+            "memory": (f"{box.limits.memory_mb} MiB for the whole process tree (cgroup)"
+                       if done.get("memory") == "cgroup" else
+                       f"{box.limits.memory_mb} MiB of address space per process (RLIMIT_AS)"),
             "memory_mb": box.limits.memory_mb,
             #: lines of the events files that were not signed by the run (CREDIT.md §7)
             "rejected_event_lines": rejected}

@@ -5,8 +5,9 @@ Isolation, strongest the platform allows (probed once per process, see
 gives the child a private network namespace (no network), a PID namespace (when its
 first process dies the kernel kills every process it spawned, double forks and
 ``setsid`` included) and a mount namespace in which ``child.py`` remounts the host
-read-only outside the sandbox directory before dropping every capability. A pids
-cgroup, where one can be made, caps the number of processes (fork bombs). Where
+read-only outside the sandbox directory before dropping every capability. Cgroups,
+where they can be made (``cgroups.py``), cap the number of processes (fork bombs) and
+the memory of the whole process tree (else ``RLIMIT_AS`` per process). Where
 ``unshare`` is refused, the child runs in its own session, the tree is killed with
 psutil (found by pid and by a marker in the environment, for daemons that escaped
 the tree) and the result says the network and the filesystem were not isolated.
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from lanser.errors import LanserError, UsageError
+from lanser.runner.cgroups import Cgroups
 from lanser.runner.channel import KEY_BYTES, Verifier
 
 CHILD = Path(__file__).with_name("child.py")
@@ -106,6 +108,7 @@ class ChildRun:
     collecting: str | None = None
     isolation: dict[str, Any] = field(default_factory=dict)
     rejected: int = 0  #: lines of the events file that were not signed by the run
+    oom_killed: bool = False  #: the memory cgroup's limit killed a process of the run
 
 
 class _Output:
@@ -159,7 +162,7 @@ class Sandbox:
         self.dir = Path(tempfile.mkdtemp(prefix="lanser-run-")).resolve()
         self.copy = self.dir / "ws"
         self.token = uuid.uuid4().hex
-        self.cgroup = _make_cgroup(self.token, limits.max_procs)
+        self.cgroups = Cgroups.make(self.token, limits.max_procs, limits.memory_mb << 20)
         self._runs = 0
         try:
             self.copy_seconds = _timed(self._populate)
@@ -174,15 +177,7 @@ class Sandbox:
         self.close()
 
     def close(self) -> None:
-        if self.cgroup is not None:
-            for _ in range(50):  # the namespace's processes take a moment to be reaped
-                try:
-                    os.rmdir(self.cgroup)
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.02)
+        self.cgroups.remove()
         def writable(func: Any, path: str, _exc: Any) -> None:
             os.chmod(os.path.dirname(path), 0o700)
             os.chmod(path, 0o700) if os.path.isdir(path) else None
@@ -237,7 +232,9 @@ class Sandbox:
         spec = {"mode": mode, "argv": argv, "cwd": str(self.copy), "events": str(events),
                 "site": str(self.dir / "site"), "sandbox": str(self.dir),
                 "netns": "--net" in self.prefix, "mountns": "--mount" in self.prefix,
-                "drop_caps": True, "cgroup": self.cgroup, "max_procs": self.limits.max_procs,
+                "drop_caps": True, "cgroups": self.cgroups.paths,
+                "pids_limited": self.cgroups.pids, "memory_cgroup": self.cgroups.memory,
+                "max_procs": self.limits.max_procs,
                 "memory_bytes": self.limits.memory_mb << 20,
                 "file_bytes": self.limits.file_mb << 20, **(extra or {})}
         key = os.urandom(KEY_BYTES)  # fresh per child: lines of one never verify in another
@@ -261,11 +258,13 @@ class Sandbox:
         finally:
             os.close(key_read)
         output = _Output(proc.stdout, self.limits.output_bytes)
+        oom_before = self.cgroups.oom_kills()
         try:
             run = self._watch(proc, events, deadline, Verifier(key))
         finally:
             self._kill(proc)
         run.output = output.text()
+        run.oom_killed = self.cgroups.oom_kills() > oom_before
         return run
 
     def _watch(self, proc: subprocess.Popen, path: Path, deadline: float,
@@ -352,30 +351,6 @@ class Sandbox:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
-
-
-def _make_cgroup(token: str, max_procs: int) -> str | None:
-    """A pids cgroup capping the run's process count, or None where we may not make one.
-
-    ``RLIMIT_NPROC`` cannot do this job: the kernel exempts uid 0 from it.
-    """
-    if os.environ.get("LANSER_NO_NAMESPACES"):
-        return None
-    for base in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup"):
-        if not os.path.isfile(os.path.join(base, "cgroup.procs")):
-            continue
-        path = os.path.join(base, f"lanser-{token}")
-        try:
-            os.mkdir(path)
-        except OSError:
-            continue
-        try:
-            with open(os.path.join(path, "pids.max"), "w") as fh:
-                fh.write(str(max_procs))
-            return path
-        except OSError:
-            os.rmdir(path)
-    return None
 
 
 def _snapshot_files(root: Path) -> list[str]:
