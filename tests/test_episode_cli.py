@@ -273,6 +273,25 @@ MALFORMED = {
     "no header": (lambda ls: ls[1:], "the first record must be the header"),
     "step after the footer": (lambda ls: [*ls, ls[1]], "comes after the footer"),
     "empty": (lambda ls: [], "the first record must be the header"),
+    "edited header": (lambda ls: _edit(ls, 0, lambda r: r["task"].update(name="other")),
+                      "the header was edited"),
+    "another tool": (lambda ls: _edit(ls, 0, lambda r: r["tool"].update(name="not-lanser")),
+                     "at tool/name"),
+    "server without its hashes": (
+        lambda ls: _edit(ls, 0, lambda r: r["server"].pop("capabilities_hash")),
+        "'capabilities_hash' is a required property"),
+    "unknown component": (
+        lambda ls: _edit(ls, 1, lambda r: r["reward"]["components"].update(
+            bonus=r["reward"]["components"]["safety"])),
+        "at reward/components"),
+    "value without decimal places": (
+        lambda ls: _edit(ls, 1, lambda r: r["reward"]["components"]["safety"].update(
+            decimal="0")),
+        "at reward/components/safety/decimal"),
+    "value with an extra field": (
+        lambda ls: _edit(ls, 1, lambda r: r["reward"]["components"]["safety"].update(
+            note="x")),
+        "at reward/components/safety"),
 }
 
 
