@@ -19,10 +19,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _stats import pct_ms as pct
 from genworkspace import generate
 
 QUERIES = {
     "definition": ["definition", "pkg3/m5.py:33:12"],
+    "declaration": ["declaration", "pkg3/m5.py:33:12"],
+    "type-definition": ["type-definition", "pkg3/m5.py:33:29"],
+    "implementation": ["implementation", "pkg3/m5.py:33:34"],
     "references": ["references", "pkg3/m4.py:8:7"],
     "hover": ["hover", "pkg3/m5.py:33:29"],
     "symbols": ["symbols", "pkg3/m5.py"],
@@ -30,11 +34,6 @@ QUERIES = {
     "diagnostics (1 file)": ["diagnostics", "pkg3/m7.py"],
     "workspace-symbols": ["workspace-symbols", "Record1"],
 }
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
 def run(root: Path, args: list[str], env: dict[str, str]) -> float:
