@@ -21,8 +21,9 @@ pytest 9.2, full isolation (net+pid+mount namespaces, pids cgroup):
     3000  (r=3)     7.14 s  9.18 s      0.126 s            20.4 s      8.72 s      1.10 s (7.9x)
 
 Per-run overhead = one-test suite sandboxed minus bare; the copy itself took 12-80 ms.
-The selected step (one source module changed) re-ran 25/30 tests and matched the
-full run's outcomes exactly.
+The selected step changes ``proj/mod3.py``, which only ``tests/test_mod3.py`` imports:
+it re-runs that module's tests (``selected_ran`` = ``--tests``, 25 here, of the 1000 or
+3000), reuses the others' base outcomes, and matched the full run's outcomes exactly.
 """
 
 from __future__ import annotations

@@ -71,6 +71,12 @@ def test_bundle_hash_is_stable_across_checkouts(tmp_path):
     ba, bb = run_tests(a).bundle(_ws(a)), run_tests(b).bundle(_ws(b))
     assert check_bundle(ba)["hash"] == check_bundle(bb)["hash"]
     assert ba["facts"]["tests"][0]["credit"] in ("0.200000", "1.000000")
+    # absolute paths into the workspace are kept relative in the hashed request
+    ra, rb = (run_tests(r, args=[f"{r}/test_calc.py::test_add", f"--confcutdir={r}"])
+              for r in (a, b))
+    assert ra.request()["args"] == ["./test_calc.py::test_add", "--confcutdir=."]
+    assert [t.nodeid for t in ra.tests] == ["test_calc.py::test_add"]
+    assert check_bundle(ra.bundle(_ws(a)))["hash"] == check_bundle(rb.bundle(_ws(b)))["hash"]
 
 
 def test_flaky_tests_are_marked(workspace):

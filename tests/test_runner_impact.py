@@ -144,6 +144,17 @@ def test_cli_base_selects_and_caches_the_map(tmp_path, cli):
         {n: t["outcome"] for n, t in tests.items()}
 
 
+def test_the_map_cache_key_names_the_interpreter():
+    import sys
+
+    from lanser.cli.test import impact_key
+
+    default = impact_key("abc", ("-q",), None)
+    assert default == impact_key("abc", ("-q",), sys.executable)
+    assert default != impact_key("abc", ("-q",), "/usr/bin/python3")
+    assert default != impact_key("abc", (), None) != impact_key("abd", (), None)
+
+
 def test_a_test_killed_while_mapping_always_runs(workspace):
     root = workspace({"test_t.py": ("import time\ndef test_slow():\n    time.sleep(600)\n"
                                     "def test_fast():\n    assert 1\n")}, git_repo=True)

@@ -130,17 +130,27 @@ def _impact_map(ws, base: str, args: tuple[str, ...], per_test: float, python: s
 
     if not tree:
         raise UsageError(f"--base {base}: not a revision of {ws.root}", code="bad_rev")
-    # keyed by the base tree and the pytest arguments: a map built on a filtered run
-    # knows nothing of the tests it did not run
-    from lanser.canonical import content_hash
-
-    key = content_hash({"tree": tree, "args": list(args)}).removeprefix("sha256:")[:32]
-    path = ws.state_dir / "impact" / f"{key}.json"
+    path = ws.state_dir / "impact" / f"{impact_key(tree, args, python)}.json"
     found = ImpactMap.load(path)
     if found is None:
         found = ImpactMap.build(ws, rev=base, args=args, timeout=per_test, python=python)
         found.save(path)
     return found
+
+
+def impact_key(tree: str, args: tuple[str, ...], python: str | None) -> str:
+    """The cache key of a coverage map: the base tree, the pytest arguments (a map
+    built on a filtered run knows nothing of the tests it did not run) and the
+    interpreter as named (a venv's ``python`` links to the system one but has other
+    packages: other outcomes and coverage)."""
+    import os
+    import sys
+
+    from lanser.canonical import content_hash
+
+    interpreter = os.path.abspath(python or sys.executable)
+    return content_hash({"tree": tree, "args": list(args), "python": interpreter}
+                        ).removeprefix("sha256:")[:32]
 
 
 def _show(inv: Invocation, payload: dict, output: str) -> None:

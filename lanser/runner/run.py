@@ -172,7 +172,8 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
             "skipped": len(selection["skip"])}
     timings["run_seconds"] = time.perf_counter() - start
     return RunResult(tests=tuple(tests[n] for n in sorted(tests)),
-                     exitstatus=_exitstatus(last), rev=rev, args=tuple(args), limits=limits,
+                     exitstatus=_exitstatus(last), rev=rev,
+                     args=tuple(_swap_root(a, root, ".") for a in args), limits=limits,
                      reruns=reruns, isolation=_isolation(box, last, folder.rejected),
                      output=last.output,
                      timings=timings, selection=selection, snapshot=snapshot)
@@ -335,8 +336,22 @@ def root_of(workspace: Any) -> Path:
 
 def _rebase(arg: str, root: Path, copy: Path) -> str:
     """An absolute path into the workspace, pointed at the copy instead."""
+    return _swap_root(arg, root, str(copy))
+
+
+def _swap_root(arg: str, root: Path, new: str) -> str:
+    """``arg`` with a leading ``root`` (alone, or as an ``--option=`` value) made ``new``.
+
+    With ``new="."`` it makes the arguments kept in the hashed request relative: the
+    same run hashes the same at any checkout path.
+    """
+    prefix, sep, value = arg.partition("=") if arg.startswith("-") else ("", "", arg)
+    if not sep:
+        prefix, value = "", arg
     text = str(root)
-    return str(copy) + arg[len(text):] if arg == text or arg.startswith(text + "/") else arg
+    if value == text or value.startswith(text + "/"):
+        value = new + value[len(text):]
+    return prefix + sep + value
 
 
 def _snapshot(root: Path, rev: str | None) -> dict[str, Any] | None:
