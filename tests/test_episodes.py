@@ -441,12 +441,16 @@ BROKEN_AGAIN = "def f(:\n    return 2\n"
 #: A file beside the workspace, and a diff that names it: its content must never be
 #: read, so it can never be echoed back in a mismatch message.
 SECRET = "the outside secret 4e1b\n"
+#: Deleting the broken file: its syntax error goes with it, which fixes nothing.
+DELETE_BROKEN = ("--- a/pkg/broken.py\n+++ /dev/null\n@@ -1,2 +0,0 @@\n"
+                 "-def f(:\n-    return 2\n")
 LEAK = ("--- a/../outside.txt\n+++ b/../outside.txt\n@@ -1,1 +1,1 @@\n"
         "-not what the file says\n+x\n")
 
 
 def sandbox_actions(outside: Path) -> list[tuple[Any, str, str | None, Fraction]]:
-    """(action, status, reason, safety) in order; the last two change files legitimately."""
+    """(action, status, reason, safety) in order; the last three are legitimate (an
+    edit, a query, a deletion)."""
     invalid = ("invalid", "invalid_action", INVALID)
     return [
         ("not json {", *invalid),                                   # undecodable line
@@ -478,6 +482,7 @@ def sandbox_actions(outside: Path) -> list[tuple[Any, str, str | None, Fraction]
         ({"action": "edit", "path": "pkg/broken.py", "content": BROKEN_AGAIN}, "ok", None,
          Fraction(0)),
         ({"action": "query", "op": "hover", "at": "pkg/mod.py:1:5"}, "ok", None, Fraction(0)),
+        ({"action": "patch", "diff": DELETE_BROKEN}, "ok", None, Fraction(0)),
     ]
 
 
@@ -529,14 +534,28 @@ def test_malformed_actions_are_priced_and_the_episode_goes_on(sandbox: Sandbox) 
             assert step["envelope"]["status"] == "refused"
         # The action is kept as received: an undecodable line as {"invalid": text}.
         assert step["action"] == (action if isinstance(action, dict) else {"invalid": action})
-    for step in episode.steps[:-2]:  # every bad action left the disk as it was
+    for step in episode.steps[:-3]:  # every bad action left the disk as it was
         assert step["snapshot"]["tree"] == base_tree and step["changed"] == []
     root = sandbox.recorded.root
     assert not (root.parent / "outside.py").exists() and not sandbox.outside.exists()
     assert not (root / "pkg" / "new.py").exists()
     assert (root / "pkg" / "mod.py").read_text() == SANDBOX_FILES["pkg/mod.py"]
     # ... and the server still answers after all of them.
-    assert observations[-1]["answer"] and observations[-1]["target"]["path"] == "pkg/mod.py"
+    assert observations[-2]["answer"] and observations[-2]["target"]["path"] == "pkg/mod.py"
+
+
+def test_deleting_a_file_with_base_errors_earns_nothing(sandbox: Sandbox) -> None:
+    """pkg/broken.py's syntax error is in the base; deleting the file makes it vanish
+    from the server's answer, but the deleted path is held at the base: 0, not +1."""
+    step = sandbox.recorded.episode.steps[-1]
+    assert step["action"] == {"action": "patch", "diff": DELETE_BROKEN}
+    assert step["info"]["status"] == "ok" and step["deleted"] == ["pkg/broken.py"]
+    assert "pkg/broken.py" in step["changed"]
+    before = sandbox.recorded.observations[-2]["diagnostics"]
+    after = sandbox.recorded.observations[-1]["diagnostics"]
+    assert after["error"] < before["error"]  # the error did go away ...
+    assert nonzero(step["reward"]) == {}  # ... and paid nothing
+    assert not (sandbox.recorded.root / "pkg" / "broken.py").exists()
 
 
 def test_a_patch_never_reads_outside_the_jail(sandbox: Sandbox) -> None:
@@ -584,10 +603,10 @@ def test_new_syntax_errors_are_refused_but_a_broken_file_may_be_edited(sandbox: 
     repair = step({"action": "edit", "path": "pkg/broken.py", "content": BROKEN_AGAIN})
     assert repair["info"]["status"] == "ok" and repair["envelope"]["status"] == "applied"
     assert repair["changed"] == ["pkg/broken.py"]
+    # The episode's last step deletes the file; nothing else changed on disk.
     root = sandbox.recorded.root
-    assert (root / "pkg" / "broken.py").read_text() == BROKEN_AGAIN
-    assert disk(root) == {**{k: v.encode() for k, v in SANDBOX_FILES.items()},
-                          "pkg/broken.py": BROKEN_AGAIN.encode()}
+    assert disk(root) == {k: v.encode() for k, v in SANDBOX_FILES.items()
+                          if k != "pkg/broken.py"}
 
 
 def test_bad_actions_replay_and_record_the_same_bytes_anywhere(sandbox: Sandbox,
