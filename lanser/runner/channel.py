@@ -8,8 +8,8 @@ as ``lanser.runner.channel`` to verify. One implementation of the format, both e
 key drawn fresh for each child process, of ``<seq> <json>``, where ``seq`` counts the
 lines one signer wrote. The parent hands the key over through an inherited pipe that
 child.py reads and closes before any code under test runs; the key is then held only
-inside an OpenSSL HMAC context (never in a file, the environment, argv or a Python
-``bytes`` object). The parent keeps a line only if its MAC verifies and its ``seq`` is
+inside an OpenSSL HMAC context (never in a file, the environment or argv, and no
+Python object keeps it). The parent keeps a line only if its MAC verifies and its ``seq`` is
 above the last kept one, so writing to the events file (its path is no secret), from
 the test process or any process it starts, and copying or replaying lines earn
 nothing; rejected lines are counted, as evidence. The threat model, and what this
