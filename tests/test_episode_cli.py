@@ -153,6 +153,25 @@ def test_serve_stops_at_submit_without_waiting_for_eof(tmp_path: Path) -> None:
     assert len(load(out).steps) == 1
 
 
+def test_serve_survives_lines_the_episode_file_cannot_hold(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8, and JSON that decodes to a lone surrogate, are invalid
+    actions recorded as text, not an internal error on writing the episode file."""
+    root = make_root(tmp_path)
+    out = tmp_path / "odd.jsonl"
+    lines = b"\xff\xfe not utf-8\n" + b'{"action": "edit", "path": "b.py", "content": "\\ud800"}\n'
+    done = subprocess.run([sys.executable, "-m", "lanser", "episode", "serve", "--profile",
+                           "diagnostics-only", "--out", str(out)], cwd=root, input=lines,
+                          capture_output=True, timeout=120, env=os.environ.copy())
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    replies = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
+    assert [r.get("status") for r in replies[1:-1]] == ["invalid", "invalid"]
+    episode = load(out)
+    assert [s["action"] for s in episode.steps] == [
+        {"invalid": "\ufffd\ufffd not utf-8"},
+        {"invalid": '{"action": "edit", "path": "b.py", "content": "\\ud800"}'}]
+    assert not (root / "b.py").exists()
+
+
 # -- run and replay ------------------------------------------------------------------------
 
 
