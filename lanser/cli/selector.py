@@ -116,7 +116,8 @@ def relocate(selector: SelArg,
     if json_out:
         emit_json(result.to_json())
     else:
-        _console().print(f"[bold]{result.path}:{result.position}[/]  confidence "
+        span = f"..{result.end}" if result.end is not None else ""
+        _console().print(f"[bold]{result.path}:{result.position}{span}[/]  confidence "
                          f"{result.confidence}  method {result.method}")
         origin = result.origin
         _console().print(f"from {origin['path']}:{origin['line']}:{origin['col']} "
