@@ -90,7 +90,8 @@ def serve(out: OutOpt = None, profile: ProfileOpt = None, task: TaskOpt = None,
     """Agent loop on stdin/stdout: one JSON action per line in, one observation out."""
     inv = Invocation(root, True, server, timeout)
     path, chosen, spec = _start(inv, out, profile, task, f2p, p2p, target)
-    from lanser.episodes.recorder import read_action_lines, record
+    from lanser.episodes.lines import read_action_lines
+    from lanser.episodes.recorder import record
 
     def emit(message: dict[str, Any]) -> None:
         sys.stdout.write(dumps(message) + "\n")
@@ -114,7 +115,7 @@ def run(actions: Annotated[Path, typer.Argument(help="JSON lines of actions ('-'
         root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
         timeout: TimeoutOpt = None) -> int:
     """Run a file of actions as one recorded episode; show each step's reward."""
-    from lanser.episodes.recorder import action_lines
+    from lanser.episodes.lines import action_lines
     from lanser.errors import UsageError
 
     inv = Invocation(root, json_out, server, timeout)

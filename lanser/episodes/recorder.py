@@ -10,14 +10,11 @@ and leaves the workspace as it was; the episode goes on.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import threading
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from lanser import __version__
 from lanser.canonical import content_hash
@@ -324,76 +321,6 @@ def _check_out(workspace: Workspace, out: Path) -> None:
                          "workspace", code="bad_out")
 
 
-def decode_line(line: str) -> Any:
-    """One stdin line as an action: decoded JSON, or the text itself when it is not
-    JSON (the recorder answers that with an invalid-action observation).
-
-    Bytes that are not UTF-8 (stdin may hand them over as surrogate escapes) become
-    U+FFFD, and JSON whose strings decode to lone surrogates is kept as text: the
-    episode file is UTF-8, and an action it cannot hold must not end the episode.
-    """
-    text = line.encode("utf-8", "surrogateescape").decode("utf-8", "replace") \
-        if _unencodable(line) else line
-    try:
-        decoded = json.loads(text)
-    except ValueError:
-        return text.rstrip("\n")
-    return text.rstrip("\n") if _unencodable(json.dumps(decoded, ensure_ascii=False)) \
-        else decoded
-
-
-def _unencodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def action_lines(stream: TextIO) -> Iterator[Any]:
-    """Decoded actions from a stream of JSON lines (blank lines skipped)."""
-    for line in stream:
-        if line.strip():
-            yield decode_line(line)
-
-
-async def read_action_lines(stream: TextIO) -> AsyncIterator[Any]:
-    """:func:`action_lines` read in a thread, so the event loop keeps serving the
-    language server while the agent thinks (a blocking read in the loop would leave
-    the server's messages unread until the next action arrives).
-
-    A daemon thread of its own rather than the default executor: ``asyncio.run``
-    waits for the executor's threads at exit, and a thread blocked on a read from
-    an agent that sends nothing would make Ctrl-C (or an error) hang there.
-    """
-    loop = asyncio.get_running_loop()
-    lines: asyncio.Queue[str | Exception | None] = asyncio.Queue()
-
-    def hand_over(item: str | Exception | None) -> bool:
-        try:
-            loop.call_soon_threadsafe(lines.put_nowait, item)
-        except RuntimeError:  # the loop is closed: the episode is over
-            return False
-        return True
-
-    def pump() -> None:
-        try:
-            for line in iter(stream.readline, ""):
-                if not hand_over(line):
-                    return
-        except (OSError, ValueError) as exc:  # not UTF-8, or closed under us
-            hand_over(exc)
-            return
-        hand_over(None)
-
-    threading.Thread(target=pump, name="lanser-actions", daemon=True).start()
-    while (item := await lines.get()) is not None:
-        if isinstance(item, Exception):
-            raise UsageError(f"reading actions from stdin: {item}", code="bad_input")
-        if item.strip():
-            yield decode_line(item)
-
-
 async def _each(actions: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
     if isinstance(actions, AsyncIterable):
         async for raw in actions:
@@ -440,5 +367,4 @@ async def record(workspace: Workspace, actions: Iterable[Any] | AsyncIterable[An
     return out
 
 
-__all__ = ["Recorder", "TaskSpec", "action_lines", "read_action_lines", "record",
-           "wants_tests"]
+__all__ = ["Recorder", "TaskSpec", "record", "wants_tests"]
