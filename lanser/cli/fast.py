@@ -88,22 +88,25 @@ def try_fast(argv: list[str]) -> int | None:
 
     try:
         root = find_root(options.get("--root"))
-        timeout = float(options["--timeout"]) if "--timeout" in options else None
+        if not daemon_client.socket_path(root).exists():
+            return None
+        if "--timeout" in options:
+            timeout = float(options["--timeout"])
+        else:
+            from lanser.config import load_config
+
+            timeout = load_config(root).timeout
     except Exception:
-        return None
-    if timeout is not None and not timeout > 0:
         return None  # the full CLI explains the mistake
-    if not daemon_client.socket_path(root).exists():
+    if not timeout > 0:
         return None
     message = {"method": "command", "command": command, "args": args,
                "server": options.get("--server"), "cwd": os.getcwd(), "timeout": timeout}
     from lanser.cli.output import emit_json
-    from lanser.config import DEFAULT_TIMEOUT
     from lanser.errors import LanserError
 
     try:
-        reply = daemon_client.request(
-            root, message, timeout=daemon_client.reply_wait(timeout or DEFAULT_TIMEOUT))
+        reply = daemon_client.request(root, message, timeout=daemon_client.reply_wait(timeout))
     except daemon_client.DaemonUnavailable:
         return None
     except LanserError as exc:  # the daemon did not answer in time; asking again would not help
