@@ -309,3 +309,16 @@ def test_a_process_dying_between_tests_loses_no_test(workspace):
     assert outcomes(result) == {"test_gap.py::test_a": ("error", "setup")}
     assert result.tests[0].credit.ppm == 0
     assert "exit status 5" in result.tests[0].message
+
+
+def test_a_session_ended_early_leaves_no_test_out(workspace):
+    root = workspace({"test_exit.py": (
+        "import pytest\n"
+        "def test_a():\n    pytest.exit('enough')\n"
+        "def test_b():\n    assert 0\n")})
+    result = run_tests(root)
+    assert outcomes(result) == {"test_exit.py::test_a": ("failed", "call"),
+                                "test_exit.py::test_b": ("error", "setup")}
+    test_b = result.by_id()["test_exit.py::test_b"]
+    assert (test_b.outcome, test_b.credit.ppm) == ("error", 0)
+    assert test_b.credit.evidence["stage"] == "not_run"

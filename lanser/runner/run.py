@@ -237,6 +237,14 @@ def _run_pytest(box: Sandbox, argv: list[str], deadline: float) -> tuple[Folder,
                 return folder, child
         else:
             _check_ran(folder, child, finished)
+            # collected, never reported: a test must not vanish (pytest.exit from a
+            # test, -x/--maxfail, a listing tampered with): it ran for nothing
+            if child.running:
+                folder.interrupted(child.running, "crash", "the session ended during "
+                                   "this test (pytest.exit or an interrupt)")
+            for nodeid in folder.remaining():
+                folder.add(nodeid, "error", "setup", "never ran: the session ended "
+                           "before it (pytest.exit, -x or --maxfail)", started=False)
             return folder, child
         if folder.collected:
             only = folder.remaining()
