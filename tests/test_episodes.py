@@ -444,6 +444,7 @@ SECRET = "the outside secret 4e1b\n"
 #: Deleting the broken file: its syntax error goes with it, which fixes nothing.
 DELETE_BROKEN = ("--- a/pkg/broken.py\n+++ /dev/null\n@@ -1,2 +0,0 @@\n"
                  "-def f(:\n-    return 2\n")
+WORKSPACE_SYMBOLS = {"action": "query", "op": "workspace-symbols", "query": "add"}
 LEAK = ("--- a/../outside.txt\n+++ b/../outside.txt\n@@ -1,1 +1,1 @@\n"
         "-not what the file says\n+x\n")
 
@@ -479,6 +480,7 @@ def sandbox_actions(outside: Path) -> list[tuple[Any, str, str | None, Fraction]
          "refused", "syntax_error", SYNTAX),
         ({"action": "edit", "path": "pkg/new.py", "content": "def g(:\n"},
          "refused", "syntax_error", SYNTAX),
+        (WORKSPACE_SYMBOLS, "ok", None, Fraction(0)),               # unlocated query
         ({"action": "edit", "path": "pkg/broken.py", "content": BROKEN_AGAIN}, "ok", None,
          Fraction(0)),
         ({"action": "query", "op": "hover", "at": "pkg/mod.py:1:5"}, "ok", None, Fraction(0)),
@@ -542,6 +544,18 @@ def test_malformed_actions_are_priced_and_the_episode_goes_on(sandbox: Sandbox) 
     assert (root / "pkg" / "mod.py").read_text() == SANDBOX_FILES["pkg/mod.py"]
     # ... and the server still answers after all of them.
     assert observations[-2]["answer"] and observations[-2]["target"]["path"] == "pkg/mod.py"
+
+
+def test_an_unlocated_query_answers_and_targets_nothing(sandbox: Sandbox) -> None:
+    """workspace-symbols takes a query string, not a location: it answers (the
+    workspace's ``add``), is recorded without a target, and carries no confidence."""
+    index = next(i for i, (a, *_) in enumerate(sandbox.cases) if a == WORKSPACE_SYMBOLS)
+    step = sandbox.recorded.episode.steps[index]
+    observation = sandbox.recorded.observations[index]
+    assert step["info"] == {"kind": "query", "status": "ok", "reason": None,
+                            "confidence": None}
+    assert observation["target"] is None
+    assert any(symbol["name"] == "add" for symbol in observation["answer"]["symbols"])
 
 
 def test_deleting_a_file_with_base_errors_earns_nothing(sandbox: Sandbox) -> None:

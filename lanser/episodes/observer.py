@@ -19,7 +19,7 @@ from typing import Any
 
 from lanser.bundles import make_bundle
 from lanser.bundles.store import BundleStore, store_key
-from lanser.bundling import op_requests, query_request, server_pin
+from lanser.bundling import query_request, requests_of, server_pin
 from lanser.episodes import snapshots
 from lanser.episodes.snapshots import Snapshot
 from lanser.errors import ServerTimeout
@@ -106,14 +106,14 @@ class Observer:
         self.store.put(None, bundle)
         return bundle, result
 
-    async def query(self, op: str, at: str, snapshot: Snapshot) -> tuple[dict[str, Any], Any]:
-        """A query bundle (the shape ``lanser bundle`` writes) and the resolved target."""
+    async def query(self, op: str, at: str | None, snapshot: Snapshot, *,
+                    query: str | None = None) -> tuple[dict[str, Any], Any]:
+        """A query bundle (the shape ``lanser bundle`` writes) and the resolved target
+        (``None`` for an op that takes no location, such as workspace-symbols)."""
         from lanser.lsp.operations import execute
 
-        request, target = query_request(self.workspace, at, [op])
-        answers = [await execute(self.service, r)
-                   for r in op_requests([op], request["target"]["path"],
-                                        target.position.line, target.position.col)]
+        request, target = query_request(self.workspace, at, [op], query=query)
+        answers = [await execute(self.service, r) for r in requests_of(request)]
         bundle = make_bundle(self.workspace, op="query", request=request,
                              facts=dict(zip([op], answers, strict=True)),
                              server=self.service.server_info(), snapshot=snapshot.identity)

@@ -251,14 +251,16 @@ class Recorder:
     async def _query(self, action: Action, snapshot: Any
                      ) -> tuple[ActionInfo, Any, dict[str, Any]]:
         try:
-            bundle, target = await self.observer.query(action.op or "", action.at or "",
-                                                       snapshot)
+            bundle, target = await self.observer.query(action.op or "", action.at, snapshot,
+                                                       query=action.query)
         except (UsageError, NotResolved) as exc:
             return (ActionInfo("query", "invalid", exc.code), None,
                     {"error": exc.to_json()["error"]})
-        confidence = confidence_text(target.confidence)
+        # An unlocated query (workspace-symbols) targets nothing: no confidence term.
+        confidence = confidence_text(target.confidence) if target is not None else None
         return (ActionInfo("query", confidence=confidence), bundle,
-                {"answer": bundle["facts"][action.op], "target": bundle["request"]["target"]})
+                {"answer": bundle["facts"][action.op],
+                 "target": bundle["request"].get("target")})
 
     # -- the end -----------------------------------------------------------------------
 

@@ -80,7 +80,9 @@ def recorded_info(action: Any, envelope: dict[str, Any] | None,
     if parsed.kind == "query":
         if query is None:
             return ActionInfo("query", "invalid", recorded.reason)
-        return ActionInfo("query", confidence=Fraction(query["request"]["target"]["confidence"]))
+        target = query["request"].get("target")  # none for workspace-symbols
+        return ActionInfo("query", confidence=None if target is None
+                          else Fraction(target["confidence"]))
     return ActionInfo(parsed.kind)
 
 
