@@ -92,6 +92,30 @@ def test_warm_answers_equal_cold_ones_across_edits_creates_deletes(started, cli,
     assert status["servers"][0]["requests"] >= 4 * len(QUERIES)  # a.py queries fail when deleted
 
 
+def test_a_crashed_apply_is_recovered_before_the_daemon_answers(started, cli, runtime):
+    """The fast path hands a workspace with a crashed apply to the full CLI, which
+    restores the exact bytes first: a warm answer is never about a half-applied tree."""
+    from lanser.edits.journal import CRASH_ENV, CRASH_STATUS
+
+    root = started({"a.py": A, "b.py": B})
+    before = cli(["hover", "b.py:5:9", "--json"], cwd=root, env=runtime)
+    assert before.code == 0, before.stderr
+    (root / "p.diff").write_text(
+        "--- a/a.py\n+++ b/a.py\n@@ -1,2 +1,2 @@\n def helper(x: int) -> int:\n"
+        "-    return x + 1\n+    return str(x)\n"
+        "--- a/b.py\n+++ b/b.py\n@@ -4,2 +4,2 @@\n value = helper(1)\n"
+        "-other = helper(value)\n+other = helper(str(value))\n")
+    crashed = cli(["apply", "p.diff", "--allow-dirty"], cwd=root,
+                  env={**runtime, CRASH_ENV: "written"})
+    assert crashed.code == CRASH_STATUS, crashed.stderr
+    assert (root / "a.py").read_text() != A or (root / "b.py").read_text() != B
+    after = cli(["hover", "b.py:5:9", "--json"], cwd=root, env=runtime)
+    assert after.code == 0, after.stderr
+    assert "recovered an interrupted apply" in after.stderr
+    assert ((root / "a.py").read_text(), (root / "b.py").read_text()) == (A, B)
+    assert after.stdout == before.stdout
+
+
 def test_daemon_keeps_the_workspace_git_status_clean(started, cli, runtime):
     root = started({"a.py": A, "b.py": B})
     cli(["diagnostics", "--json"], cwd=root, env=runtime)

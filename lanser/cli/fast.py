@@ -5,7 +5,8 @@ more than a warm server takes to answer. When the command line is a plain query
 with ``--json`` and a daemon serves the workspace, this module parses it (a small,
 strict subset of the real options), sends it to the daemon, and prints the very
 bytes the full CLI would. Anything else — an unknown option, ``--help``, human
-output, no daemon — returns ``None`` and the full CLI takes over. Once the daemon
+output, no daemon, a crashed apply to recover — returns ``None`` and the full CLI
+takes over. Once the daemon
 has been asked, its answer (or its error, a timeout included) is final: the full
 CLI never asks again, so ``--timeout`` is waited once.
 """
@@ -90,6 +91,10 @@ def try_fast(argv: list[str]) -> int | None:
         root = find_root(options.get("--root"))
         if not daemon_client.socket_path(root).exists():
             return None
+        from lanser.edits import in_flight
+
+        if in_flight(root):
+            return None  # a crashed apply: the full CLI restores the tree first
         if "--timeout" in options:
             timeout = float(options["--timeout"])
         else:
