@@ -12,7 +12,6 @@ measures answering a repeated request from the store.
 from __future__ import annotations
 
 import argparse
-import logging
 import statistics
 import sys
 import tempfile
@@ -23,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from genworkspace import generate
 
 from lanser.bundling import BUNDLE_OPS, query_bundle
+from lanser.lsp.logs import silence_pygls
 from lanser.lsp.registry import get_server
 from lanser.workspace import Workspace
 
@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--runs", type=int, default=20)
     options = parser.parse_args()
-    logging.getLogger("pygls").setLevel(logging.CRITICAL)
+    silence_pygls()
     spec = get_server("basedpyright")
     with tempfile.TemporaryDirectory() as tmp:
         root = generate(Path(tmp) / "ws", options.files)

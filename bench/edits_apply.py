@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import statistics
 import subprocess
 import sys
@@ -125,7 +124,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    logging.getLogger("pygls").setLevel(logging.CRITICAL)
+    from lanser.lsp.logs import silence_pygls
+
+    silence_pygls()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp).resolve() / "ws"
         generate(root)

@@ -151,7 +151,8 @@ def _write_crash_log() -> str:
 def run_async(coro: Any) -> Any:
     """The one ``asyncio.run`` of a command, with pygls's own logging silenced."""
     import asyncio
-    import logging
 
-    logging.getLogger("pygls").setLevel(logging.CRITICAL)
+    from lanser.lsp.logs import silence_pygls
+
+    silence_pygls()
     return asyncio.run(coro)
