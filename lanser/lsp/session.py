@@ -96,6 +96,7 @@ class _Client(LanguageClient):
     def __init__(self, session: Session) -> None:
         super().__init__("lanser", __version__)
         self._session = session
+        _decode_code_actions_by_shape(self.protocol._converter)
 
     async def server_exit(self, server: asyncio.subprocess.Process) -> None:
         self._session._on_server_exit(server.returncode)
@@ -532,6 +533,22 @@ class Session:
             if not line:
                 return
             self.stderr_tail.append(line.decode("utf-8", "replace").rstrip())
+
+
+def _decode_code_actions_by_shape(converter: Any) -> None:
+    """Tell a bare ``Command`` from a ``CodeAction`` by the type of ``command``.
+
+    lsprotocol's hook for ``Command | CodeAction`` takes anything with a ``command``
+    key for a Command, so a CodeAction carrying an edit *and* a command (a string in
+    a Command, an object in a CodeAction) came back as a Command with its edit lost.
+    """
+
+    def structure(obj: Any, _: type) -> lsp.Command | lsp.CodeAction:
+        if isinstance(obj.get("command"), str):
+            return converter.structure(obj, lsp.Command)
+        return converter.structure(obj, lsp.CodeAction)
+
+    converter.register_structure_hook(lsp.Command | lsp.CodeAction, structure)
 
 
 def _typed(client: _Client, method: str, params: Any) -> Any:
