@@ -234,6 +234,24 @@ def test_replay_json_shape_and_exit_codes(ran: dict[str, Any]) -> None:
     assert other.json["return"]["total_exact"] == "1/10"
 
 
+def test_human_replay_names_what_a_tampered_step_changed(ran: dict[str, Any]) -> None:
+    """A step whose recorded ``changed`` list was edited: the table says NO and names
+    the field, in an exact replay and in a counterfactual one alike."""
+    lines = ran["out"].read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    step = next(r for r in records if r.get("index") == 2)
+    step["changed"] = [*step["changed"], "pkg/elsewhere.py"]
+    tampered = ran["base"] / "tampered.jsonl"
+    tampered.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records),
+                        encoding="utf-8")
+    for extra in ([], ["--profile", "default"]):
+        human = run_cli(["replay", str(tampered), "--root", str(ran["root"]), *extra],
+                        cwd=ran["base"])
+        assert human.code == 1, human.stdout + human.stderr
+        assert "NO" in human.stdout and "changed" in human.stdout, extra
+        assert "differs from the recording" in human.stdout, extra
+
+
 def test_workspace_profile_file_replays_and_a_changed_one_is_refused(tmp_path: Path) -> None:
     profile = (Path(__file__).resolve().parent.parent / "rewards" /
                "diagnostics-only.toml").read_text(encoding="utf-8")

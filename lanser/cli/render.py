@@ -6,6 +6,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console(highlight=False, soft_wrap=True)
@@ -120,19 +121,24 @@ def episode_footer(footer: dict[str, Any]) -> None:
 
 
 def replayed(result: dict[str, Any]) -> None:
-    mode = "counterfactual" if result["counterfactual"] else "replay"
-    table = Table("step", "action", "status", "recorded", "replayed", "match",
+    """Per step: the recorded and replayed totals, and (counterfactual or not) the
+    recorded fields replay recomputed differently (``differed``: tampering shows)."""
+    counterfactual = result["counterfactual"]
+    mode = "counterfactual" if counterfactual else "replay"
+    table = Table("step", "action", "status", "recorded", "replayed", "match", "differed",
                   title=f"{mode} with profile {result['profile']['name']}")
     for step in result["steps"]:
-        match = "-" if result["counterfactual"] else ("[green]yes[/]" if step["match"]
-                                                      else "[bold red]NO[/]")
+        differed = step.get("differed", [])
+        ok = step["match"] if not counterfactual else not differed
+        match = ("-" if counterfactual and ok else
+                 "[green]yes[/]" if ok else "[bold red]NO[/]")
         table.add_row(str(step["index"] or ""), step["kind"], step["status"], step["recorded"],
-                      step["reward"]["total_exact"], match)
+                      step["reward"]["total_exact"], match, escape(", ".join(differed)))
     console.print(table)
     total = result["return"]
-    verdict = ("" if result["counterfactual"] else
-               "; every number matches the recording" if result["matches"] else
-               "; [bold red]differs from the recording[/]")
+    verdict = ("; every number matches the recording" if result["matches"] and not
+               counterfactual else
+               "" if result["matches"] else "; [bold red]differs from the recording[/]")
     console.print(f"return {total['total_exact']}{verdict}")
 
 
