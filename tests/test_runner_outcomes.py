@@ -130,6 +130,9 @@ def test_normalize_message():
     assert out == ("File pkg/mod.py, line 3 <object at 0x?> <stdlib>/json/decoder.py "
                    "<site-packages>/x/y.py <abs>/data.csv 1/2")
     assert normalize_message(out) == out
+    # A root ends at a path boundary: the copy's sibling is not inside it.
+    assert normalize_message("/tmp/ws2/a.py and /tmp/ws/b.py", ("/tmp/ws",)) == \
+        "<abs>/a.py and b.py"
 
 
 def test_credit_bands_and_monotonicity():

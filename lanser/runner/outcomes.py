@@ -18,14 +18,13 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from lanser.pathtext import scrub_paths
 from lanser.runner.credit import Credit, score_test
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "timeout", "flaky")
 PHASES = ("collection", "setup", "call", "teardown")
 MESSAGE_LIMIT = 1000
 
-_SITE = re.compile(r"/[^\s:'\"()]*/(?:site|dist)-packages/")
-_STDLIB = re.compile(r"/[^\s:'\"()]*/lib/python3\.\d+/")
 _ABS = re.compile(r"(?<![\w.\])>])/(?:[^\s/:'\"()<>]+/)+")
 _ADDR = re.compile(r"0x[0-9a-fA-F]{4,}")
 
@@ -33,10 +32,7 @@ _ADDR = re.compile(r"0x[0-9a-fA-F]{4,}")
 def normalize_message(text: str | None, roots: tuple[str, ...] = ()) -> str | None:
     if text is None:
         return None
-    for root in sorted(roots, key=len, reverse=True):
-        text = text.replace(root.rstrip("/") + "/", "").replace(root.rstrip("/"), ".")
-    text = _SITE.sub("<site-packages>/", text)
-    text = _STDLIB.sub("<stdlib>/", text)
+    text = scrub_paths(text, [(root, "") for root in roots])  # at path boundaries only
     text = _ABS.sub("<abs>/", text)
     text = _ADDR.sub("0x?", text)
     text = text.strip()
