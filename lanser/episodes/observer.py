@@ -50,8 +50,11 @@ class Observer:
     async def __aenter__(self) -> Observer:
         from lanser.lsp.service import LanguageService
 
-        self.service = await LanguageService(self.workspace, self.spec,
-                                             timeout=self.timeout).start()
+        # Tracked: the server follows the disk by content hashes, and a whole-workspace
+        # answer on an unchanged disk (the verify before an edit, the observation after
+        # its verify) is the last one, not a second pull.
+        self.service = await LanguageService(self.workspace, self.spec, timeout=self.timeout,
+                                             track_disk=True).start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -89,6 +89,9 @@ class LanguageService:
         self._config: ConfigWatch | None = None
         self._lock = asyncio.Lock()
         self._server_info: tuple[int, dict[str, Any]] | None = None
+        #: The last whole-workspace answer, with the server start it came from; only a
+        #: tracked service keeps one, and any change the tracker sees drops it.
+        self._whole: tuple[int, list[FileDiagnostics]] | None = None
         anchors = []
         base = spec.resolved_command()
         for part in base[1:2]:
@@ -134,6 +137,7 @@ class LanguageService:
         changes = self._tracker.scan(self.workspace.python_files())
         if not changes:
             return
+        self._whole = None
         open_paths = {doc.path for doc in self.session.documents.values()}
         watched_changed = []
         for path in changes.changed:
@@ -228,28 +232,46 @@ class LanguageService:
 
     async def diagnostics(self, paths: list[Path] | None = None, *,
                           timeout: float | None = None) -> list[FileDiagnostics]:
-        """Fresh diagnostics of ``paths`` (default: every Python file of the workspace)."""
+        """Fresh diagnostics of ``paths`` (default: every Python file of the workspace).
+
+        A whole-workspace answer is reused while the disk tracker sees no change and
+        the server has not restarted: diagnostics are a function of the files (and of
+        the server's configuration, whose change restarts it). An episode asks for the
+        whole workspace before an edit, after it (verify) and again for the step's
+        observation; only the pull after the edit is real work.
+        """
         async with self._lock:
             await self.refresh()
-            targets = sorted(set(paths) if paths else set(self.workspace.python_files()),
-                             key=self.workspace.relative)
-            docs = [await self.session.sync_file(p) for p in targets]
-            if await self.session.uses_pull_diagnostics():
-                # Pulls in flight together: one round trip per file in a row was most
-                # of a whole-workspace answer (bench/episode_latency.py); the session
-                # restarts once for all of them if the server dies meanwhile.
-                raws = await asyncio.gather(
-                    *(self.session.diagnostics(d, timeout=timeout) for d in docs),
-                    return_exceptions=True)
-                for raw in raws:
-                    if isinstance(raw, BaseException):
-                        raise raw
-            else:  # push: each waits for its own version's publication
-                raws = [await self.session.diagnostics(d, timeout=timeout) for d in docs]
-            normalizer = self._normalizer()
-            return [FileDiagnostics(self.names.name(path), raw is not None,
-                                    tuple(normalizer.diagnostics(path, raw or [])))
-                    for path, raw in zip(targets, raws, strict=True)]
+            whole = not paths
+            if whole and self._whole is not None and self._whole[0] == self.session.restarts:
+                return list(self._whole[1])
+            answer = await self._pull(paths, timeout)
+            if whole and self._tracker is not None and all(f.ready for f in answer):
+                self._whole = (self.session.restarts, answer)
+            return answer
+
+    async def _pull(self, paths: list[Path] | None, timeout: float | None
+                    ) -> list[FileDiagnostics]:
+        """One real answer for ``paths`` (every Python file when none), from the server."""
+        targets = sorted(set(paths) if paths else set(self.workspace.python_files()),
+                         key=self.workspace.relative)
+        docs = [await self.session.sync_file(p) for p in targets]
+        if await self.session.uses_pull_diagnostics():
+            # Pulls in flight together: one round trip per file in a row was most
+            # of a whole-workspace answer (bench/episode_latency.py); the session
+            # restarts once for all of them if the server dies meanwhile.
+            raws = await asyncio.gather(
+                *(self.session.diagnostics(d, timeout=timeout) for d in docs),
+                return_exceptions=True)
+            for raw in raws:
+                if isinstance(raw, BaseException):
+                    raise raw
+        else:  # push: each waits for its own version's publication
+            raws = [await self.session.diagnostics(d, timeout=timeout) for d in docs]
+        normalizer = self._normalizer()
+        return [FileDiagnostics(self.names.name(path), raw is not None,
+                                tuple(normalizer.diagnostics(path, raw or [])))
+                for path, raw in zip(targets, raws, strict=True)]
 
     async def rename(self, path: Path, pos: Position, new_name: str) -> list[FileChange]:
         """The server's edit for renaming the symbol at ``pos``; refused renames raise."""
