@@ -18,10 +18,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-CONFIG_FILE = "lanser.toml"
+from lanser.roots import CONFIG_FILE, DEFAULT_TIMEOUT
 
-#: Seconds a single language-server request may take before it is a timeout.
-DEFAULT_TIMEOUT = 30.0
 #: Below this disambiguation confidence a query refuses and lists candidates.
 DEFAULT_CONFIDENCE_THRESHOLD = 0.8
 

@@ -17,26 +17,11 @@ from urllib.parse import quote, unquote, urlparse
 from lanser.config import Config, load_config
 from lanser.errors import MissingFile, OutsideWorkspace, UsageError
 from lanser.positions import SourceText, read_source
+from lanser.roots import find_root
 
 #: Directories never walked when the root is not a git repository.
 _SKIP_DIRS = {".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", ".lanser",
               ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox", "build", "dist"}
-
-
-def find_root(root: str | Path | None = None, cwd: Path | None = None) -> Path:
-    """``root`` if given, else the nearest directory at or above ``cwd`` holding a
-    ``.git`` (the git top-level, found without running git: this runs on every
-    call), else ``cwd`` itself."""
-    if root is not None:
-        path = Path(root).expanduser()
-        if not path.is_dir():
-            raise UsageError(f"--root {root}: not a directory", code="bad_root")
-        return path.resolve()
-    here = (cwd or Path.cwd()).resolve()
-    for candidate in (here, *here.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return here
 
 
 def path_to_uri(path: Path) -> str:

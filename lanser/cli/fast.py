@@ -85,7 +85,7 @@ def try_fast(argv: list[str]) -> int | None:
         return None
     command, args, options = parsed
     from lanser.lsp import daemon_client
-    from lanser.workspace import find_root
+    from lanser.roots import DEFAULT_TIMEOUT, find_root, may_have_config
 
     try:
         root = find_root(options.get("--root"))
@@ -97,10 +97,12 @@ def try_fast(argv: list[str]) -> int | None:
             return None  # a crashed apply: the full CLI restores the tree first
         if "--timeout" in options:
             timeout = float(options["--timeout"])
-        else:
+        elif may_have_config(root):  # only then pay for reading it
             from lanser.config import load_config
 
             timeout = load_config(root).timeout
+        else:
+            timeout = DEFAULT_TIMEOUT
     except Exception:
         return None  # the full CLI explains the mistake
     if not timeout > 0:

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -169,6 +168,8 @@ def start(root: Path, *, wait: float = 60.0, servers: list[str] | None = None) -
     """Start the root's daemon unless one runs; return its status once it answers."""
     ensure_runtime_dir()
     if not is_running(root):
+        import subprocess  # only here: the warm call's client never spawns anything
+
         args = [sys.executable, "-m", "lanser.warm", "--root", str(root)]
         with open(log_path(root), "ab") as log:
             subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
