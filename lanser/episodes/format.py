@@ -53,9 +53,11 @@ def _validator(kind: str) -> Any:
     fault rather than "not valid under any of the given schemas" (its ``oneOf``)."""
     import jsonschema
 
+    from lanser.bundles.schema import inline_refs
+
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     schema.pop("oneOf")
-    return jsonschema.Draft202012Validator({**schema, "$ref": f"#/$defs/{kind}"})
+    return jsonschema.Draft202012Validator(inline_refs({**schema, **schema["$defs"][kind]}))
 
 
 def validate(record: Any, where: str) -> None:
