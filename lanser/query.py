@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lanser.errors import ExitCode, UsageError
+from lanser.errors import UsageError
 from lanser.workspace import Workspace
 
 #: Commands that act at a location, and the extra request fields each accepts.
@@ -90,32 +90,6 @@ def run(workspace: Workspace, spec: Any, command: str, args: dict[str, Any], *,
     answers, server = query_batch(workspace, spec, steps.requests, timeout=timeout,
                                   use_daemon=use_daemon)
     return steps.compose(answers, server)
-
-
-def severities() -> tuple[str, ...]:
-    """Severity names, worst first, as :mod:`lanser.lsp.facts` names them. Imported
-    on use: the daemon fast path answers ``--fail-on never`` without facts' import."""
-    from lanser.lsp.facts import SEVERITIES
-
-    return tuple(SEVERITIES[rank] for rank in sorted(SEVERITIES))
-
-
-def check_fail_on(fail_on: str) -> None:
-    names = severities()
-    if fail_on not in (*names, "never"):
-        raise UsageError(f"--fail-on {fail_on}: expected one of {', '.join(names)}, never")
-
-
-def diagnostics_exit_code(summary: dict[str, int], fail_on: str) -> int:
-    """3 when a file was not ready, 1 when ``fail_on`` severity (or worse) was found."""
-    if summary["not_ready"]:
-        return int(ExitCode.RUNTIME)
-    if fail_on == "never":
-        return 0
-    names = severities()
-    if any(summary[s] for s in names[: names.index(fail_on) + 1]):
-        return int(ExitCode.CHECK_FAILED)
-    return 0
 
 
 def diagnostics_summary(files: list[dict[str, Any]]) -> dict[str, int]:

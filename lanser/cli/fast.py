@@ -64,7 +64,7 @@ def _parse(argv: list[str]) -> tuple[str, dict[str, Any], dict[str, str]] | None
     elif command == "diagnostics":
         if "--fail-on" in options:
             from lanser.errors import UsageError
-            from lanser.query import check_fail_on
+            from lanser.severities import check_fail_on
 
             try:
                 check_fail_on(options["--fail-on"])
@@ -129,7 +129,7 @@ def try_fast(argv: list[str]) -> int | None:
     answer = reply["answer"]
     emit_json(answer)
     if command == "diagnostics":
-        from lanser.query import diagnostics_exit_code
+        from lanser.severities import diagnostics_exit_code
 
         return diagnostics_exit_code(answer["summary"], options.get("--fail-on", "never"))
     return 0

@@ -124,11 +124,9 @@ def diagnostics(paths: Annotated[list[str] | None, typer.Argument(
                 root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
                 timeout: TimeoutOpt = None, no_daemon: NoDaemonOpt = False) -> int:
     """Fresh diagnostics: the files exactly as they are on disk now."""
-    from lanser.query import check_fail_on
+    from lanser.severities import check_fail_on, diagnostics_exit_code
 
     check_fail_on(fail_on)
-    from lanser.query import diagnostics_exit_code
-
     answer = _run(Invocation(root, json_out, server, timeout), "diagnostics", no_daemon,
                   paths=paths or [])
     return diagnostics_exit_code(answer["summary"], fail_on)

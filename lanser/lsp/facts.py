@@ -25,9 +25,9 @@ from typing import Any
 from lanser.errors import LanserError
 from lanser.pathtext import scrub_paths
 from lanser.positions import Position, SourceText, Span, read_source
+from lanser.severities import SEVERITIES
 from lanser.workspace import uri_to_path
 
-SEVERITIES = {1: "error", 2: "warning", 3: "information", 4: "hint"}
 SEVERITY_RANK = {"error": 0, "warning": 1, "information": 2, "hint": 3}
 DIAGNOSTIC_TAGS = {1: "unnecessary", 2: "deprecated"}
 SYMBOL_KINDS = {
