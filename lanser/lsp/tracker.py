@@ -137,12 +137,8 @@ def _content(raw: bytes | None, table: str) -> object:
     """What of a file matters: all of it, or one TOML table (raw bytes if unparsable)."""
     if raw is None or not table:
         return None if raw is None else hashlib.sha256(raw).hexdigest()
-    import sys
+    from lanser.config import tomllib
 
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on 3.10 only
-        import tomli as tomllib
     try:
         value: object = tomllib.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):

@@ -14,9 +14,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from lanser.canonical import content_hash
+from lanser.config import tomllib  # tomli on Python 3.10
 from lanser.errors import ConfigError
 from lanser.severities import NAMES
 
