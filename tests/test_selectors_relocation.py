@@ -101,17 +101,23 @@ def test_reordered_definitions(tmp_path: Path) -> None:
     assert result.position == _at(swapped, "rows = [line")
 
 
+def _lost_or_at(ws: Workspace, sel: str, expected: Position) -> None:
+    """Relocated from HEAD~1 to HEAD, ``sel`` is either lost (honest, where a copy
+    looks alike) or exactly at ``expected``: never confidently elsewhere."""
+    try:
+        result = relocate(ws, sel, rev_from="HEAD~1", rev_to="HEAD")
+    except NotFound:
+        return
+    assert result.position == expected
+
+
 def test_copy_pasted_under_a_new_name_is_never_confidently_the_copy(tmp_path: Path) -> None:
     root, ws = _repo(tmp_path, {"a.py": BASE})
     sel = _capture(ws, "a.py", BASE, "count += int")
     total = BASE[BASE.index("def total"):BASE.index("class Cache")]
     copied = BASE.replace(total, total + total.replace("def total", "def total_again"))
     _commit(root, {"a.py": copied})
-    try:
-        result = relocate(ws, sel, rev_from="HEAD~1", rev_to="HEAD")
-    except NotFound:
-        return  # lost is honest
-    assert result.position == _at(copied, "count += int")  # the original, not the copy
+    _lost_or_at(ws, sel, _at(copied, "count += int"))  # the original, not the copy
 
 
 def test_copy_pasted_then_original_edited_is_not_confidently_the_copy(tmp_path: Path) -> None:
@@ -121,11 +127,7 @@ def test_copy_pasted_then_original_edited_is_not_confidently_the_copy(tmp_path: 
     edited = total.replace("count = 0", "count = 0  # start")
     copied = BASE.replace(total, total.replace("def total", "def total_again") + edited)
     _commit(root, {"a.py": copied})
-    try:
-        result = relocate(ws, sel, rev_from="HEAD~1", rev_to="HEAD")
-    except NotFound:
-        return
-    assert result.position == _at(copied, "count += int", 1)
+    _lost_or_at(ws, sel, _at(copied, "count += int", 1))
 
 
 def test_enclosing_names_renamed(tmp_path: Path) -> None:

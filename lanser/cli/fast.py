@@ -6,9 +6,8 @@ with ``--json`` and a daemon serves the workspace, this module parses it (a smal
 strict subset of the real options), sends it to the daemon, and prints the very
 bytes the full CLI would. Anything else — an unknown option, ``--help``, human
 output, no daemon, a crashed apply to recover — returns ``None`` and the full CLI
-takes over. Once the daemon
-has been asked, its answer (or its error, a timeout included) is final: the full
-CLI never asks again, so ``--timeout`` is waited once.
+takes over. Once the daemon has been asked, its answer (or its error, a timeout
+included) is final: the full CLI never asks again, so ``--timeout`` is waited once.
 """
 
 from __future__ import annotations

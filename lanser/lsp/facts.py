@@ -25,10 +25,10 @@ from typing import Any
 from lanser.errors import LanserError
 from lanser.pathtext import scrub_paths
 from lanser.positions import Position, SourceText, Span, read_source
-from lanser.severities import SEVERITIES
+from lanser.severities import NAMES, SEVERITIES
 from lanser.workspace import uri_to_path
 
-SEVERITY_RANK = {"error": 0, "warning": 1, "information": 2, "hint": 3}
+SEVERITY_RANK = {name: rank for rank, name in enumerate(NAMES)}
 DIAGNOSTIC_TAGS = {1: "unnecessary", 2: "deprecated"}
 SYMBOL_KINDS = {
     1: "file", 2: "module", 3: "namespace", 4: "package", 5: "class", 6: "method",

@@ -17,12 +17,11 @@ from typing import Any
 from lanser.canonical import content_hash
 from lanser.config import tomllib  # tomli on Python 3.10
 from lanser.errors import ConfigError
-from lanser.severities import NAMES
+from lanser.severities import NAMES as SEVERITIES  # worst first, as bundles name them
 
 #: Where the shipped profiles live (the top-level spec+data directory).
 PROFILES_DIR = Path(__file__).resolve().parents[2] / "rewards"
 SCOPES = ("workspace", "touched", "targets")
-SEVERITIES = NAMES  # worst first, as diagnostics bundles name them
 STATUSES = ("ok", "refused", "rolled_back", "invalid")
 #: The functional's revision (rewards/SPEC.md §7), hashed with the weights: when what
 #: the weights mean changes (2: a deleted file's diagnostics are held at the base's),
