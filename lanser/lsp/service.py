@@ -9,11 +9,13 @@ shared by the in-process CLI path and the daemon so both give the same bytes.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lanser.errors import LanserError, ServerError, Unsupported, UsageError
+from lanser.lsp.dependents import DependencyGraph
 from lanser.lsp.facts import (
     Call,
     Diagnostic,
@@ -28,8 +30,8 @@ from lanser.lsp.facts import (
 from lanser.lsp.registry import ServerSpec
 from lanser.lsp.session import Session
 from lanser.lsp.tracker import ConfigWatch, DiskTracker
-from lanser.positions import Position, Span
-from lanser.workspace import Workspace
+from lanser.positions import Position, Span, decode_source
+from lanser.workspace import Workspace, path_to_uri
 
 #: Query operations and the LSP method behind each.
 LOCATION_METHODS = {
@@ -56,6 +58,10 @@ PROVIDERS = {
 }
 
 
+#: How many whole-workspace answers a tracked service remembers.
+WHOLE_MEMORY = 16
+
+
 @dataclass(frozen=True)
 class FileDiagnostics:
     """Diagnostics of one file; ``ready`` is False when the server did not answer in time."""
@@ -70,6 +76,14 @@ class FileDiagnostics:
             "status": "ready" if self.ready else "not_ready",
             "diagnostics": [d.to_json() for d in self.diagnostics],
         }
+
+
+@dataclass(frozen=True)
+class _Whole:
+    """A whole-workspace answer and the files it is of (relative name → digest)."""
+
+    files: dict[str, str]
+    answer: list[FileDiagnostics]
 
 
 class LanguageService:
@@ -89,9 +103,15 @@ class LanguageService:
         self._config: ConfigWatch | None = None
         self._lock = asyncio.Lock()
         self._server_info: tuple[int, dict[str, Any]] | None = None
-        #: The last whole-workspace answer, with the server start it came from; only a
-        #: tracked service keeps one, and any change the tracker sees drops it.
-        self._whole: tuple[int, list[FileDiagnostics]] | None = None
+        #: Whole-workspace answers of a tracked service, by (server start, the
+        #: tracked files and their digests): the newest last, :data:`WHOLE_MEMORY` kept.
+        self._wholes: OrderedDict[tuple[int, frozenset[tuple[str, str]]], _Whole] = (
+            OrderedDict())
+        self._dependents = DependencyGraph()
+        #: The workspace's Python files at the last refresh (tracked only): by
+        #: relative name, and the name of each.
+        self._paths: dict[str, Path] = {}
+        self._names: dict[Path, str] = {}
         anchors = []
         base = spec.resolved_command()
         for part in base[1:2]:
@@ -106,7 +126,7 @@ class LanguageService:
             self._config = ConfigWatch(self.workspace.root, self.spec.config_files)
         await self.session.start()
         if self._tracker is not None:
-            self._tracker.scan(self.workspace.python_files())
+            self._tracker.scan(self._list_files())
         return self
 
     async def close(self) -> None:
@@ -134,14 +154,16 @@ class LanguageService:
             return
         if self._config is not None and self._config.changed():
             await self.session.restart()
-        changes = self._tracker.scan(self.workspace.python_files())
+        changes = self._tracker.scan(self._list_files())
         if not changes:
             return
-        self._whole = None
         open_paths = {doc.path for doc in self.session.documents.values()}
         watched_changed = []
         for path in changes.changed:
             if path in open_paths:
+                # The version the server had: what a remembered answer may be of.
+                doc = self.session.documents[path_to_uri(path)]
+                self._dependents.remember(self._names[path], doc.digest, doc.source.text)
                 await self.session.sync_file(path)
             else:
                 watched_changed.append(path)
@@ -149,10 +171,17 @@ class LanguageService:
             self.session.close_file(path)
         self.session.files_changed(changes.created, watched_changed, changes.deleted)
 
+    def _list_files(self) -> list[Path]:
+        """The workspace's Python files now, in name order (kept by name in
+        :attr:`_paths`, so each path object is made once)."""
+        root, known = self.workspace.root, self._paths
+        self._paths = {name: known.get(name) or root / name
+                       for name in self.workspace.python_names()}
+        self._names = {path: name for name, path in self._paths.items()}
+        return list(self._paths.values())
+
     def _normalizer(self) -> Normalizer:
         def overlay(path: Path) -> Any:
-            from lanser.workspace import path_to_uri
-
             doc = self.session.documents.get(path_to_uri(path))
             return doc.source if doc is not None else None
 
@@ -234,27 +263,75 @@ class LanguageService:
                           timeout: float | None = None) -> list[FileDiagnostics]:
         """Fresh diagnostics of ``paths`` (default: every Python file of the workspace).
 
-        A whole-workspace answer is reused while the disk tracker sees no change and
-        the server has not restarted: diagnostics are a function of the files (and of
-        the server's configuration, whose change restarts it). An episode asks for the
-        whole workspace before an edit, after it (verify) and again for the step's
-        observation; only the pull after the edit is real work.
+        A tracked service answers the whole workspace incrementally
+        (:meth:`_whole_workspace`); otherwise each call asks the server for every file.
         """
         async with self._lock:
             await self.refresh()
-            whole = not paths
-            if whole and self._whole is not None and self._whole[0] == self.session.restarts:
-                return list(self._whole[1])
-            answer = await self._pull(paths, timeout)
-            if whole and self._tracker is not None and all(f.ready for f in answer):
-                self._whole = (self.session.restarts, answer)
-            return answer
+            if paths:
+                return await self._pull(paths, timeout)
+            if self._tracker is None:
+                return await self._pull(self.workspace.python_files(), timeout)
+            return await self._whole_workspace(timeout)
 
-    async def _pull(self, paths: list[Path] | None, timeout: float | None
-                    ) -> list[FileDiagnostics]:
-        """One real answer for ``paths`` (every Python file when none), from the server."""
-        targets = sorted(set(paths) if paths else set(self.workspace.python_files()),
-                         key=self.workspace.relative)
+    async def _whole_workspace(self, timeout: float | None) -> list[FileDiagnostics]:
+        """The whole workspace's diagnostics, asking the server only what may differ.
+
+        Diagnostics are a function of the files (and of the server's configuration,
+        whose change restarts it), so an answer is reused for files whose content and
+        what they see of their imports are as they were (:mod:`lanser.lsp.dependents`):
+        a state seen before (the verify before an edit, a rollback, an undo) costs no
+        request at all, an edit inside a function body pulls that one file, and one
+        that changes what importers see pulls them too. Any change to which files
+        exist pulls everything.
+        """
+        assert self._tracker is not None
+        restarts = self.session.restarts
+        digests = self._tracker.digests()
+        now = {self._names[p]: d for p, d in digests.items()}
+        state = frozenset(now.items())
+        known = self._wholes.get((restarts, state))
+        if known is not None:
+            self._wholes.move_to_end((restarts, state))
+            return list(known.answer)
+
+        def text_of(rel: str) -> str | None:
+            return self._text(self.workspace.root / rel)
+
+        files = [p for p in self._paths.values() if p in digests]
+        base = next((w for k, w in reversed(self._wholes.items()) if k[0] == restarts), None)
+        affected = (None if base is None
+                    else self._dependents.affected(base.files, now, text_of))
+        if affected is None:
+            answer = await self._pull(files, timeout)
+        else:
+            pulled = await self._pull([p for p in files if self._names[p] in affected],
+                                      timeout)
+            fresh = {f.path: f for f in pulled}
+            answer = [fresh.get(f.path, f) for f in base.answer]
+        if all(f.ready for f in answer):
+            # A server that died meanwhile answered the rest after its restart.
+            restarts = self.session.restarts
+            for stale in [k for k in self._wholes if k[0] != restarts]:
+                del self._wholes[stale]
+            self._wholes[(restarts, state)] = _Whole(now, answer)
+            if len(self._wholes) > WHOLE_MEMORY:
+                self._wholes.popitem(last=False)
+        return list(answer)
+
+    def _text(self, path: Path) -> str | None:
+        """``path`` as the server has it (else from disk); ``None``: unreadable."""
+        doc = self.session.documents.get(path_to_uri(path))
+        if doc is not None:
+            return doc.source.text
+        try:
+            return decode_source(path.read_bytes(), path)
+        except (OSError, LanserError):
+            return None
+
+    async def _pull(self, paths: list[Path], timeout: float | None) -> list[FileDiagnostics]:
+        """One real answer for ``paths``, from the server, in workspace order."""
+        targets = sorted(set(paths), key=self.workspace.relative)
         docs = [await self.session.sync_file(p) for p in targets]
         if await self.session.uses_pull_diagnostics():
             # Pulls in flight together: one round trip per file in a row was most
@@ -300,8 +377,6 @@ class LanguageService:
 
     def _synced_version(self, path: Path) -> int | None:
         """The version of ``path`` the server was last sent (None: not open)."""
-        from lanser.workspace import path_to_uri
-
         doc = self.session.documents.get(path_to_uri(path))
         return doc.version if doc is not None else None
 

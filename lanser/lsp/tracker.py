@@ -84,6 +84,10 @@ class DiskTracker:
         self._seen = current
         return changes
 
+    def digests(self) -> dict[Path, str]:
+        """Each file of the last scan and the hash of its content then."""
+        return {path: seen.digest for path, seen in self._seen.items()}
+
 
 class ConfigWatch:
     """The content of some configuration files, to tell when it changed.
