@@ -300,10 +300,10 @@ MALFORMED = {
     "not JSON": (lambda ls: [ls[0], "{not json", *ls[2:]], ":2: not JSON"),
     "header without server": (
         lambda ls: _edit(ls, 0, lambda r: r.pop("server")),
-        "'server' is a required property"),
+        '"server" is a required property'),
     "unknown status": (
         lambda ls: _edit(ls, 1, lambda r: r["info"].update(status="great")),
-        "at info/status: 'great' is not one of"),
+        'at info/status: "great" is not one of'),
     "not a record": (lambda ls: [ls[0], "[1, 2]", *ls[2:]], ":2: not an episode record"),
     "steps out of order": (lambda ls: [ls[0], ls[2], ls[1], *ls[3:]],
                            "step 2 out of order (expected 1)"),
@@ -316,7 +316,7 @@ MALFORMED = {
                      "at tool/name"),
     "server without its hashes": (
         lambda ls: _edit(ls, 0, lambda r: r["server"].pop("capabilities_hash")),
-        "'capabilities_hash' is a required property"),
+        '"capabilities_hash" is a required property'),
     "unknown component": (
         lambda ls: _edit(ls, 1, lambda r: r["reward"]["components"].update(
             bonus=r["reward"]["components"]["safety"])),

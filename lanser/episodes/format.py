@@ -51,25 +51,24 @@ KINDS = ("header", "step", "footer")
 def _validator(kind: str) -> Any:
     """The schema narrowed to one kind of record, so an error names the field at
     fault rather than "not valid under any of the given schemas" (its ``oneOf``)."""
-    import jsonschema
-
-    from lanser.bundles.schema import inline_refs
+    from lanser.bundles.schema import compile_schema
 
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     schema.pop("oneOf")
-    return jsonschema.Draft202012Validator(inline_refs({**schema, **schema["$defs"][kind]}))
+    return compile_schema({**schema, **schema["$defs"][kind]})
 
 
 def validate(record: Any, where: str) -> None:
+    from lanser.bundles.schema import first_error
+
     kind = record.get("type") if isinstance(record, dict) else None
     if kind not in KINDS:
         raise MalformedEpisode(f"{where}: not an episode record (an object whose 'type' is "
                                f"{', '.join(KINDS)})")
-    errors = sorted(_validator(kind).iter_errors(record), key=lambda e: list(e.absolute_path))
-    if errors:
-        first = errors[0]
-        at = "/".join(str(p) for p in first.absolute_path) or "(top)"
-        raise MalformedEpisode(f"{where}: not a valid episode record at {at}: {first.message}")
+    error = first_error(_validator(kind), record)
+    if error is not None:
+        at, message = error
+        raise MalformedEpisode(f"{where}: not a valid episode record at {at}: {message}")
 
 
 def check_id(header: dict[str, Any], path: Path) -> None:
