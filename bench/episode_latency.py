@@ -47,6 +47,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -96,15 +97,25 @@ def summary(values: list[float]) -> dict[str, Any]:
 class Breakdown:
     """Times named functions while a step runs, by patching them (restored on exit).
 
-    Everything in a step runs in one coroutine, so a phase's time is simply the wall
-    time between entering and leaving the patched function (inclusive).
+    A phase's time is the wall time between entering and leaving the patched
+    function (inclusive). Phases that run beside others (the snapshot's keep and
+    diff, in threads, during the observation) are timed all the same, so the
+    phases of a step can add up to more than the step.
     """
 
     def __init__(self) -> None:
         self.current: dict[str, float] = defaultdict(float)
-        self.stack: list[str] = []
+        self._local = threading.local()
         self.patches: list[tuple[Any, str, Any]] = []
         self.store_hits = 0
+
+    @property
+    def stack(self) -> list[str]:
+        """The phases being timed, per thread (keeping a snapshot and diffing it run
+        in worker threads beside the observation)."""
+        if not hasattr(self._local, "stack"):
+            self._local.stack = []
+        return self._local.stack
 
     def _add(self, label: str, began: float) -> None:
         self.current[label] += (time.perf_counter() - began) * 1000

@@ -52,6 +52,8 @@ def imports(text: str, rel: str = "pkg/sub/mod.py") -> tuple[set[str], set[str]]
     ("return sum(i.value for i in items)", "x = 1\n    y = 2\n    return x"),  # more lines
     ("        return self.value * 2", "        # a comment\n        return 7"),
     ("    return 1\n", "    return 1  # trailing\n"),
+    ('"""A module."""\n', '"""A module."""\n\n# a comment line, and a blank one above\n'),
+    ("class Item:\n", "# Items.\nclass Item:\n"),
 ])
 def test_an_edit_inside_a_closed_body_keeps_the_interface(edit) -> None:
     old, new = edit
@@ -77,6 +79,13 @@ def test_an_edit_that_others_can_see_changes_the_interface(edit) -> None:
     old, new = edit
     assert old in BASE
     assert interface(BASE.replace(old, new)) != interface(BASE)
+
+
+def test_comment_like_lines_inside_strings_are_part_of_the_interface() -> None:
+    text = 'TEMPLATE: Final = """\n# heading\n\n"""\nRENDERED = f"""\n# {TEMPLATE}\n"""\n'
+    assert interface(text) != interface(text.replace("# heading", "# other"))
+    assert interface(text) != interface(text.replace("\n\n", "\n \n"))
+    assert interface(text) != interface(text.replace("# {TEMPLATE}", "# {TEMPLATE}!"))
 
 
 def test_unannotated_and_one_line_bodies_are_part_of_the_interface() -> None:

@@ -63,7 +63,11 @@ class Observer:
 
     def snapshot(self) -> Snapshot:
         """The working tree now, kept alive by its ref (:func:`keep`)."""
-        return self.keep(snapshots.working_tree_hash(self.workspace))
+        return self.keep(self.tree())
+
+    def tree(self) -> str:
+        """The git tree of the working tree now (written, not yet kept by a ref)."""
+        return snapshots.working_tree_hash(self.workspace)
 
     def keep(self, tree: str) -> Snapshot:
         """``tree`` wrapped and pointed at by its ref, once per tree per observer: the
@@ -74,11 +78,11 @@ class Observer:
             kept = self._kept[tree] = snapshots.keep(self.workspace, tree)
         return kept
 
-    async def diagnostics(self, snapshot: Snapshot) -> dict[str, Any]:
-        """The whole-workspace diagnostics bundle of ``snapshot`` (the disk now)."""
+    async def diagnostics(self, tree: str) -> dict[str, Any]:
+        """The whole-workspace diagnostics bundle of ``tree`` (the disk now)."""
         from lanser.lsp.operations import execute
 
-        seen = self._seen.get(snapshot.tree)
+        seen = self._seen.get(tree)
         if seen is not None:
             return seen
 
@@ -91,12 +95,12 @@ class Observer:
                                 paths=late)
         bundle = make_bundle(self.workspace, op="diagnostics", request=DIAGNOSTICS_REQUEST,
                              facts=answer, server=self.service.server_info(),
-                             snapshot=snapshot.identity)
+                             snapshot=snapshots.identity(tree))
         self.store.put(None, bundle)
         if self.remember:
             if len(self._seen) >= REMEMBERED:
                 del self._seen[next(iter(self._seen))]  # the oldest: a bounded memory
-            self._seen[snapshot.tree] = bundle
+            self._seen[tree] = bundle
         return bundle
 
     async def tests(self, args: tuple[str, ...] = ()) -> tuple[dict[str, Any], Any]:
@@ -109,7 +113,7 @@ class Observer:
         self.store.put(None, bundle)
         return bundle, result
 
-    async def query(self, op: str, at: str | None, snapshot: Snapshot, *,
+    async def query(self, op: str, at: str | None, tree: str, *,
                     query: str | None = None) -> tuple[dict[str, Any], Any]:
         """A query bundle (the shape ``lanser bundle`` writes) and the resolved target
         (``None`` for an op that takes no location, such as workspace-symbols)."""
@@ -117,9 +121,9 @@ class Observer:
 
         request, target = query_request(self.workspace, at, [op], query=query)
         answers = [await execute(self.service, r) for r in requests_of(request)]
+        identity = snapshots.identity(tree)
         bundle = make_bundle(self.workspace, op="query", request=request,
                              facts=dict(zip([op], answers, strict=True)),
-                             server=self.service.server_info(), snapshot=snapshot.identity)
-        self.store.put(store_key(self.pin, snapshot.identity, {"op": "query", **request}),
-                       bundle)
+                             server=self.service.server_info(), snapshot=identity)
+        self.store.put(store_key(self.pin, identity, {"op": "query", **request}), bundle)
         return bundle, target

@@ -193,7 +193,7 @@ async def score(workspace: Workspace, *, before: str = "HEAD", after: str | None
         async with Observer(copy, spec, timeout=timeout, test_timeout=test_timeout,
                             remember=False) as observer:
             observer.store = BundleStore(workspace)  # bundles filed by hash, for later
-            b_diag = await observer.diagnostics(before_snap)
+            b_diag = await observer.diagnostics(before_snap.tree)
             b_tests = (await observer.tests(task.test_args))[0] if run_tests else None
             info = ActionInfo("patch")
             edit = None
@@ -217,7 +217,7 @@ async def score(workspace: Workspace, *, before: str = "HEAD", after: str | None
                 a_diag, a_tests = b_diag, b_tests
             else:
                 snapshots.git(scratch, "read-tree", "-u", "--reset", after_snap.tree)
-                a_diag = await observer.diagnostics(after_snap)
+                a_diag = await observer.diagnostics(after_snap.tree)
                 a_tests = (await observer.tests(task.test_args))[0] if run_tests else None
     changed, deleted = snapshots.tree_changes(workspace, before_snap.tree, after_snap.tree)
     b_state = base_state(b_diag, b_tests)

@@ -10,6 +10,7 @@ and leaves the workspace as it was; the episode goes on.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -64,7 +65,7 @@ class Recorder:
         """Observe the base snapshot and write the header."""
         snapshots.require_git(self.workspace)
         self.base = self.observer.snapshot()
-        base_diag = await self.observer.diagnostics(self.base)
+        base_diag = await self.observer.diagnostics(self.base.tree)
         base_tests = None
         if wants_tests(self.profile, self.task):
             base_tests, _ = await self.observer.tests(self.task.test_args)
@@ -99,7 +100,9 @@ class Recorder:
 
         At most one snapshot per step: an applied (or rolled-back) edit takes one, a
         test run uses the tree its runner saw, and a step that wrote nothing (a query,
-        a refusal, an invalid action, a submit) keeps the last step's tree.
+        a refusal, an invalid action, a submit) keeps the last step's tree. Keeping
+        the tree (its commit and ref) and diffing it against the base are git
+        processes that need only the tree, so they run beside the observation.
         """
         began = time.perf_counter()
         if self.done:
@@ -109,7 +112,7 @@ class Recorder:
         envelope = None
         runs: dict[str, dict[str, Any] | None] = {"tests": None, "unscored_tests": None}
         query = None
-        snapshot = self.last
+        tree = self.last.tree
         try:
             action = parse_action(raw)
         except InvalidAction as exc:
@@ -128,22 +131,24 @@ class Recorder:
                                       result.reason, confidence)
                     observation["edit"] = envelope
                     if result.status != "refused":
-                        snapshot = self.observer.snapshot()
+                        tree = self.observer.tree()
             elif action.kind == "query":
-                info, query, answer = await self._query(action, snapshot)
+                info, query, answer = await self._query(action, tree)
                 observation.update(answer)
             else:
                 info = ActionInfo(action.kind)
                 if action.kind == "test":
-                    snapshot = await self._test(action.args or self.task.test_args, runs,
-                                                observation)
+                    tree = await self._test(action.args or self.task.test_args, runs,
+                                            observation)
                 elif action.kind == "submit":
                     self.done = True
                     if self._final_run_needed():
-                        snapshot = await self._test(self.task.test_args, runs, observation)
+                        tree = await self._test(self.task.test_args, runs, observation)
+        snapshot, (changed, deleted), self.diag = await asyncio.gather(
+            asyncio.to_thread(self.observer.keep, tree),
+            asyncio.to_thread(self._changed, tree),
+            self.observer.diagnostics(tree))
         self.last = snapshot
-        changed, deleted = self._changed(snapshot.tree)
-        self.diag = await self.observer.diagnostics(snapshot)
         prev, self.state = self.state, next_state(self.state, info, self.diag, runs["tests"],
                                                   changed, deleted)
         reward = step_reward(prev, self.state, info, self.profile, self.functional_task)
@@ -165,9 +170,9 @@ class Recorder:
                 "timings_ms": {"step": round((time.perf_counter() - began) * 1000, 3)}}
 
     async def _test(self, args: tuple[str, ...], runs: dict[str, Any],
-                    observation: dict[str, Any]) -> Any:
+                    observation: dict[str, Any]) -> str:
         """Run tests; score the run only when it is the task's selection on a tree the
-        state has no run for (SPEC §11). Returns the snapshot the run saw.
+        state has no run for (SPEC §11). Returns the tree the run saw.
 
         A run with the agent's own arguments (a subset, ``-k passing``) is an
         observation only: reported, bundled, never scored, so choosing what runs
@@ -175,17 +180,16 @@ class Recorder:
         the state, so a flaky test cannot score a step that changed nothing.
         """
         bundle, result = await self.observer.tests(tuple(args))
-        tree = tested_tree(bundle)
-        snapshot = self.observer.keep(tree) if tree else self.observer.snapshot()
-        scored = tuple(args) == tuple(self.task.test_args) and snapshot.tree != self.tree_tested
+        tree = tested_tree(bundle) or self.observer.tree()
+        scored = tuple(args) == tuple(self.task.test_args) and tree != self.tree_tested
         if scored:
             runs["tests"] = bundle
-            self.tree_tested = snapshot.tree
+            self.tree_tested = tree
         else:
             runs["unscored_tests"] = bundle
         observation["tests"] = {**{k: v for k, v in result.to_json().items()
                                    if k in ("summary", "tests")}, "scored": scored}
-        return snapshot
+        return tree
 
     def _final_run_needed(self) -> bool:
         """The state's test run (if the profile wants one, or the agent made one) is
@@ -248,10 +252,10 @@ class Recorder:
         return ([FileChange("edit", rel, (TextEdit(span, action.text or ""),))],
                 confidence_text(target.confidence))
 
-    async def _query(self, action: Action, snapshot: Any
+    async def _query(self, action: Action, tree: str
                      ) -> tuple[ActionInfo, Any, dict[str, Any]]:
         try:
-            bundle, target = await self.observer.query(action.op or "", action.at, snapshot,
+            bundle, target = await self.observer.query(action.op or "", action.at, tree,
                                                        query=action.query)
         except (UsageError, NotResolved) as exc:
             return (ActionInfo("query", "invalid", exc.code), None,

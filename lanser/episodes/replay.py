@@ -271,7 +271,6 @@ async def reexecute(workspace: Workspace, episode: Episode, *, timeout: float,
         test_timeout = float(episode.header["settings"]["test_timeout"])
     from lanser.episodes import snapshots
     from lanser.episodes.observer import Observer
-    from lanser.episodes.snapshots import Snapshot
     from lanser.lsp.registry import get_server
 
     header = episode.header
@@ -289,9 +288,8 @@ async def reexecute(workspace: Workspace, episode: Episode, *, timeout: float,
                         for s in episode.steps)]
             for index, snap, observed, step in points:
                 snapshots.git(scratch, "read-tree", "-u", "--reset", snap["tree"])
-                snapshot = Snapshot(snap["tree"], snap["commit"])
                 fresh: dict[str, Any] = {}
-                fresh["diagnostics"] = (await observer.diagnostics(snapshot))["hash"]
+                fresh["diagnostics"] = (await observer.diagnostics(snap["tree"]))["hash"]
                 for key in ("tests", "unscored_tests"):
                     if observed.get(key):
                         recorded = bundle(observed[key], "test")
@@ -308,7 +306,7 @@ async def reexecute(workspace: Workspace, episode: Episode, *, timeout: float,
                     request = recorded["request"]
                     fresh["query"] = (await observer.query(request["ops"][0],
                                                            request["selector"],
-                                                           snapshot))[0]["hash"]
+                                                           snap["tree"]))[0]["hash"]
                 differed = sorted(k for k, v in fresh.items() if observed.get(k) != v)
                 tree_now = snapshots.working_tree_hash(copy)
                 if tree_now != snap["tree"]:

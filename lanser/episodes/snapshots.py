@@ -38,10 +38,11 @@ class Snapshot:
     def to_json(self) -> dict[str, str]:
         return {"tree": self.tree, "commit": self.commit}
 
-    @property
-    def identity(self) -> dict[str, str]:
-        """The snapshot identity bundles carry."""
-        return {"kind": "git-tree", "tree": self.tree}
+
+
+def identity(tree: str) -> dict[str, str]:
+    """The snapshot identity bundles carry for a git tree."""
+    return {"kind": "git-tree", "tree": tree}
 
 
 def git(root: Path, *args: str, env: dict[str, str] | None = None, input: str | None = None

@@ -34,10 +34,11 @@ coroutine), returns, raises or awaits, whether it is a placeholder (only ``...``
 and docstrings: protocol members and default values read that), and whether it is
 all simple statements (pyright's "always raises NotImplementedError"). Checker
 directives (``# pyright:``, ``# type:``, ``# mypy:`` comments) count wherever they
-are. Positions are not part of an interface: lanser keeps no related locations
+are; other comments and blank lines do not (outside strings). Positions are not
+part of an interface: lanser keeps no related locations
 (:meth:`lanser.lsp.facts.Normalizer.diagnostics`), so an importer's diagnostics name
-positions in the importer only. Editing inside a closed body, the common agent edit,
-re-checks that one file.
+positions in the importer only. Editing inside a closed body, or a comment, the
+common agent edits, re-checks that one file.
 
 **Globals.** A change to *which* files exist changes what every import resolves
 to: callers pull everything then (:meth:`DependencyGraph.affected` is asked only
@@ -115,7 +116,7 @@ def outline(relative: str, text: str) -> Outline:
     scan = _Scan(relative)
     scan.run(tree)
     imports = None if scan.climbs else Imports(frozenset(scan.exact), frozenset(scan.below))
-    return Outline(imports, _interface(scan.functions, text))
+    return Outline(imports, _interface(scan, text))
 
 
 def _prefixes(dotted: str) -> list[str]:
@@ -149,6 +150,8 @@ class _Scan:
         #: A relative import that climbs above the workspace: it may name anything.
         self.climbs = False
         self.functions: list[_Function] = []
+        #: Lines inside multi-line strings (their text is the string's, never a comment).
+        self.in_strings: set[int] = set()
 
     def run(self, tree: ast.Module) -> None:
         # (node, the top function it is in, that function's own-scope types if the
@@ -159,6 +162,10 @@ class _Scan:
             kind = type(node)
             if kind is ast.Import or kind is ast.ImportFrom:
                 self._import(node)  # type: ignore[arg-type]
+            elif kind is ast.Constant or kind is ast.JoinedStr:
+                first, last = node.lineno, node.end_lineno  # type: ignore[attr-defined]
+                if last is not None and last > first:
+                    self.in_strings.update(range(first + 1, last + 1))
             if top is None:
                 if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
                     function = _Function(node)  # type: ignore[arg-type]
@@ -203,10 +210,12 @@ class _Scan:
                 self.exact.add(f"{base}.{alias.name}" if base else alias.name)
 
 
-def _interface(functions: list[_Function], text: str) -> str:
+def _interface(scan: _Scan, text: str) -> str:
+    """A digest of ``text`` without closed bodies (each stands as its marker) and
+    without lines that are only a comment or blank (directives are added apart)."""
     lines = LINE_END.split(text)
     blanks: dict[int, tuple[int, str]] = {}  # first line -> (last line, marker)
-    for function in functions:
+    for function in scan.functions:
         marker = _closed_body(function)
         if marker is not None:  # from below the signature to the body's last line
             returns = function.node.returns
@@ -220,7 +229,10 @@ def _interface(functions: list[_Function], text: str) -> str:
             digest.update(f"\0{blank[1]}\n".encode())
             number = blank[0] + 1
             continue
-        digest.update(lines[number - 1].encode("utf-8", "surrogatepass") + b"\n")
+        line = lines[number - 1]
+        stripped = line.strip()
+        if number in scan.in_strings or (stripped and not stripped.startswith("#")):
+            digest.update(line.encode("utf-8", "surrogatepass") + b"\n")
         number += 1
     for directive in DIRECTIVE.findall(text):
         digest.update(f"\0{directive}\n".encode("utf-8", "surrogatepass"))
