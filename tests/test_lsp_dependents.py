@@ -74,6 +74,7 @@ def test_an_edit_inside_a_closed_body_keeps_the_interface(edit) -> None:
     ("    return sum(i.value for i in items)", "    ..."),                # a placeholder now
     ('"""A module."""', '"""A module."""\n# pyright: basic'),
     ("    return 1\n", "    return 1  # type: ignore[misc]\n"),         # a directive anywhere
+    ("    return 1\n", "    import json\n    return 1\n"),             # an import anywhere
 ])
 def test_an_edit_that_others_can_see_changes_the_interface(edit) -> None:
     old, new = edit

@@ -33,8 +33,9 @@ whether it yields (an ``async def`` that yields is an async generator, not a
 coroutine), returns, raises or awaits, whether it is a placeholder (only ``...``
 and docstrings: protocol members and default values read that), and whether it is
 all simple statements (pyright's "always raises NotImplementedError"). Checker
-directives (``# pyright:``, ``# type:``, ``# mypy:`` comments) count wherever they
-are; other comments and blank lines do not (outside strings). Positions are not
+directives (``# pyright:``, ``# type:``, ``# mypy:`` comments) and imports count
+wherever they are (imports are what import-cycle checks read across files); other
+comments and blank lines do not (outside strings). Positions are not
 part of an interface: lanser keeps no related locations
 (:meth:`lanser.lsp.facts.Normalizer.diagnostics`), so an importer's diagnostics name
 positions in the importer only. Editing inside a closed body, or a comment, the
@@ -236,6 +237,9 @@ def _interface(scan: _Scan, text: str) -> str:
         number += 1
     for directive in DIRECTIVE.findall(text):
         digest.update(f"\0{directive}\n".encode("utf-8", "surrogatepass"))
+    # Imports inside closed bodies too: they are edges of the import graph, which
+    # import-cycle checks (``reportImportCycles``) read across files.
+    digest.update(repr((sorted(scan.exact), sorted(scan.below), scan.climbs)).encode())
     return digest.hexdigest()
 
 
