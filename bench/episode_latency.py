@@ -15,21 +15,23 @@ reported apart and left out of the step figures.
 Three cases, each on a fresh generated git workspace (``bench/genworkspace.py``):
 
 1. ``online``: the ``diagnostics-only`` profile on a ``--files`` workspace, ``--steps``
-   steps in cycles of four: a range edit that adds a type error (the envelope rolls
-   it back), a whole-content edit that removes one (or rewrites a file when none is
-   left), a range edit that changes a return value (new tree, no new error), and a
-   query (hover/definition/references in rotation). Step latency is wall time around
-   ``Recorder.step``, reported for all steps and for edit steps alone (the target
-   holds for both), with a breakdown of where it goes (see ``PHASES``: a step takes
-   at most one snapshot, and a tree already kept costs no commit-tree/update-ref),
-   and a cProfile of a few edit steps.
+   steps in cycles of five: a range edit that adds a type error (the envelope rolls
+   it back), a whole-content edit that removes one (or adds a comment when none is
+   left), a range edit that changes a return value (new tree, no new error), a
+   query (hover/definition/references in rotation), and a whole-content edit that
+   changes what importers see (a module-level constant; reported apart as
+   ``edit (interface)``: its importers are asked again, the other edits ask one
+   file). Step latency is wall time around ``Recorder.step``, reported for all steps
+   and for edit steps alone (the target holds for both), with a breakdown of where
+   it goes (see ``PHASES``: a step takes at most one snapshot, and a tree already
+   kept costs no commit-tree/update-ref), and a cProfile of a few edit steps.
 2. ``tests``: the ``default`` profile on the demo example (``lanser.demo``) with the
    demo's task: whole-content edits that toggle the bug (and stamp a revision
    comment, so every tree is new) alternating with ``test`` actions.
 3. ``replay``: a real ``--replay-steps`` episode recorded with the real Recorder on a
    small workspace (``--replay-files``, 20 by default, so recording 1,000 steps takes
-   about a minute and a half; the steps are case 1's, one in eight an invalid action
-   instead of a query), then ``load`` + ``replay`` timed, with the recorded profile
+   about a minute and a half; the steps are case 1's, with one in eight replaced by
+   an invalid action), then ``load`` + ``replay`` timed, with the recorded profile
    (must match exactly: the exit status is 1 otherwise) and counterfactually with
    ``default``. Replay reads bundles from the store and starts no server.
 """
@@ -237,6 +239,7 @@ class Session:
         self.out = out
 
     async def run(self, next_action: Callable[[int], Any], steps: int, *,
+                  label: Callable[[int], str | None] = lambda i: None,
                   breakdown: Breakdown | None = None, profile_steps: set[int] = frozenset(),
                   profiler: cProfile.Profile | None = None) -> dict[str, Any]:
         from lanser.episodes.format import Writer
@@ -266,6 +269,7 @@ class Session:
                     records.append({
                         "index": observation["step"], "kind": observation["kind"],
                         "status": observation["status"], "reason": observation["reason"],
+                        "label": label(i),
                         "wall_ms": wall, "reported_ms": observation["timings_ms"]["step"],
                         "phases": breakdown.take() if breakdown is not None else {}})
                 await recorder.settle()
@@ -288,17 +292,24 @@ def return_range(text: str, function: str) -> str:
 # -- case 1: online, diagnostics-only, N files ----------------------------------------
 
 QUERY_OPS = ("hover", "definition", "references")
+#: Steps per cycle of ``online_actions``; the last kind changes an interface.
+CYCLE = 5
+
+
+def online_label(i: int) -> str | None:
+    """The class a step of ``online_actions`` is reported under, when not its kind's."""
+    return "edit (interface)" if i % CYCLE == CYCLE - 1 else None
 
 
 def online_actions(root: Path, files: int) -> Callable[[int], Any]:
-    """Cycles of four steps over the packages; each action is made from the disk now."""
+    """Cycles of five steps over the packages; each action is made from the disk now."""
     packages = max(1, files // 20)
 
     def modules(pkg: int) -> int:
         return min(20, files - 20 * pkg)
 
     def action(i: int) -> dict[str, Any]:
-        cycle, kind = divmod(i, 4)
+        cycle, kind = divmod(i, CYCLE)
         pkg = cycle % packages
         variant = cycle // packages
         count = modules(pkg)
@@ -327,14 +338,22 @@ def online_actions(root: Path, files: int) -> Callable[[int], Any]:
             text = (root / rel).read_text()
             return {"action": "edit", "text": str(i + 1),
                     "at": f"{rel}:{return_range(text, f'broken_{neutral_at}')}"}
-        op = QUERY_OPS[cycle % len(QUERY_OPS)]
-        module = max(0, count - 1 - variant % count)
-        return {"action": "query", "op": op, "at": f"pkg{pkg}/m{module}.py::Record{module}"}
+        if kind == 3:
+            op = QUERY_OPS[cycle % len(QUERY_OPS)]
+            module = max(0, count - 1 - variant % count)
+            return {"action": "query", "op": op,
+                    "at": f"pkg{pkg}/m{module}.py::Record{module}"}
+        # What importers see changes: a module-level constant, new on every visit.
+        rel = f"pkg{pkg}/m{neutral_at}.py"
+        text = re.sub(r"\nLIMIT = \d+\n", "\n", (root / rel).read_text())
+        return {"action": "edit", "path": rel, "content": f"{text}LIMIT = {i}\n"}
 
     return action
 
 
 def classify(step: dict[str, Any]) -> str:
+    if step.get("label") and step["status"] == "ok":
+        return step["label"]
     if step["kind"] in ("edit", "patch"):
         return f"edit ({step['status']})"
     return step["kind"]
@@ -381,9 +400,11 @@ async def case_online(options: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     session = Session(root, "diagnostics-only", tmp / "online.jsonl")
     profiler = cProfile.Profile() if options.cprofile else None
     # Profile a few edit steps past the first cycle (the server has settled by then).
-    edit_steps = [i for i in range(4, options.steps) if i % 4 in (1, 2)][:options.cprofile]
+    edit_steps = [i for i in range(CYCLE, options.steps)
+                  if i % CYCLE in (1, 2)][:options.cprofile]
     with Breakdown() as breakdown:
         run = await session.run(online_actions(root, options.files), options.steps,
+                                label=online_label,
                                 breakdown=breakdown, profile_steps=set(edit_steps),
                                 profiler=profiler)
     out = {"files": options.files, "profile": "diagnostics-only",
