@@ -42,8 +42,8 @@ positions in the importer only. Editing inside a closed body, or a comment, the
 common agent edits, re-checks that one file.
 
 **Globals.** A change to *which* files exist changes what every import resolves
-to: callers pull everything then (:meth:`DependencyGraph.affected` is asked only
-about one file set). So does an interface change of a file that every module may
+to, so it affects everything (:meth:`DependencyGraph.affected` answers ``None``
+when the two states' files differ). So does an interface change of a file that every module may
 import implicitly (a name in the standard library, which ``builtins`` reaches, or
 ``builtins`` itself).
 
