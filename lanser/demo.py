@@ -12,17 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from lanser.errors import UsageError
-
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "demo"
+from lanser.resources import DEMO
 
 
 def example_source() -> Path:
-    if not EXAMPLE.is_dir():
+    if not DEMO.is_dir():
         raise UsageError(
-            f"the demo example is missing ({EXAMPLE}); install lanser from its source "
-            "checkout (pip install -e .)", code="missing_example",
+            f"the demo example is missing ({DEMO}): this installation of lanser lacks "
+            "its data files; reinstall it", code="missing_example",
         )
-    return EXAMPLE
+    return DEMO
 
 
 def prepare_workspace(dest: Path) -> Path:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
 from typing import Any
 
-SCHEMA_FILE = Path(__file__).resolve().parents[2] / "bundles" / "schema" / "bundle-1.schema.json"
+from lanser.resources import SCHEMAS
+
+SCHEMA_FILE = SCHEMAS / "bundle-1.schema.json"
 
 
 def compile_schema(schema: dict[str, Any]) -> Any:

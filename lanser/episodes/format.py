@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from lanser.errors import UsageError
+from lanser.resources import SCHEMAS
 
 SCHEMA = "lanser.episode/1"
-SCHEMA_FILE = (Path(__file__).resolve().parents[2] / "bundles" / "schema"
-               / "episode-1.schema.json")
+SCHEMA_FILE = SCHEMAS / "episode-1.schema.json"
 
 
 class MalformedEpisode(UsageError):

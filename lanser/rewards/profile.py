@@ -17,10 +17,9 @@ from typing import Any
 from lanser.canonical import content_hash
 from lanser.config import tomllib  # tomli on Python 3.10
 from lanser.errors import ConfigError
+from lanser.resources import PROFILES
 from lanser.severities import NAMES as SEVERITIES  # worst first, as bundles name them
 
-#: Where the shipped profiles live (the top-level spec+data directory).
-PROFILES_DIR = Path(__file__).resolve().parents[2] / "rewards"
 SCOPES = ("workspace", "touched", "targets")
 STATUSES = ("ok", "refused", "rolled_back", "invalid")
 #: The functional's revision (rewards/SPEC.md §7), hashed with the weights: when what
@@ -122,7 +121,7 @@ def load_profile(name_or_path: str | Path = "default") -> Profile:
     text = str(name_or_path)
     path = Path(text)
     if not (text.endswith(".toml") or path.is_file()):
-        path = PROFILES_DIR / f"{text}.toml"
+        path = PROFILES / f"{text}.toml"
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
