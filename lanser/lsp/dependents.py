@@ -339,6 +339,9 @@ class DependencyGraph:
         changed = {rel for rel, digest in now.items() if before[rel] != digest}
         if not changed:
             return set()
+        # Room for every file's outline and as many old versions: a workspace larger
+        # than the bound would otherwise re-parse everything on each interface change.
+        self._memory = max(self._memory, 2 * len(now))
         index = self._index_of(frozenset(now))
         sources = set()
         for rel in changed:
