@@ -54,6 +54,8 @@ def imports(text: str, rel: str = "pkg/sub/mod.py") -> tuple[set[str], set[str]]
     ("    return 1\n", "    return 1  # trailing\n"),
     ('"""A module."""\n', '"""A module."""\n\n# a comment line, and a blank one above\n'),
     ("class Item:\n", "# Items.\nclass Item:\n"),
+    ("        return self.value * 2", "        return self.value * 2  # type: ignore[misc]"),
+    ("        return self.value * 2", "        return self.value  # pyright: ignore  # why"),
 ])
 def test_an_edit_inside_a_closed_body_keeps_the_interface(edit) -> None:
     old, new = edit
@@ -73,7 +75,7 @@ def test_an_edit_inside_a_closed_body_keeps_the_interface(edit) -> None:
     ("    return sum(i.value for i in items)", "    raise ValueError"),   # raises, no return
     ("    return sum(i.value for i in items)", "    ..."),                # a placeholder now
     ('"""A module."""', '"""A module."""\n# pyright: basic'),
-    ("    return 1\n", "    return 1  # type: ignore[misc]\n"),         # a directive anywhere
+    ("    return 1\n", "    return 1  # pyright: basic\n"),             # a directive anywhere
     ("    return 1\n", "    import json\n    return 1\n"),             # an import anywhere
 ])
 def test_an_edit_that_others_can_see_changes_the_interface(edit) -> None:
@@ -87,6 +89,12 @@ def test_comment_like_lines_inside_strings_are_part_of_the_interface() -> None:
     assert interface(text) != interface(text.replace("# heading", "# other"))
     assert interface(text) != interface(text.replace("\n\n", "\n \n"))
     assert interface(text) != interface(text.replace("# {TEMPLATE}", "# {TEMPLATE}!"))
+
+
+def test_a_type_comment_at_module_level_is_part_of_the_interface() -> None:
+    text = "LIMIT = []  # type: list[int]\n"
+    assert interface(text) != interface(text.replace("list[int]", "list[str]"))
+    assert interface(text) != interface(text.replace("# type: list[int]", "# type: ignore"))
 
 
 def test_unannotated_and_one_line_bodies_are_part_of_the_interface() -> None:

@@ -33,8 +33,9 @@ whether it yields (an ``async def`` that yields is an async generator, not a
 coroutine), returns, raises or awaits, whether it is a placeholder (only ``...``
 and docstrings: protocol members and default values read that), and whether it is
 all simple statements (pyright's "always raises NotImplementedError"). Checker
-directives (``# pyright:``, ``# type:``, ``# mypy:`` comments) and imports count
-wherever they are (imports are what import-cycle checks read across files); other
+directives (``# pyright:``, ``# type:``, ``# mypy:`` comments, but not the
+``# type: ignore`` and ``# pyright: ignore[...]`` that only silence their own line)
+and imports count wherever they are (imports are what import-cycle checks read across files); other
 comments and blank lines do not (outside strings). Positions are not
 part of an interface: lanser keeps no related locations
 (:meth:`lanser.lsp.facts.Normalizer.diagnostics`), so an importer's diagnostics name
@@ -72,6 +73,9 @@ IMPLICIT = frozenset(sys.stdlib_module_names) | {
 
 #: Comments a checker reads as directives.
 DIRECTIVE = re.compile(r"#\s*(?:pyright|type|mypy)\s*:[^\r\n]*")
+#: Of those, the ones that only silence diagnostics on their own line (or, first in a
+#: file, in their own file): nothing another file sees.
+SUPPRESSION = re.compile(r"#\s*(?:pyright|type)\s*:\s*ignore\b(?:\[[^\]\r\n]*\])?\s*(?:#.*)?")
 #: Python's own line ends (``str.splitlines`` knows more, which would shift lines).
 LINE_END = re.compile(r"\r\n|\r|\n")
 
@@ -236,7 +240,8 @@ def _interface(scan: _Scan, text: str) -> str:
             digest.update(line.encode("utf-8", "surrogatepass") + b"\n")
         number += 1
     for directive in DIRECTIVE.findall(text):
-        digest.update(f"\0{directive}\n".encode("utf-8", "surrogatepass"))
+        if not SUPPRESSION.fullmatch(directive):
+            digest.update(f"\0{directive}\n".encode("utf-8", "surrogatepass"))
     # Imports inside closed bodies too: they are edges of the import graph, which
     # import-cycle checks (``reportImportCycles``) read across files.
     digest.update(repr((sorted(scan.exact), sorted(scan.below), scan.climbs)).encode())
