@@ -197,6 +197,17 @@ def test_an_interface_edit_affects_every_file_that_reaches_it() -> None:
         "pkg/__init__.py", "pkg/b.py", "pkg/c.py", "src/other/d.py"}
 
 
+def test_the_closure_runs_through_a_file_changed_only_inside_a_body() -> None:
+    files = Files(CHAIN)
+    before = files.state()
+    for name, text in (("pkg/a.py", "def a() -> str:\n    return ''\n"),  # interface
+                       ("pkg/b.py", CHAIN["pkg/b.py"].replace("return a()", "return a() * 1"))):
+        files.graph.remember(name, before[name], files.files[name])
+        files.files[name] = text
+    found = files.graph.affected(before, files.state(), files.files.get)
+    assert found == {"pkg/a.py", "pkg/b.py", "pkg/c.py", "src/other/d.py"}
+
+
 def test_suffix_names_match_whatever_the_search_root() -> None:
     files = Files({**CHAIN, "user.py": "from other.d import pkg\n"})
     assert "user.py" in files.change("src/other/d.py", "import pkg.c\nY = 2\n")

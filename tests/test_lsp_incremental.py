@@ -76,6 +76,9 @@ async def consume() -> None:
         print(value)
 ''',
     "pkg/far.py": "from pkg.user import run\n\nvalue: int = run()\n",
+    "pkg/again.py": "from pkg.base import helper\n\n\ndef twice(x: int) -> int:\n"
+                    "    return x * 2\n",
+    "pkg/farther.py": "from pkg.again import helper\n\nv: int = helper(1)\n",
     "star.py": "from pkg.base import *\n\nz: int = helper(1)\n",
     "rel/__init__.py": "",
     "rel/a.py": "def f() -> int:\n    return 1\n",
@@ -96,6 +99,9 @@ EDITS = [
     ("rel/a.py", "def f() -> int:", "def f() -> str:", {"rel/a.py", "rel/b.py"}, None),
     ("rel/a.py", "    return 1", "    return 2", set(), 1),
     ("pkg/far.py", "value: int", "value: str", {"pkg/far.py"}, None),
+    # Two files in one step: a signature, and a body of a file that passes it on.
+    ((("pkg/base.py", "def helper(x: int) -> str:", "def helper(x: int) -> bytes:"),
+      ("pkg/again.py", "x * 2", "x * 3")), None, None, {"pkg/farther.py"}, None),
 ]
 
 
@@ -128,10 +134,12 @@ async def check_edits(root: Path, server: str, edits, delete: str = "lone.py") -
         assert first == full
         states = [summary(first)]
         for rel, old, new, moved, most in edits:
-            path = root / rel
-            text = path.read_text()
-            assert old in text, (rel, old)
-            path.write_text(text.replace(old, new, 1))
+            # One file, or several in one step: (((file, old, new), ...), None, None, ...)
+            for one, before, after in rel if isinstance(rel, tuple) else ((rel, old, new),):
+                path = root / one
+                text = path.read_text()
+                assert before in text, (one, before)
+                path.write_text(text.replace(before, after, 1))
             incremental, full, asked = await both()
             assert incremental == full, (rel, new)
             now = summary(incremental)

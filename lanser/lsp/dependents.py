@@ -359,21 +359,24 @@ class DependencyGraph:
         if not sources:
             return changed
         importers: dict[str, set[str]] = defaultdict(set)
-        found = set(changed)
+        anything: set[str] = set()  # files that may import anything
         for key in now.items():
             imports = self._outline(key, text_of).imports
             if imports is None:
-                found.add(key[0])  # it may import anything
+                anything.add(key[0])
                 continue
             for target in index.targets(imports):
                 importers[target].add(key[0])
+        # Reached from the sources, through changed files too: a file whose own edit
+        # left its interface alone still passes on what it imports.
+        reached = set(sources)
         frontier = list(sources)
         while frontier:
             for importer in importers.get(frontier.pop(), ()):
-                if importer not in found:
-                    found.add(importer)
+                if importer not in reached:
+                    reached.add(importer)
                     frontier.append(importer)
-        return found
+        return changed | reached | anything
 
     def _index_of(self, names: frozenset[str]) -> ModuleIndex:
         if self._index is None or self._index[0] != names:
