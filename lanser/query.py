@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lanser.errors import UsageError
+from lanser.severities import NAMES
 from lanser.workspace import Workspace
 
 #: Commands that act at a location, and the extra request fields each accepts.
@@ -93,7 +94,7 @@ def run(workspace: Workspace, spec: Any, command: str, args: dict[str, Any], *,
 
 
 def diagnostics_summary(files: list[dict[str, Any]]) -> dict[str, int]:
-    counts = {"error": 0, "warning": 0, "information": 0, "hint": 0, "not_ready": 0}
+    counts = {**dict.fromkeys(NAMES, 0), "not_ready": 0}
     for entry in files:
         if entry["status"] != "ready":
             counts["not_ready"] += 1

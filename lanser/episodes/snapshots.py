@@ -39,7 +39,6 @@ class Snapshot:
         return {"tree": self.tree, "commit": self.commit}
 
 
-
 def identity(tree: str) -> dict[str, str]:
     """The snapshot identity bundles carry for a git tree."""
     return {"kind": "git-tree", "tree": tree}

@@ -35,18 +35,18 @@ and docstrings: protocol members and default values read that), and whether it i
 all simple statements (pyright's "always raises NotImplementedError"). Checker
 directives (``# pyright:``, ``# type:``, ``# mypy:`` comments, but not the
 ``# type: ignore`` and ``# pyright: ignore[...]`` that only silence their own line)
-and imports count wherever they are (imports are what import-cycle checks read across files); other
-comments and blank lines do not (outside strings). Positions are not
-part of an interface: lanser keeps no related locations
+and imports count wherever they are (imports are what import-cycle checks read
+across files); other comments and blank lines do not (outside strings). Positions
+are not part of an interface: lanser keeps no related locations
 (:meth:`lanser.lsp.facts.Normalizer.diagnostics`), so an importer's diagnostics name
 positions in the importer only. Editing inside a closed body, or a comment, the
 common agent edits, re-checks that one file.
 
 **Globals.** A change to *which* files exist changes what every import resolves
 to, so it affects everything (:meth:`DependencyGraph.affected` answers ``None``
-when the two states' files differ). So does an interface change of a file that every module may
-import implicitly (a name in the standard library, which ``builtins`` reaches, or
-``builtins`` itself).
+when the two states' files differ). So does an interface change of a file that
+every module may import implicitly (a name in the standard library, which
+``builtins`` reaches, or ``builtins`` itself).
 
 Only edges out of *unchanged* files matter: a path to a changed file that runs
 through another changed file already reaches that one, so the closure is the same
