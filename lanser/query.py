@@ -41,12 +41,14 @@ def plan(workspace: Workspace, command: str, args: dict[str, Any]) -> Plan:
     if command in POSITIONAL:
         return _positional(workspace, command, args)
     if command == "symbols":
-        path = workspace.relative(workspace.resolve_file(args["path"]))
+        path = workspace.relative(workspace.check_python(
+            workspace.resolve_file(args["path"]), args["path"]))
         return _simple(command, {"op": "symbols", "path": path})
     if command == "workspace-symbols":
         return _simple(command, {"op": "workspace-symbols", "query": args.get("query", "")})
     if command == "diagnostics":
-        paths = [workspace.relative(workspace.resolve_file(p)) for p in args.get("paths") or []]
+        # a folder means its Python files (issue 15, defect 7); sorted, once each
+        paths = sorted({n for p in args.get("paths") or [] for n in workspace.python_paths(p)})
 
         def compose(answers: Answers, server: dict[str, Any]) -> dict[str, Any]:
             out = _wrap(command, answers[0], server)
@@ -62,6 +64,7 @@ def _positional(workspace: Workspace, command: str, args: dict[str, Any]) -> Pla
 
     target = resolve_target(workspace, args["loc"],
                             threshold=workspace.config.confidence_threshold)
+    workspace.check_python(target.path)
     request = {"op": command, "path": workspace.relative(target.path),
                "line": target.position.line, "col": target.position.col}
     request.update({k: args[k] for k in POSITIONAL[command] if k in args})

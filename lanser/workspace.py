@@ -19,6 +19,7 @@ from lanser.errors import MissingFile, OutsideWorkspace, UsageError
 from lanser.positions import SourceText, read_source
 from lanser.roots import find_root
 
+PYTHON_SUFFIXES = (".py", ".pyi")
 #: Directories never walked when the root is not a git repository.
 _SKIP_DIRS = {".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", ".lanser",
               ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox", "build", "dist"}
@@ -74,6 +75,36 @@ class Workspace:
         if not path.is_file():
             raise UsageError(f"{given}: not a regular file", code="not_a_file")
         return path
+
+    def check_python(self, path: Path, given: str | Path | None = None) -> Path:
+        """``path`` itself, when a configured server can read it: a Python file, or any
+        file when ``lanser.toml`` declares a server for another language. A README is
+        not analysed as Python (issue 15, defect 6)."""
+        if path.suffix in PYTHON_SUFFIXES or self._other_languages:
+            return path
+        raise UsageError(f"{given if given is not None else self.relative(path)}: not a "
+                         "Python file (the servers analyse Python; declare a server for "
+                         "another language under [servers.NAME] languages in lanser.toml)",
+                         code="not_python")
+
+    @cached_property
+    def _other_languages(self) -> bool:
+        return any(isinstance(t, dict) and set(t.get("languages", ["python"])) - {"python"}
+                   for t in self.config.servers.values())
+
+    def python_paths(self, given: str | Path) -> list[str]:
+        """The relative Python files ``given`` names: a file (it must be Python), or a
+        folder (its Python files not ignored by git; none is a usage error, not a
+        clean bill)."""
+        path = self.resolve(given)
+        if not path.is_dir():
+            return [self.relative(self.check_python(self.resolve_file(given), given))]
+        prefix = "" if path == self.root else self.relative(path) + "/"
+        found = [n for n in self.python_names() if n.startswith(prefix)]
+        if not found:
+            raise UsageError(f"{given}: no Python files to check in this folder",
+                             code="no_python_files")
+        return found
 
     def relative(self, path: Path) -> str:
         """Workspace-relative path with ``/`` separators (absolute if outside)."""

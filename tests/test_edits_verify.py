@@ -42,7 +42,8 @@ def test_policy_is_validated(workspace) -> None:
     with pytest.raises(ConfigError):
         Settings.from_workspace(Workspace.open(root))
     ok = workspace({"lanser.toml": '[edits]\nrollback_on = "never"\nverify_scope = "workspace"\n'})
-    assert Settings.from_workspace(Workspace.open(ok)) == Settings("never", "workspace", True)
+    assert Settings.from_workspace(Workspace.open(ok)) == \
+        Settings("never", "workspace", True, "rollback")
 
 
 def test_default_verify_sees_an_importer_the_edit_did_not_touch(workspace, cli) -> None:
@@ -63,3 +64,66 @@ def test_default_verify_sees_an_importer_the_edit_did_not_touch(workspace, cli) 
     narrow = cli(["apply", "p.diff", "--verify", "--json"], cwd=root)
     assert narrow.code == 0, narrow.stdout
     assert narrow.json["result"]["status"] == "applied"
+
+
+class _Loaded:
+    """The real service, answering as under load: ``late`` files are "not ready" in
+    the first diagnostics call (the verify's *before* side)."""
+
+    def __init__(self, service, late: set[str]) -> None:
+        self.service, self.late, self.calls = service, late, 0
+
+    def __getattr__(self, name):
+        return getattr(self.service, name)
+
+    async def diagnostics(self, paths=None, **kwargs):
+        from dataclasses import replace
+
+        files = await self.service.diagnostics(paths, **kwargs)
+        self.calls += 1
+        if self.calls > 1:
+            return files
+        return [replace(f, ready=False, diagnostics=()) if f.path in self.late else f
+                for f in files]
+
+
+def _rename_under_load(root, keep):
+    import asyncio
+
+    from lanser.edits import flows
+    from lanser.lsp.registry import get_server
+    from lanser.lsp.service import LanguageService
+
+    ws = Workspace.open(root)
+
+    async def go():
+        async with LanguageService(ws, get_server("basedpyright"), timeout=60,
+                                   track_disk=True) as service:
+            return await flows.rename(ws, get_server("basedpyright"), root / "a.py",
+                                      Position(1, 5), "assist", apply=True, verify=True,
+                                      service=_Loaded(service, {"b.py"}),
+                                      keep_unverified=keep)
+    return asyncio.run(go()).result
+
+
+def test_a_file_not_ready_before_is_compared_on_neither_side(workspace) -> None:
+    """b.py's old error must not count as new because the server was slow on it
+    before the edit (issue 15, defect 3); the verify was incomplete, and says so."""
+    a = "def helper() -> int:\n    return 1\n"
+    b = "from a import helper\n\nvalue: int = helper()\nbad: int = 'x'\n"
+    root = workspace({"a.py": a, "b.py": b}, git_repo=True)
+    kept = _rename_under_load(root, keep=True)
+    assert (kept.status, kept.reason, kept.verified) == ("applied", "unverified", False)
+    assert kept.new_diagnostics == ()
+    assert "b.py" in kept.message and "--timeout" in kept.message
+    assert "assist" in (root / "b.py").read_text()
+
+
+def test_an_incomplete_verify_rolls_back_by_default(workspace, tmp_path) -> None:
+    """A verify that did not happen is not a pass (issue 15, defect 4)."""
+    a = "def helper() -> int:\n    return 1\n"
+    b = "from a import helper\n\nvalue: int = helper()\n"
+    root = workspace({"a.py": a, "b.py": b}, git_repo=True)
+    rolled = _rename_under_load(root, keep=None)
+    assert (rolled.status, rolled.reason) == ("rolled_back", "unverified")
+    assert (root / "a.py").read_text() == a and (root / "b.py").read_text() == b

@@ -135,9 +135,11 @@ def _report(payload: dict[str, Any], message: str, json_mode: bool) -> None:
         emit_json(payload)
     else:
         from rich.console import Console
+        from rich.markup import escape
 
+        # the message is data: "[servers.NAME]" must print as written (issue 15, 11)
         Console(stderr=True, highlight=False, soft_wrap=True).print(
-            f"[bold red]error[/] ({payload['error']['code']}): {message}", markup=True
+            f"[bold red]error[/] ({payload['error']['code']}): {escape(message)}", markup=True
         )
 
 

@@ -30,6 +30,10 @@ LocArg = Annotated[str, typer.Argument(help="path:line:col, path:line, or a sele
 VerifyOpt = Annotated[bool, typer.Option(
     "--verify", help="Compare fresh diagnostics before and after; roll back per "
     "[edits] rollback_on (default: on new errors).")]
+KeepOpt = Annotated[bool | None, typer.Option(
+    "--keep-unverified/--rollback-unverified", show_default=False,
+    help="When --verify cannot finish (the server did not answer in time): keep the "
+    "apply and exit 1, or roll it back (default, or [edits] unverified).")]
 DirtyOpt = Annotated[bool, typer.Option(
     "--allow-dirty", help="Touch files with uncommitted changes.")]
 
@@ -62,6 +66,9 @@ def _render_preview(preview: Any, console: Any) -> None:
 def _render_result(result: Any, console: Any) -> None:
     if result is None:
         console.print("[dim]preview only: nothing written (use --apply to write)[/]")
+    elif result.status == "applied" and result.reason == "unverified":
+        console.print(f"[yellow]applied, NOT verified[/]: {len(result.files)} file(s)")
+        console.print(result.message, markup=False)
     elif result.status == "applied":
         note = " and verified" if result.verified else ""
         console.print(f"[green]applied{note}[/]: {len(result.files)} file(s)")
@@ -79,7 +86,12 @@ def _show(inv: Invocation, outcome: Any) -> int:
         console = _console()
         _render_preview(outcome.preview, console)
         _render_result(outcome.result, console)
-    if outcome.result is not None and outcome.result.status == "rolled_back":
+    return _exit(outcome.result)
+
+
+def _exit(result: Any) -> int:
+    """1 when the apply was rolled back, or kept without the verification asked for."""
+    if result is not None and (result.status == "rolled_back" or result.reason == "unverified"):
         return int(ExitCode.CHECK_FAILED)
     return 0
 
@@ -87,7 +99,8 @@ def _show(inv: Invocation, outcome: Any) -> int:
 @handle_errors
 def rename(loc: LocArg, new_name: Annotated[str, typer.Argument(help="The new name.")],
            do_apply: Annotated[bool, typer.Option("--apply", help="Write the edit.")] = False,
-           verify: VerifyOpt = False, allow_dirty: DirtyOpt = False,
+           verify: VerifyOpt = False, keep_unverified: KeepOpt = None,
+           allow_dirty: DirtyOpt = False,
            root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
            timeout: TimeoutOpt = None) -> int:
     """Rename the symbol at LOC everywhere (server-checked); preview by default."""
@@ -99,7 +112,8 @@ def rename(loc: LocArg, new_name: Annotated[str, typer.Argument(help="The new na
                             threshold=inv.workspace.config.confidence_threshold)
     outcome = run_async(flows.rename(
         inv.workspace, inv.server_spec(), target.path, target.position, new_name,
-        apply=do_apply, verify=verify, allow_dirty=allow_dirty, timeout=inv.request_timeout))
+        apply=do_apply, verify=verify, allow_dirty=allow_dirty, timeout=inv.request_timeout,
+        keep_unverified=keep_unverified))
     return _show(inv, outcome)
 
 
@@ -108,7 +122,8 @@ def actions(loc: LocArg,
             apply_id: Annotated[str | None, typer.Option(
                 "--apply", help="Apply the action with this id (or exact title).",
                 show_default=False)] = None,
-            verify: VerifyOpt = False, allow_dirty: DirtyOpt = False,
+            verify: VerifyOpt = False, keep_unverified: KeepOpt = None,
+            allow_dirty: DirtyOpt = False,
             root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
             timeout: TimeoutOpt = None) -> int:
     """Code actions at LOC, each previewed; --apply ID writes one."""
@@ -122,7 +137,7 @@ def actions(loc: LocArg,
     outcome = run_async(flows.actions(
         inv.workspace, inv.server_spec(), target.path, Span(target.position, target.position),
         choose=apply_id, apply=apply_id is not None, verify=verify, allow_dirty=allow_dirty,
-        timeout=inv.request_timeout))
+        timeout=inv.request_timeout, keep_unverified=keep_unverified))
     if inv.json:
         emit_json(outcome.to_json())
     elif outcome.chosen is None:
@@ -140,10 +155,7 @@ def actions(loc: LocArg,
                 console.print(f"  [red]refused[/]: {escape(action.refusal['message'])}")
     else:
         return _show(inv, outcome.chosen)
-    chosen = outcome.chosen
-    if chosen is not None and chosen.result is not None and chosen.result.status == "rolled_back":
-        return int(ExitCode.CHECK_FAILED)
-    return 0
+    return _exit(outcome.chosen.result if outcome.chosen is not None else None)
 
 
 @handle_errors
@@ -152,7 +164,8 @@ def apply(edit: Annotated[str, typer.Argument(
               "stdin.")],
           check: Annotated[bool, typer.Option(
               "--check", help="Preview only: print the diff, write nothing.")] = False,
-          verify: VerifyOpt = False, allow_dirty: DirtyOpt = False,
+          verify: VerifyOpt = False, keep_unverified: KeepOpt = None,
+          allow_dirty: DirtyOpt = False,
           root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
           timeout: TimeoutOpt = None) -> int:
     """Apply an edit through the safety envelope (jail, stale check, journal, undo)."""
@@ -173,7 +186,7 @@ def apply(edit: Annotated[str, typer.Argument(
         inv.workspace, text, origin=f"apply {Path(edit).name}", apply=not check,
         verify=verify, allow_dirty=allow_dirty,
         spec=inv.server_spec() if verify and not check else None,
-        timeout=inv.request_timeout))
+        timeout=inv.request_timeout, keep_unverified=keep_unverified))
     return _show(inv, outcome)
 
 

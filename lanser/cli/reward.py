@@ -146,3 +146,6 @@ def _show(payload: dict[str, Any]) -> None:
         if payload[side]["resolved"]:
             line += "; resolved"
         console.print(line)
+    for side in ("before", "after"):  # a listed id no test answered: named
+        for nodeid in (payload[side]["tests"] or {}).get("missing", ()):
+            console.print(f"{side}: missing (no such test ran): {nodeid}", markup=False)

@@ -43,6 +43,9 @@ def test(ctx: typer.Context,
              "--p2p", help="A pass-to-pass test id (repeatable).")] = None,
          task: Annotated[Path | None, typer.Option(
              "--task", help="JSON with FAIL_TO_PASS / PASS_TO_PASS lists.")] = None,
+         all_tests: Annotated[bool, typer.Option(
+             "--all-tests", help="With --f2p/--p2p/--task: run the whole suite, not only "
+             "the listed tests (they still grade).")] = False,
          junit: Annotated[Path | None, typer.Option(
              "--junit", help="Also write JUnit XML to FILE.")] = None,
          bundle_out: Annotated[Path | None, typer.Option(
@@ -82,15 +85,18 @@ def test(ctx: typer.Context,
         _show_script(inv, outcome.to_json())
         return 0 if outcome.exit_status == 0 else int(ExitCode.CHECK_FAILED)
 
-    from lanser.runner import Task, grade, run_tests
+    from lanser.runner import Task, grade, run_tests, select_args
 
+    wanted = Task.load(task) if task else Task(tuple(f2p or ()), tuple(p2p or ()))
+    args = tuple(ctx.args)
+    if not all_tests:  # the listed tests are what runs (issue 15, defect 8)
+        args = (*args, *select_args(wanted.f2p, wanted.p2p))
     with _busy(inv, "running tests in a sandbox"):
-        selector = _impact_map(ws, base, tuple(ctx.args), per_test, python) \
+        selector = _impact_map(ws, base, args, per_test, python) \
             if base and not full else None
-        result = run_tests(ws, rev=rev, args=tuple(ctx.args), timeout=per_test,
+        result = run_tests(ws, rev=rev, args=args, timeout=per_test,
                            run_timeout=run_timeout, memory_mb=memory, reruns=reruns,
                            select=selector, python=python)
-    wanted = Task.load(task) if task else Task(tuple(f2p or ()), tuple(p2p or ()))
     graded = grade(result, wanted.f2p, wanted.p2p) if (wanted.f2p or wanted.p2p) else None
     if junit is not None:
         from lanser.runner.junit import write_junit
@@ -182,6 +188,9 @@ def _show(inv: Invocation, payload: dict, output: str) -> None:
         g = payload["grade"]
         console.print(f"resolved: {g['resolved']}  f2p {g['f2p']['passed']}/{g['f2p']['total']}"
                       f"  p2p {g['p2p']['passed']}/{g['p2p']['total']}")
+        for name in ("f2p", "p2p"):
+            for nodeid in g[name]["missing"]:
+                console.print(f"{name} missing (no such test ran): {nodeid}", markup=False)
     for key, value in payload["sandbox"].items():
         if "not isolated" in str(value):
             console.print(f"[yellow]warning[/]: {key}: {value}")

@@ -37,6 +37,7 @@ from lanser.workspace import Workspace
 
 ROLLBACK_POLICIES = ("new_errors", "never")
 VERIFY_SCOPES = ("touched", "workspace")
+UNVERIFIED_POLICIES = ("rollback", "keep")
 
 
 @dataclass(frozen=True)
@@ -52,16 +53,22 @@ class Settings:
     rollback_on: str = "new_errors"
     verify_scope: str = "workspace"
     record: bool = True
+    #: an apply whose verification could not finish: rolled back, or kept (exit 1)
+    unverified: str = "rollback"
 
     @classmethod
     def from_workspace(cls, workspace: Workspace) -> Settings:
         section = workspace.config.section("edits")
         settings = cls(str(section.get("rollback_on", "new_errors")),
                        str(section.get("verify_scope", cls.verify_scope)),
-                       bool(section.get("record", True)))
+                       bool(section.get("record", True)),
+                       str(section.get("unverified", cls.unverified)))
         if settings.rollback_on not in ROLLBACK_POLICIES:
             raise ConfigError(f"[edits] rollback_on = {settings.rollback_on!r}: expected one "
                               f"of {', '.join(ROLLBACK_POLICIES)}")
+        if settings.unverified not in UNVERIFIED_POLICIES:
+            raise ConfigError(f"[edits] unverified = {settings.unverified!r}: expected one "
+                              f"of {', '.join(UNVERIFIED_POLICIES)}")
         if settings.verify_scope not in VERIFY_SCOPES:
             raise ConfigError(f"[edits] verify_scope = {settings.verify_scope!r}: expected "
                               f"one of {', '.join(VERIFY_SCOPES)}")

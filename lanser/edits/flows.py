@@ -66,13 +66,14 @@ class ActionsOutcome:
 
 
 async def _finish(envelope: Envelope, preview: Preview, service: Any, *, apply: bool,
-                  verify: bool) -> Outcome:
+                  verify: bool, keep_unverified: bool | None = None) -> Outcome:
     if not apply:
         return Outcome(preview)
     if verify:
         from lanser.edits.verify import apply_verified
 
-        result = await apply_verified(envelope, preview, service)
+        result = await apply_verified(envelope, preview, service,
+                                      keep_unverified=keep_unverified)
     else:
         result = envelope.apply(preview)
     return Outcome(preview, result, result.to_bundle(envelope.workspace, origin=preview.origin))
@@ -106,7 +107,8 @@ def check_name(path: Path, new_name: str) -> None:
 
 async def rename(workspace: Workspace, spec: Any, path: Path, pos: Position, new_name: str,
                  *, apply: bool = False, verify: bool = False, allow_dirty: bool = False,
-                 timeout: float = 30.0, service: Any = None) -> Outcome:
+                 timeout: float = 30.0, service: Any = None,
+                 keep_unverified: bool | None = None) -> Outcome:
     """Rename the symbol at ``pos`` through the server (prepareRename first)."""
     check_verify(apply, verify)
     check_name(path, new_name)
@@ -118,7 +120,8 @@ async def rename(workspace: Workspace, spec: Any, path: Path, pos: Position, new
         changes = await service.rename(path, pos, new_name)
         preview = envelope.preview(changes, origin=f"rename {workspace.relative(path)}:{pos} "
                                    f"{new_name}", symbols=[f"{old} -> {new_name}"] if old else [])
-        return await _finish(envelope, preview, service, apply=apply, verify=verify)
+        return await _finish(envelope, preview, service, apply=apply, verify=verify,
+                             keep_unverified=keep_unverified)
 
 
 def _word_at(line: str, col: int) -> str:
@@ -135,7 +138,7 @@ def _word_at(line: str, col: int) -> str:
 async def actions(workspace: Workspace, spec: Any, path: Path, span: Span, *,
                   choose: str | None = None, apply: bool = False, verify: bool = False,
                   allow_dirty: bool = False, timeout: float = 30.0,
-                  service: Any = None) -> ActionsOutcome:
+                  service: Any = None, keep_unverified: bool | None = None) -> ActionsOutcome:
     """Code actions at ``span``, each previewed; ``choose`` (id or title) picks one.
 
     An action that also carries a server command is previewed but refused: lanser
@@ -173,7 +176,8 @@ async def actions(workspace: Workspace, spec: Any, path: Path, span: Span, *,
                              code="refused")
         if action.refusal is not None:
             raise _with_command(offered[action.id - 1])
-        chosen = await _finish(envelope, action.preview, service, apply=apply, verify=verify)
+        chosen = await _finish(envelope, action.preview, service, apply=apply, verify=verify,
+                               keep_unverified=keep_unverified)
         return ActionsOutcome(tuple(found), chosen)
 
 
@@ -186,7 +190,8 @@ def _with_command(action: dict[str, Any]) -> EditRefused:
 
 async def apply_file(workspace: Workspace, text: str, *, origin: str, apply: bool = True,
                      verify: bool = False, allow_dirty: bool = False, spec: Any = None,
-                     timeout: float = 30.0, service: Any = None) -> Outcome:
+                     timeout: float = 30.0, service: Any = None,
+                     keep_unverified: bool | None = None) -> Outcome:
     """Preview (and apply) an edit file: WorkspaceEdit JSON, lanser preview, or a diff."""
     check_verify(apply, verify)
     envelope = Envelope(workspace, allow_dirty=allow_dirty)
@@ -202,4 +207,5 @@ async def apply_file(workspace: Workspace, text: str, *, origin: str, apply: boo
     if spec is None and service is None:
         raise UsageError("--verify needs a language server", code="usage")
     async with _service(workspace, spec, timeout, service) as service:
-        return await _finish(envelope, preview, service, apply=True, verify=True)
+        return await _finish(envelope, preview, service, apply=True, verify=True,
+                             keep_unverified=keep_unverified)

@@ -119,7 +119,8 @@ class Side:
             "diagnostics": {"bundle": self.diagnostics["hash"],
                             "summary": diagnostics_summary(self.diagnostics["facts"]["files"])},
             "tests": None if self.tests is None else
-            {"bundle": self.tests["hash"], "summary": self.tests["facts"]["summary"]},
+            {"bundle": self.tests["hash"], "summary": self.tests["facts"]["summary"],
+             "missing": _missing(self.tests, task)},
             "potentials": {k: fraction_text(v) for k, v in sorted(phis.items())},
             "resolved": resolved(self.state, task),
         }
@@ -299,3 +300,12 @@ def _kept_tree(workspace: Workspace, base_tree: str, effects: tuple[Any, ...]) -
 
 
 __all__ = ["SOURCES", "OneShot", "Side", "read_patch", "score"]
+
+
+def _missing(tests: dict[str, Any], task: Task) -> list[str]:
+    """Listed ids no test of the run answered (misspelled, or gone): named, not just
+    counted as failing (issue 15, defect 8). A module that failed to collect answers
+    for its tests."""
+    ran = {t["nodeid"] for t in tests["facts"]["tests"]}
+    return sorted(i for i in {*task.fail_to_pass, *task.pass_to_pass}
+                  if i not in ran and i.split("::", 1)[0] not in ran)

@@ -5,7 +5,9 @@ Read from flags or a JSON task file. The test lists use the runner's reader
 episode --task`` and ``lanser reward --task`` accept the same files: SWE-bench's
 ``FAIL_TO_PASS``/``PASS_TO_PASS`` (lists or JSON-encoded lists) or ``f2p``/``p2p``,
 plus lanser's ``name``, ``targets`` (files the ``targets`` scope looks at) and
-``test_args`` (pytest arguments of every test run).
+``test_args`` (pytest arguments of every test run) and ``select`` (``"listed"``, the
+default: the listed tests are what runs, their ids go into ``test_args`` as
+``--lanser-id=``; ``"all"``: the whole suite runs and the lists only grade).
 """
 
 from __future__ import annotations
@@ -44,8 +46,17 @@ class TaskSpec:
         name = data.get("name", "episode")
         if not isinstance(name, str):
             raise UsageError(f"{path}: 'name' must be a string", code="bad_task")
-        return cls(name, (*_strings(data, "targets", path), *targets), (*file_f2p, *f2p),
-                   (*file_p2p, *p2p), (*_strings(data, "test_args", path), *test_args))
+        select = data.get("select", "listed")
+        if select not in ("listed", "all"):
+            raise UsageError(f"{path}: 'select' is \"listed\" (run the listed tests, the "
+                             "default) or \"all\" (the whole suite)", code="bad_task")
+        f2p, p2p = (*file_f2p, *f2p), (*file_p2p, *p2p)
+        args = (*_strings(data, "test_args", path), *test_args)
+        if select == "listed":  # the listed tests are what runs (issue 15, defect 8)
+            from lanser.runner.run import select_args
+
+            args = (*args, *select_args(f2p, p2p))
+        return cls(name, (*_strings(data, "targets", path), *targets), f2p, p2p, args)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "targets": sorted(set(self.targets)),

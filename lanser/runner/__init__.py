@@ -8,6 +8,7 @@ The library API (sync; the CLI and the reward engine call these)::
     result.to_json()        # the --json shape;  result.bundle(ws) a hashed bundle
     RunResult.from_bundle(b)  # offline: the recorded facts, same grade and credit
     grade(result, f2p, p2p) # SWE-bench style: resolved, ratios, credit
+    select_args(f2p, p2p)   # pytest arguments that run exactly those tests
     run_script(workspace, "script.py")   # checkpoint credit of a non-test program
     ImpactMap.build(workspace, rev=...)  # coverage map for test-impact selection
 
@@ -20,8 +21,9 @@ from lanser.runner.credit import Credit
 from lanser.runner.grading import Task, grade
 from lanser.runner.impact import ImpactMap
 from lanser.runner.outcomes import TestOutcome
-from lanser.runner.run import RunResult, run_tests
+from lanser.runner.run import RunResult, run_tests, select_args
 from lanser.runner.sandbox import Limits, RunnerError
 
 __all__ = ["Credit", "ImpactMap", "Limits", "RunResult", "RunnerError", "ScriptResult", "Task",
-           "TestOutcome", "grade", "run_script", "run_tests"]
+           "TestOutcome", "grade", "run_script", "run_tests",
+           "select_args"]

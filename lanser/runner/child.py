@@ -23,7 +23,8 @@ In order, it:
    process (``RLIMIT_AS``) only where no memory cgroup could be joined;
 7. forks, when it is PID 1 of its namespace, and stays behind as a reaping init;
 8. runs pytest in-process (the plugin, copied under a private module name onto the
-   end of ``sys.path``, is loaded with ``-p``), or a script it instruments and compiles
+   end of ``sys.path``, is handed to pytest as an object; a src layout's ``src/`` goes
+   on ``sys.path`` right after the copy's root), or a script it instruments and compiles
    itself with ``probes.py`` (checkpoint credit), as ``__main__`` with the script's
    folder first on ``sys.path``.
 
@@ -172,14 +173,89 @@ def isolate(spec: dict) -> dict:
 
 def run_pytest(spec: dict, signer) -> int:
     # The parent copied plugin.py to <sandbox>/site/_lanser_pytest_plugin.py (last on
-    # sys.path: the name shadows nothing); importing it here first lets us hand it the
-    # signer, and pytest's ``-p`` finds the same module in sys.modules.
+    # sys.path: the name shadows nothing). It is handed to pytest as an object
+    # (``plugins=``), not by name with ``-p``: a plugin named with ``-p`` but imported
+    # before pytest starts draws "Module already imported so cannot be rewritten",
+    # fatal in a project that turns warnings into errors (issue 15, defect 1).
     import importlib
 
     import pytest
 
-    importlib.import_module(PLUGIN_MODULE).use_signer(signer)
-    return int(pytest.main(["-p", PLUGIN_MODULE, *spec["argv"]]))
+    plugin = importlib.import_module(PLUGIN_MODULE)
+    plugin.use_signer(signer)
+    plugin.use_project(spec["cwd"], project_modules(spec["cwd"]))
+    return int(pytest.main(list(spec["argv"]), plugins=[plugin]))
+
+
+def source_roots(copy: str) -> list[str]:
+    """Where the snapshot's own modules are imported from: the copy's root, and its
+    ``src/`` when that holds Python packages or modules (the src layout). ``src/`` goes
+    on ``sys.path`` so the tests import the revision being scored rather than a copy of
+    the package installed in the interpreter (issue 15, defect 2)."""
+    roots = [copy]
+    src = os.path.join(copy, "src")
+    if _top_level_names(src):
+        roots.append(src)
+    return roots
+
+
+def project_modules(copy: str) -> list[str]:
+    """Top-level module names the snapshot provides: each must be imported from it."""
+    names: set[str] = set()
+    for root in source_roots(copy):
+        names |= _top_level_names(root)
+    return sorted(names | _installed_names(copy))
+
+
+def _installed_names(copy: str) -> set[str]:
+    """Top-level names of the project's own distribution when it is installed in this
+    interpreter (``[project] name`` of the snapshot's pyproject.toml): a layout we do
+    not put on ``sys.path`` ourselves (``lib/pkg``) must not fall back to it unseen."""
+    try:
+        import importlib.metadata
+
+        import tomllib
+
+        with open(os.path.join(copy, "pyproject.toml"), "rb") as fh:
+            name = tomllib.load(fh).get("project", {}).get("name")
+        dist = importlib.metadata.distribution(str(name)) if name else None
+    except Exception:  # no pyproject, no tomllib (< 3.11), not installed, unreadable
+        return set()
+    if dist is None:
+        return set()
+    top = (dist.read_text("top_level.txt") or "").split()
+    for file in dist.files or ():
+        parts = file.parts
+        if len(parts) > 1 and not parts[0].endswith((".dist-info", ".egg-info", ".data")):
+            top.append(parts[0])
+        elif len(parts) == 1 and parts[0].endswith(".py"):
+            top.append(parts[0][:-3])
+    return {n for n in top if n.isidentifier() and not n.startswith("__editable__")}
+
+
+def _top_level_names(folder: str) -> set[str]:
+    """Importable top-level names in ``folder``: ``*.py`` modules, packages (regular
+    or namespace: a folder holding Python files)."""
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return set()
+    names = set()
+    for entry in entries:
+        path = os.path.join(folder, entry)
+        if entry.endswith(".py") and entry[:-3].isidentifier() and os.path.isfile(path):
+            names.add(entry[:-3])
+        elif entry.isidentifier() and os.path.isdir(path) and _holds_python(path):
+            names.add(entry)
+    return names - {"conftest", "setup", "__main__"}
+
+
+def _holds_python(folder: str) -> bool:
+    try:
+        return any(e.endswith(".py") or os.path.isfile(os.path.join(folder, e, "__init__.py"))
+                   for e in os.listdir(folder))
+    except OSError:
+        return False
 
 
 def run_script(spec: dict, signer) -> int:
@@ -253,6 +329,8 @@ def main() -> int:
         _reap_as_init()
     os.chdir(spec["cwd"])
     sys.path[0] = spec["cwd"]  # as ``python -m pytest`` would: the project is importable
+    if spec["mode"] == "pytest":
+        sys.path[1:1] = source_roots(spec["cwd"])[1:]  # src/ before site-packages
     if spec["mode"] == "script":
         return run_script(spec, signer)
     return run_pytest(spec, signer)

@@ -62,6 +62,35 @@ def use_signer(signer: Signer) -> None:
     _SIGNER = signer
 
 
+_PROJECT: tuple[str, tuple[str, ...]] | None = None
+
+
+def use_project(copy: str, names: list[str]) -> None:
+    """The snapshot's folder and its top-level module names: each module of those
+    names must be imported from the snapshot, never from an installed copy."""
+    global _PROJECT
+    _PROJECT = (os.path.realpath(copy), tuple(names))
+
+
+def foreign_imports() -> list[dict[str, str]]:
+    """Modules of the snapshot's own names that were imported from elsewhere (the
+    package installed in the interpreter, an editable install of the original
+    checkout): tests that ran against them did not test the revision."""
+    if _PROJECT is None:
+        return []
+    copy, names = _PROJECT
+    inside = copy + os.sep
+    found = []
+    for name, module in list(sys.modules.items()):
+        if name.partition(".")[0] not in names or module is None:
+            continue
+        file = getattr(module, "__file__", None)
+        places = [file] if file else list(getattr(module, "__path__", None) or ())
+        if places and not any(os.path.realpath(p).startswith(inside) for p in places):
+            found.append({"module": name, "file": str(places[0])})
+    return sorted(found, key=lambda f: f["module"])
+
+
 def _line(record: dict[str, Any]) -> bytes:
     if _SIGNER is not None:
         return _SIGNER.line(record)
@@ -131,6 +160,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Write one JSON line per test event to FILE.")
     group.addoption("--lanser-only", metavar="FILE", default=None,
                     help="Run only the node ids listed (one per line) in FILE.")
+    group.addoption("--lanser-id", metavar="NODEID", action="append", default=None,
+                    help="Run only this node id (repeatable): a task's listed tests.")
     group.addoption("--lanser-skip", metavar="FILE", default=None,
                     help="Deselect the node ids listed (one per line) in FILE.")
     group.addoption("--lanser-coverage", metavar="FILE", default=None,
@@ -189,6 +220,9 @@ class EventLog:
         # one unbuffered O_APPEND write per line: lines from forked processes never mix
         self.file = open(path, "ab", buffering=0)  # noqa: SIM115
         self.only = _read_ids(config.option.lanser_only)
+        listed = getattr(config.option, "lanser_id", None)
+        if listed is not None:  # a restart's listing narrows the task's selection further
+            self.only = set(listed) if self.only is None else self.only & set(listed)
         self.skip = _read_ids(config.option.lanser_skip)
         self.in_call: str | None = None
         self.passed: dict[str, set[int]] = {}
@@ -226,7 +260,15 @@ class EventLog:
             items[:] = keep
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._check_imports()
         self.emit({"e": "collected", "nodeids": [item.nodeid for item in session.items]})
+
+    def _check_imports(self) -> None:
+        foreign = foreign_imports()
+        if foreign:  # the parent refuses to score: nothing after this would mean anything
+            self.emit({"e": "foreign_imports", "modules": foreign[:20]})
+            pytest.exit("lanser: the tests import the project from outside the snapshot",
+                        returncode=3)
 
     def pytest_collectstart(self, collector: pytest.Collector) -> None:
         # the watchdog times module imports, and a directory's conftest import, too
@@ -286,6 +328,9 @@ class EventLog:
         self.emit(record)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        foreign = foreign_imports()  # imported lazily, by a test
+        if foreign:
+            self.emit({"e": "foreign_imports", "modules": foreign[:20]})
         self.emit({"e": "session", "exitstatus": int(exitstatus)})
 
     def _asserts(self, item: pytest.Item, call: pytest.CallInfo) -> dict[str, Any]:

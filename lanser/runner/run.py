@@ -15,6 +15,7 @@ out of the hashed facts (they go in ``provenance``).
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from lanser.errors import UsageError
 from lanser.runner.credit import Credit, flaky_credit, run_credit
-from lanser.runner.outcomes import Folder, TestOutcome, normalize_message
+from lanser.runner.outcomes import Folder, TestOutcome
 from lanser.runner.sandbox import CONFTESTS, ChildRun, Limits, RunnerError, Sandbox
 
 if TYPE_CHECKING:
@@ -155,6 +156,7 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
         if coverage_map is not None:
             extra.append(f"--lanser-coverage={box.dir / 'coverage.json'}")
         user_args = tuple(_rebase(a, root, box.copy) for a in args)
+        extra.extend(_listed_files(user_args, box.copy))
         folder, last = _run_pytest(box, [*extra, *user_args], deadline)
         if coverage_map is not None and (box.dir / "coverage.json").is_file():
             Path(coverage_map).write_bytes((box.dir / "coverage.json").read_bytes())
@@ -192,6 +194,7 @@ def _run_pytest(box: Sandbox, argv: list[str], deadline: float) -> tuple[Folder,
             listing.write_text("".join(n + "\n" for n in only), encoding="utf-8")
             run_argv.append(f"--lanser-only={listing}")
         child = box.run("pytest", [*run_argv, *argv], deadline=deadline)
+        _refuse_foreign_imports(child)
         folder.feed(child.events)
         folder.rejected += child.rejected
         finished = any(e.get("e") == "session" for e in child.events)
@@ -253,16 +256,81 @@ def _run_pytest(box: Sandbox, argv: list[str], deadline: float) -> tuple[Folder,
     raise RunnerError("the test process kept dying without progress")  # pragma: no cover
 
 
+#: the plugin's option naming one test to run (a task's F2P/P2P ids, see ``select_args``)
+ID_OPTION = "--lanser-id="
+
+
+def select_args(*id_lists: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """pytest arguments that run exactly the listed tests (sorted, once each): the
+    plugin deselects every other test, and the runner collects only their files. An id
+    that names no test is simply not run, and grading names it ``missing``."""
+    ids = sorted({i for ids in id_lists for i in ids})
+    return tuple(ID_OPTION + i for i in ids)
+
+
+def _listed_files(args: tuple[str, ...], copy: Path) -> list[str]:
+    """The files of ``--lanser-id`` tests, to collect only those (unless the user
+    named paths to collect): a 3-test task must not collect a 2,000-test suite."""
+    ids = [a[len(ID_OPTION):] for a in args if a.startswith(ID_OPTION)]
+    if not ids or any(_names_path(a, copy) for a in args if not a.startswith("-")):
+        return []
+    files = sorted({i.split("::", 1)[0] for i in ids})
+    return [f for f in files if f and not f.startswith("/") and ".." not in f.split("/")
+            and (copy / f).exists()]
+
+
+def _names_path(arg: str, copy: Path) -> bool:
+    path = arg.split("::", 1)[0]
+    try:
+        return bool(path) and (copy / path).exists()
+    except OSError:
+        return False
+
+
+def _refuse_foreign_imports(child: ChildRun) -> None:
+    """Tests that imported the project from outside the snapshot did not test it:
+    no score is better than a wrong one (issue 15, defect 2)."""
+    for event in child.events:
+        if event.get("e") == "foreign_imports" and event.get("modules"):
+            listed = ", ".join(f"{m.get('module')} from {m.get('file')}"
+                               for m in event["modules"][:5])
+            raise RunnerError(
+                "the tests imported the project's own modules from outside the snapshot "
+                f"being tested ({listed}): their outcomes would not be the revision's. "
+                "Make the snapshot importable from its root or src/ (or set "
+                "[tool.pytest.ini_options] pythonpath), or use --python with an "
+                "interpreter where the project is not installed", code="foreign_imports")
+
+
 def _check_ran(folder: Folder, child: ChildRun, finished: bool) -> None:
     """A run that produced no outcome at all is the runner's failure, not a test's."""
     if folder.done or folder.collected:
         return
-    tail = normalize_message(child.output.strip()[-2000:], folder.roots)
+    tail = _failure_text(child.output, folder.roots)
     if child.returncode == 4:
-        raise UsageError(f"pytest refused the arguments:\n{tail}", code="pytest_usage")
+        raise UsageError(f"pytest refused the arguments: {tail}", code="pytest_usage")
     if not finished or child.returncode == 3:
-        raise RunnerError(f"pytest did not run ({_death(child)}):\n{tail}",
+        raise RunnerError(f"pytest did not run ({_death(child)}): {tail}",
                           code="runner_failed")
+
+
+def _failure_text(output: str, roots: tuple[str, ...]) -> str:
+    """The exception's last line first (what the user needs to see), then the end of
+    the output, cut at its start, never at its end (issue 15, defect 1)."""
+    from lanser.pathtext import scrub_paths
+    from lanser.runner.outcomes import MESSAGE_LIMIT
+
+    text = scrub_paths(output, [(root, "") for root in roots])
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    last = next((line.strip() for line in reversed(lines)
+                 if _EXCEPTION_LINE.match(line.strip())), lines[-1].strip() if lines else "")
+    tail = "\n".join(lines)[-MESSAGE_LIMIT:]
+    return f"{last}\n{tail}" if last and tail != last else tail
+
+
+#: "SomeError: ...", "E   pytest.PytestWarning: ..." (pytest's own error lines)
+_EXCEPTION_LINE = re.compile(r"^(E\s+)?[A-Za-z_][\w.]*(Error|Exception|Warning|Exit|"
+                             r"Interrupt)\b.*")
 
 
 def _rerun(root: Path, rev: str | None, python: str | None, limits: Limits, isolation: str,
