@@ -33,6 +33,13 @@ class Config:
     daemon_idle_timeout: float = 1800.0
     servers: dict[str, dict[str, Any]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+    #: The workspace file the configuration came from (``None``: defaults only).
+    source: str | None = None
+    #: Program-starting settings the workspace file has but the user has not approved
+    #: (``lanser trust``); they were taken out of ``raw`` and ``servers``.
+    untrusted: tuple[str, ...] = ()
+    #: The user-level configuration (:func:`lanser.trust.user_config_dir`): trusted.
+    user: dict[str, Any] = field(default_factory=dict)
 
     def section(self, name: str) -> dict[str, Any]:
         value = self.raw.get(name, {})
@@ -40,10 +47,28 @@ class Config:
             raise ConfigError(f"[{name}] in the lanser configuration must be a table")
         return value
 
+    def program(self, section: str, key: str) -> Any:
+        """A setting that starts a program (``[runner] python``): from the workspace file
+        when the user approved it, else from the user's config; ``None`` when neither
+        sets it. Raises :class:`~lanser.trust.UntrustedConfig` when only an unapproved
+        workspace file does."""
+        from lanser.trust import refusal
+
+        value = self.raw.get(section, {}).get(key) if isinstance(
+            self.raw.get(section), dict) else None
+        if value is None:
+            user = self.user.get(section)
+            value = user.get(key) if isinstance(user, dict) else None
+        if value is None and f"{section}.{key}" in self.untrusted:
+            raise refusal(f"{section}.{key}", self.source or CONFIG_FILE)
+        return value
+
 
 def load_config(root: Path) -> Config:
     """Read the configuration of the workspace at ``root`` (defaults when there is none)."""
-    raw = _read_raw(root)
+    source, raw = _read_source(root)
+    raw, untrusted = _gate_programs(source, raw)
+    user = _read_user()
     try:
         return Config(
             server=str(raw.get("server", "basedpyright")),
@@ -53,21 +78,67 @@ def load_config(root: Path) -> Config:
             ),
             auto_daemon=bool(raw.get("auto_daemon", False)),
             daemon_idle_timeout=float(raw.get("daemon_idle_timeout", 1800.0)),
-            servers=dict(raw.get("servers", {})),
+            servers={**_servers(user), **_servers(raw)},
             raw=raw,
+            source=None if source is None else source.name,
+            untrusted=untrusted,
+            user=user,
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"invalid lanser configuration: {exc}") from None
 
 
 def _read_raw(root: Path) -> dict[str, Any]:
+    return _read_source(root)[1]
+
+
+def _read_source(root: Path) -> tuple[Path | None, dict[str, Any]]:
+    """The workspace file the configuration is read from, and its lanser table."""
     own = root / CONFIG_FILE
     if own.is_file():
-        return _parse(own)
+        return own, _parse(own)
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
-        return _parse(pyproject).get("tool", {}).get("lanser", {})
-    return {}
+        table = _parse(pyproject).get("tool", {}).get("lanser", {})
+        if not isinstance(table, dict):
+            raise ConfigError("pyproject.toml: [tool.lanser] must be a table")
+        return (pyproject if table else None), table
+    return None, {}
+
+
+def _servers(raw: dict[str, Any]) -> dict[str, Any]:
+    servers = raw.get("servers", {})
+    if not isinstance(servers, dict):
+        raise ConfigError("[servers] in the lanser configuration must be a table")
+    return dict(servers)
+
+
+def _gate_programs(source: Path | None, raw: dict[str, Any]
+                   ) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """``raw`` without the program-starting settings the user has not approved
+    (SECURITY.md): each ``[servers.NAME]`` becomes a marker the registry refuses to
+    start, and ``[runner] python`` is dropped; returns them by name."""
+    from lanser.trust import UNTRUSTED, content_digest, is_trusted, program_settings
+
+    found = program_settings(raw)
+    if source is None or not found or is_trusted(source, content_digest(raw)):
+        return raw, ()
+    gated = dict(raw)
+    if isinstance(raw.get("servers"), dict):
+        gated["servers"] = {name: {UNTRUSTED: source.name} for name in raw["servers"]}
+    for setting in found:
+        section, _, key = setting.partition(".")
+        if section != "servers":
+            gated[section] = {k: v for k, v in raw[section].items() if k != key}
+    return gated, tuple(found)
+
+
+def _read_user() -> dict[str, Any]:
+    """The user-level ``config.toml`` (trusted: only the user writes it), or {}."""
+    from lanser.trust import USER_CONFIG, user_config_dir
+
+    path = user_config_dir() / USER_CONFIG
+    return _parse(path) if path.is_file() else {}
 
 
 def _parse(path: Path) -> dict[str, Any]:

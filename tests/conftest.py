@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,21 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "lanser-tests", "GIT_COMMITTER_EMAIL": "tests@lanser.invalid",
     "GIT_CONFIG_NOSYSTEM": "1", "HOME": os.environ.get("HOME", "/tmp"),
 }
+# The user's lanser config dir (approvals of `lanser trust`, config.toml): a fresh one
+# for the run, never the real user's; CLI subprocesses inherit it.
+os.environ["LANSER_CONFIG_DIR"] = tempfile.mkdtemp(prefix="lanser-test-config-")
+
+
+def trust(root: Path) -> None:
+    """Approve ``root``'s lanser config, as the user would with `lanser trust`."""
+    from lanser.errors import ConfigError
+    from lanser.trust import trust_workspace, workspace_status
+
+    try:
+        if workspace_status(root)["file"] is not None:
+            trust_workspace(root)
+    except ConfigError:
+        pass  # a test of a broken config: there is nothing to approve
 
 
 def write_files(root: Path, files: dict[str, str | bytes]) -> Path:
@@ -73,12 +89,15 @@ def workspace(tmp_path: Path) -> Callable[[dict[str, str | bytes]], Path]:
     """A factory: files -> a workspace directory (not a git repo)."""
     counter = iter(range(1000))
 
-    def make(files: dict[str, str | bytes], *, git_repo: bool = False) -> Path:
+    def make(files: dict[str, str | bytes], *, git_repo: bool = False,
+             trusted: bool = True) -> Path:
         root = tmp_path / f"ws{next(counter)}"
         root.mkdir()
         write_files(root, files)
         if git_repo:
             init_repo(root)
+        if trusted and ("lanser.toml" in files or "pyproject.toml" in files):
+            trust(root.resolve())  # the test's config is the user's own (`lanser trust`)
         return root.resolve()
 
     return make

@@ -14,6 +14,7 @@ from lanser.lsp.registry import get_server
 from lanser.lsp.service import LanguageService
 from lanser.positions import Position
 from lanser.workspace import Workspace
+from tests.conftest import trust
 
 STUB = Path(__file__).parent / "servers" / "stub_server.py"
 SOURCE = "def compute() -> int:\n    return 1\n\n\nvalue = compute()\n"
@@ -26,6 +27,7 @@ def stub_config(mode: str) -> str:
 
 def stub_service(root: Path, mode: str, *, timeout: float = 30.0) -> LanguageService:
     (root / "lanser.toml").write_text(stub_config(mode))
+    trust(root)
     ws = Workspace.open(root)
     return LanguageService(ws, get_server("stub", ws.config.servers), timeout=timeout)
 

@@ -168,6 +168,9 @@ def test_without_namespaces_the_result_says_not_isolated(workspace):
     assert outcomes(result) == {"test_a.py::test_a": ("passed", "teardown")}
     assert "not isolated" in result.isolation["network"]
     assert "not isolated" in result.isolation["filesystem"]
+    # the parts issue 17 added say so too, rather than being silently skipped
+    for key in ("devices", "proc"):
+        assert "not isolated" in result.isolation[key], key
 
 
 def test_output_is_bounded(workspace):

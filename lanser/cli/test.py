@@ -75,7 +75,9 @@ def test(ctx: typer.Context,
     run_timeout = run_timeout if run_timeout is not None else \
         float(section.get("run_timeout", 1800.0))
     memory = memory if memory is not None else int(section.get("memory_mb", 4096))
-    python = python or section.get("python")
+    # The interpreter: the command line's, else an approved config's (lanser trust),
+    # else the user's; never one an unapproved workspace file names (SECURITY.md).
+    python = python or ws.config.program("runner", "python")
     if script is not None:
         from lanser.runner.checkpoint import run_script
 

@@ -24,6 +24,14 @@ The defaults (:data:`DEFAULT_DENY`) keep edits off secrets, lock files and
 ``lanser.toml`` (an edit must not lift its own deny list);
 ``[edits] deny = [...]`` adds globs, ``[edits] default_deny = false`` drops the
 defaults.
+
+Configuration is protected apart (issue 17): what decides how an edit is checked
+and graded — lanser's own config, the servers' and pytest's (:data:`CONFIG_DENY`,
+and the tables :data:`PROTECTED_TABLES` of any ``pyproject.toml``) — is denied
+unless ``[edits] protect_config = false``, a switch that itself lives only in
+protected files. An edit may change the rest of a pyproject.toml
+(:meth:`Jail.check_content` compares the protected tables before and after; a
+file that does not parse as TOML on either side counts as changed).
 """
 
 from __future__ import annotations
@@ -48,6 +56,14 @@ DEFAULT_DENY = (
     "lanser.toml",
 )
 
+#: Files that configure lanser, the language servers and pytest: an edit that could
+#: change them could change how it is itself checked and graded. Denied unless
+#: ``[edits] protect_config = false`` (see SECURITY.md).
+CONFIG_DENY = ("lanser.toml", "pyrightconfig.json", "pytest.ini", ".pytest.ini", "tox.ini",
+               "setup.cfg", "conftest.py")
+#: Tables of a ``pyproject.toml`` no edit may change (the rest of the file it may).
+PROTECTED_TABLES = ("tool.lanser", "tool.pytest", "tool.pyright", "tool.basedpyright")
+
 #: Directory names no edit may enter.
 FORBIDDEN_DIRS = (".git", ".lanser")
 
@@ -62,9 +78,11 @@ class Target:
 
 
 class Jail:
-    def __init__(self, root: Path, deny: Iterable[str] = DEFAULT_DENY) -> None:
+    def __init__(self, root: Path, deny: Iterable[str] = DEFAULT_DENY, *,
+                 protect_config: bool = True) -> None:
         self.root = root
         self.deny = tuple(deny)
+        self.protect_config = protect_config
 
     @classmethod
     def for_workspace(cls, workspace: Workspace) -> Jail:
@@ -73,7 +91,22 @@ class Jail:
         if not isinstance(extra, list) or not all(isinstance(g, str) for g in extra):
             raise ConfigError("[edits] deny must be a list of glob strings")
         base = DEFAULT_DENY if section.get("default_deny", True) else ()
-        return cls(workspace.root, (*base, *extra))
+        protect = section.get("protect_config", True)
+        if not isinstance(protect, bool):
+            raise ConfigError("[edits] protect_config must be true or false")
+        return cls(workspace.root, (*base, *extra), protect_config=protect)
+
+    def check_content(self, rel: str, before: bytes | None, after: bytes | None) -> None:
+        """Refuse an edit of ``rel`` from ``before`` to ``after`` bytes that changes a
+        protected table of a ``pyproject.toml`` (:data:`PROTECTED_TABLES`)."""
+        if not self.protect_config or rel.rsplit("/", 1)[-1].lower() != "pyproject.toml":
+            return
+        old, new = _protected_tables(before), _protected_tables(after)
+        for table in PROTECTED_TABLES:
+            if old.get(table) != new.get(table):
+                raise Denied(f"{rel}: the edit changes [{table}], configuration that "
+                             "decides how edits are checked and graded (SECURITY.md; "
+                             "[edits] protect_config)", path=rel, rule=f"[{table}]")
 
     def check(self, given: str) -> Target:
         """Jail one path named by an edit (relative to the root, or absolute)."""
@@ -119,6 +152,10 @@ class Jail:
             if forbidden in lowered:
                 raise Denied(f"{shown}: edits may not touch {forbidden}/", path=given)
         name = lowered[-1]
+        if self.protect_config and name in CONFIG_DENY:
+            raise Denied(f"{shown}: a configuration file, protected from edits (it decides "
+                         "how edits are checked and graded; SECURITY.md, [edits] "
+                         "protect_config)", path=given, rule=name)
         for glob in self.deny:
             subject = "/".join(lowered) if "/" in glob else name
             if fnmatch.fnmatchcase(subject, glob.lower()):
@@ -130,3 +167,27 @@ def outside_name(root: Path, target: str | Path) -> str:
     """``<outside>/`` and ``target`` below the deepest directory it shares with ``root``."""
     common = os.path.commonpath([root.as_posix(), Path(target).as_posix()])
     return "<outside>/" + posixpath.relpath(Path(target).as_posix(), common)
+
+
+def _protected_tables(data: bytes | None) -> dict[str, object]:
+    """The :data:`PROTECTED_TABLES` of a pyproject.toml's bytes (absent ones omitted);
+    a file that does not parse maps every table to its bytes' hash."""
+    if data is None:
+        return {}
+    from lanser.config import tomllib
+
+    try:
+        parsed: object = tomllib.loads(data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        import hashlib
+
+        digest = hashlib.sha256(data).hexdigest()
+        return {table: ("unparsable", digest) for table in PROTECTED_TABLES}
+    found: dict[str, object] = {}
+    for table in PROTECTED_TABLES:
+        value = parsed
+        for part in table.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None:
+            found[table] = value
+    return found

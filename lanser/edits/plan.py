@@ -186,6 +186,8 @@ def plan(jail: Jail, changes: Iterable[FileChange], *, origin: str,
     for change in changes:
         planner.play(change)
     effects = planner.effects()
+    for effect in effects:
+        jail.check_content(effect.path, effect.before, effect.after)
     if not effects:
         raise UsageError("the edit changes nothing", code="empty_edit")
     diff = "".join(unified_diff(e) for e in effects)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lanser.errors import ConfigError, ServerUnavailable, UsageError
+from lanser.trust import UNTRUSTED, refusal
 
 #: basedpyright and pyright are pinned to a type-checking mode so that their answers
 #: mean the same thing everywhere (basedpyright's default rule set is stricter).
@@ -57,6 +58,9 @@ class ServerSpec:
     #: Configuration the server reads at start (``path`` or ``path:toml.table``,
     #: relative to the root): a warm server is restarted when its content changes.
     config_files: tuple[str, ...] = ()
+    #: The workspace file that declares this server without the user's approval
+    #: (``lanser trust``): it is listed, never started.
+    untrusted: str | None = None
 
     def installed_version(self) -> str | None:
         if self.package is None:
@@ -94,6 +98,8 @@ def _script(name: str) -> str | None:
 
 
 def resolve_command(spec: ServerSpec) -> list[str]:
+    if spec.untrusted is not None:
+        raise refusal(f"servers.{spec.name}.command", spec.untrusted)
     argv: list[str] = []
     for part in spec.command:
         if part == "{node}":
@@ -204,6 +210,10 @@ def all_servers(configured: dict[str, dict[str, Any]] | None = None) -> dict[str
     """Built-in servers plus those declared in the configuration, by name."""
     servers = dict(BUILTIN)
     for name, table in sorted((configured or {}).items()):
+        if isinstance(table, dict) and UNTRUSTED in table:  # see lanser.config
+            servers[name] = ServerSpec(name=name, command=(), builtin=False,
+                                       untrusted=str(table[UNTRUSTED]))
+            continue
         if not isinstance(table, dict) or not table.get("command"):
             raise ConfigError(f"[servers.{name}] needs a command = [...]")
         command = table["command"]
@@ -232,4 +242,7 @@ def get_server(name: str, configured: dict[str, dict[str, Any]] | None = None) -
             f"unknown server {name!r}; known: {', '.join(sorted(servers))}",
             code="unknown_server",
         )
-    return servers[name]
+    spec = servers[name]
+    if spec.untrusted is not None:
+        raise refusal(f"servers.{name}.command", spec.untrusted)
+    return spec

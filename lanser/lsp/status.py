@@ -6,6 +6,7 @@ from typing import Any
 
 from lanser.errors import ServerUnavailable
 from lanser.lsp.registry import ServerSpec
+from lanser.trust import UntrustedConfig
 
 
 def server_table(servers: dict[str, ServerSpec], default: str) -> list[dict[str, Any]]:
@@ -15,7 +16,7 @@ def server_table(servers: dict[str, ServerSpec], default: str) -> list[dict[str,
         try:
             command = spec.resolved_command()
             available, reason = True, None
-        except ServerUnavailable as exc:
+        except (ServerUnavailable, UntrustedConfig) as exc:
             command, available, reason = list(spec.command), False, exc.message
         installed = spec.installed_version()
         rows.append({

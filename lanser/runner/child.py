@@ -22,7 +22,9 @@ In order, it:
 6. sets resource limits: core dumps off, file size, and the address space of each
    process (``RLIMIT_AS``) only where no memory cgroup could be joined;
 7. forks, when it is PID 1 of its namespace, and stays behind as a reaping init;
-8. runs pytest in-process (the plugin, copied under a private module name onto the
+8. execs the run's interpreter (``spec["python"]``, when it is not this one) on this
+   script's second stage: a program the user named starts only inside, isolated;
+9. runs pytest in-process (the plugin, copied under a private module name onto the
    end of ``sys.path``, is handed to pytest as an object; a src layout's ``src/`` goes
    on ``sys.path`` right after the copy's root), or a script it instruments and compiles
    itself with ``probes.py`` (checkpoint credit), as ``__main__`` with the script's
@@ -48,7 +50,15 @@ PROBES_MODULE = "_lanser_probes"
 
 # <linux/mount.h>
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC = 32, 4096, 16384
+MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC = 32, 4096, 8192, 16384
+#: The devices a private /dev holds (bound from the host's), and its symlinks.
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+             "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"}
+#: Size of the private /dev/shm (it counts against the memory limit too).
+SHM_SIZE = "64m"
+#: Parts of a fresh /proc bound read-only: kernel knobs a uid-0 test could still write.
+PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
 MS_NOATIME, MS_NODIRATIME, MS_RELATIME, MS_STRICTATIME = 1024, 2048, 1 << 21, 1 << 24
 _FLAG_NAMES = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC,
                "noatime": MS_NOATIME, "nodiratime": MS_NODIRATIME,
@@ -65,10 +75,50 @@ def _emit(events: str, signer, record: dict) -> None:
         os.close(fd)
 
 
-def _mount(source: str | None, target: str, flags: int) -> None:
-    if _LIBC.mount(source and source.encode(), target.encode(), None, flags, None) != 0:
+def _mount(source: str | None, target: str, flags: int, fstype: str | None = None,
+           data: str | None = None) -> None:
+    if _LIBC.mount(source and source.encode(), target.encode(), fstype and fstype.encode(),
+                   flags, data and data.encode()) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"mount {target}: {os.strerror(err)}")
+
+
+def _private_dev(sandbox: str) -> None:
+    """A fresh /dev: a tmpfs with the host's :data:`DEVICES` bound in, the usual
+    symlinks, and a private /dev/shm; moved over the host's /dev, then read-only."""
+    staging = os.path.join(sandbox, "dev")
+    os.mkdir(staging, 0o755)
+    _mount("tmpfs", staging, MS_NOSUID | MS_NOEXEC, "tmpfs", "mode=755,size=1m")
+    for name in DEVICES:
+        if not os.path.exists("/dev/" + name):
+            continue
+        node = os.path.join(staging, name)
+        open(node, "w").close()
+        try:
+            _mount("/dev/" + name, node, MS_BIND)
+        except OSError:
+            os.unlink(node)  # tty without a terminal, say: absent rather than fake
+    for name, target in DEV_LINKS.items():
+        os.symlink(target, os.path.join(staging, name))
+    shm = os.path.join(staging, "shm")
+    os.mkdir(shm, 0o1777)
+    _mount("tmpfs", shm, MS_NOSUID | MS_NODEV | MS_NOEXEC, "tmpfs",
+           f"mode=1777,size={SHM_SIZE}")
+    _mount(staging, "/dev", MS_MOVE)
+    _mount(None, "/dev", MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
+
+
+def _private_proc() -> None:
+    """A /proc of this PID namespace only (no host command lines), with the kernel's
+    knobs (:data:`PROC_READ_ONLY`) bound read-only. Call as PID 1 of a new namespace."""
+    _mount("proc", "/proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "proc")
+    for name in PROC_READ_ONLY:
+        path = "/proc/" + name
+        if not os.path.exists(path):
+            continue
+        _mount(path, path, MS_BIND | MS_REC)
+        _mount(None, path, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
+               | MS_NOEXEC)
 
 
 def _mounts() -> list[tuple[str, int]]:
@@ -131,7 +181,7 @@ def _limit(kind: int, value: int) -> None:
 def isolate(spec: dict) -> dict:
     """Apply the isolation ``spec`` asks for; return what actually took effect."""
     done = {"network": False, "filesystem": False, "capabilities": False, "max_procs": None,
-            "memory": "rlimit"}
+            "memory": "rlimit", "devices": False, "proc": False, "sys": False}
     joined = []
     for path in spec.get("cgroups") or ():
         try:  # first: once the host is read-only and capabilities gone, it cannot be left
@@ -157,6 +207,19 @@ def isolate(spec: dict) -> dict:
             done["filesystem"] = True
         except OSError as exc:
             print(f"lanser sandbox: read-only remount failed: {exc}", file=sys.stderr)
+        # Each step below is reported apart: a platform refusing one keeps the others.
+        try:
+            _private_dev(spec["sandbox"])
+            done["devices"] = True
+        except OSError as exc:
+            print(f"lanser sandbox: private /dev failed: {exc}", file=sys.stderr)
+        if os.getpid() == 1:  # our own PID namespace: a /proc that shows only it
+            try:
+                _private_proc()
+                done["proc"] = True
+            except OSError as exc:
+                print(f"lanser sandbox: private /proc failed: {exc}", file=sys.stderr)
+        done["sys"] = bool(os.statvfs("/sys").f_flag & os.ST_RDONLY)
     if spec.get("drop_caps"):
         try:
             _drop_capabilities()
@@ -315,6 +378,21 @@ def _reap_as_init() -> None:
     os._exit(status)
 
 
+def _exec_interpreter(python: str, key: bytes) -> None:
+    """Replace this (isolated) process by the run's interpreter running this script's
+    second stage; the key travels through a fresh inherited pipe. Never returns."""
+    read, write = os.pipe()
+    os.write(write, key)
+    os.close(write)
+    os.set_inheritable(read, True)
+    argv = [python, os.path.abspath(__file__), sys.argv[1], "--stage2", str(read)]
+    try:
+        os.execv(python, argv)
+    except OSError as exc:
+        print(f"lanser sandbox: cannot start {python}: {exc}", file=sys.stderr)
+        os._exit(127)
+
+
 def main() -> int:
     with open(sys.argv[1], encoding="utf-8") as fh:
         spec = json.load(fh)
@@ -322,11 +400,20 @@ def main() -> int:
     import importlib
 
     channel = importlib.import_module(CHANNEL_MODULE)
-    signer = channel.Signer(channel.read_key(int(spec["key_fd"])))
-    done = isolate(spec)
-    _emit(spec["events"], signer, {"e": "isolation", **done})
-    if os.getpid() == 1:
-        _reap_as_init()
+    stage2 = len(sys.argv) > 3 and sys.argv[2] == "--stage2"
+    key = channel.read_key(int(sys.argv[3] if stage2 else spec["key_fd"]))
+    signer = channel.Signer(key)
+    if not stage2:
+        done = isolate(spec)
+        _emit(spec["events"], signer, {"e": "isolation", **done})
+        if os.getpid() == 1:
+            _reap_as_init()
+        python = spec.get("python")
+        # The run's interpreter (the user's choice) starts only now: inside the
+        # namespaces, after the remount and the capability drop (issue 17).
+        if python and os.path.realpath(python) != os.path.realpath(sys.executable):
+            _exec_interpreter(python, key)
+    del key
     os.chdir(spec["cwd"])
     sys.path[0] = spec["cwd"]  # as ``python -m pytest`` would: the project is importable
     if spec["mode"] == "pytest":

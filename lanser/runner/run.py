@@ -396,6 +396,11 @@ def _isolation(box: Sandbox, child: ChildRun, rejected: int) -> dict[str, Any]:
             "processes": ("pid namespace" if "--pid" in box.prefix else "process tree")
             + (f", at most {done['max_procs']}" if done.get("max_procs") else ", no count limit"),
             "capabilities": "dropped" if done.get("capabilities") else "kept",
+            "devices": ("private /dev (null, zero, full, random, urandom, tty; own /dev/shm)"
+                        if done.get("devices") else "host /dev (not isolated)"),
+            "proc": ("private /proc (own PID namespace; /proc/sys read-only)"
+                     if done.get("proc") else "host /proc (not isolated)"),
+            "sys": "read-only" if done.get("sys") else "writable (not isolated)",
             "memory": (f"{box.limits.memory_mb} MiB for the whole process tree (cgroup)"
                        if done.get("memory") == "cgroup" else
                        f"{box.limits.memory_mb} MiB of address space per process (RLIMIT_AS)"),

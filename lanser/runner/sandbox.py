@@ -157,6 +157,10 @@ class Sandbox:
         self.root = root
         self.rev = rev
         self.python = python or sys.executable
+        found = shutil.which(self.python)
+        if found is None:
+            raise RunnerError(f"cannot start {self.python}: not an executable file")
+        self.python = os.path.abspath(found)
         self.limits = limits
         self.prefix = isolation_prefix(isolation)
         self.dir = Path(tempfile.mkdtemp(prefix="lanser-run-")).resolve()
@@ -236,7 +240,8 @@ class Sandbox:
                 "pids_limited": self.cgroups.pids, "memory_cgroup": self.cgroups.memory,
                 "max_procs": self.limits.max_procs,
                 "memory_bytes": self.limits.memory_mb << 20,
-                "file_bytes": self.limits.file_mb << 20, **(extra or {})}
+                "file_bytes": self.limits.file_mb << 20, "python": self.python,
+                **(extra or {})}
         key = os.urandom(KEY_BYTES)  # fresh per child: lines of one never verify in another
         key_read, key_write = os.pipe()
         os.write(key_write, key)
@@ -249,7 +254,8 @@ class Sandbox:
                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "NO_COLOR": "1",
                "COLUMNS": "120", "LANSER_SANDBOX": self.token}
         try:
-            proc = subprocess.Popen([*self.prefix, self.python, str(CHILD), str(spec_path)],
+            # lanser's own interpreter isolates; the run's starts inside (child.py step 8).
+            proc = subprocess.Popen([*self.prefix, sys.executable, str(CHILD), str(spec_path)],
                                     cwd=self.copy, env=env, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     start_new_session=True, pass_fds=(key_read,))
