@@ -43,6 +43,7 @@ COMMAND_MODULES = (
     "lanser.cli.episode",
     "lanser.cli.daemon",
     "lanser.cli.demo",
+    "lanser.cli.ci",
 )
 
 for _name in COMMAND_MODULES:
