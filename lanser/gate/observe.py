@@ -65,6 +65,10 @@ def resolve(workspace: Workspace, rev: str) -> End:
         commit = snapshots.git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
         tree = snapshots.git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{tree}}")
     except LanserError:
+        if rev == "HEAD" and not snapshots.git(root, "rev-list", "-n", "1", "--all"):
+            # The first commit of a repository (a pre-commit hook's base): nothing yet.
+            empty = snapshots.git(root, "hash-object", "-t", "tree", "-w", "--stdin", input="")
+            return _wrapped(root, rev, empty)
         raise UsageError(f"{rev!r} is not a revision of {root}", code="bad_rev") from None
     return End(rev, commit, tree)
 
