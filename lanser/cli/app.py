@@ -44,6 +44,7 @@ COMMAND_MODULES = (
     "lanser.cli.daemon",
     "lanser.cli.demo",
     "lanser.cli.trust",
+    "lanser.cli.ci",
 )
 
 for _name in COMMAND_MODULES:

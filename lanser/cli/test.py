@@ -128,37 +128,16 @@ def _busy(inv: Invocation, what: str):
 
 
 def _impact_map(ws, base: str, args: tuple[str, ...], per_test: float, python: str | None):
-    import subprocess
+    from lanser.runner.impact import cached_map
 
-    from lanser.runner.impact import ImpactMap
-
-    tree = subprocess.run(["git", "rev-parse", f"{base}^{{tree}}"], cwd=ws.root,
-                          capture_output=True, text=True, check=False).stdout.strip()
-    from lanser.errors import UsageError
-
-    if not tree:
-        raise UsageError(f"--base {base}: not a revision of {ws.root}", code="bad_rev")
-    path = ws.state_dir / "impact" / f"{impact_key(tree, args, python)}.json"
-    found = ImpactMap.load(path)
-    if found is None:
-        found = ImpactMap.build(ws, rev=base, args=args, timeout=per_test, python=python)
-        found.save(path)
-    return found
+    return cached_map(ws, base, args=args, timeout=per_test, python=python)
 
 
 def impact_key(tree: str, args: tuple[str, ...], python: str | None) -> str:
-    """The cache key of a coverage map: the base tree, the pytest arguments (a map
-    built on a filtered run knows nothing of the tests it did not run) and the
-    interpreter as named (a venv's ``python`` links to the system one but has other
-    packages: other outcomes and coverage)."""
-    import os
-    import sys
+    """:func:`lanser.runner.impact.impact_key` (imported late: ``--help`` stays fast)."""
+    from lanser.runner.impact import impact_key as key
 
-    from lanser.canonical import content_hash
-
-    interpreter = os.path.abspath(python or sys.executable)
-    return content_hash({"tree": tree, "args": list(args), "python": interpreter}
-                        ).removeprefix("sha256:")[:32]
+    return key(tree, args, python)
 
 
 def _show(inv: Invocation, payload: dict, output: str) -> None:

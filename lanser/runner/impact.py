@@ -47,6 +47,8 @@ class ImpactMap:
     outcomes: dict[str, TestOutcome] = field(default_factory=dict)
     #: test files that failed to collect at the base: always collected again
     broken: list[str] = field(default_factory=list)
+    #: built by this process just now (not loaded from the cache): its outcomes are fresh
+    fresh: bool = field(default=False, compare=False)
 
     @classmethod
     def build(cls, workspace: Any, *, rev: str | None = None, args: tuple[str, ...] = (),
@@ -141,6 +143,43 @@ class ImpactMap:
                        list(data.get("broken", [])))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
+
+
+def impact_key(tree: str, args: tuple[str, ...], python: str | None) -> str:
+    """The cache key of a coverage map: the base tree, the pytest arguments (a map
+    built on a filtered run knows nothing of the tests it did not run) and the
+    interpreter as named (a venv's ``python`` links to the system one but has other
+    packages: other outcomes and coverage)."""
+    import sys
+
+    from lanser.canonical import content_hash
+
+    interpreter = os.path.abspath(python or sys.executable)
+    return content_hash({"tree": tree, "args": list(args), "python": interpreter}
+                        ).removeprefix("sha256:")[:32]
+
+
+def cached_map(workspace: Any, base: str, *, args: tuple[str, ...] = (),
+               timeout: float = 60.0, python: str | None = None) -> ImpactMap:
+    """The coverage map of revision ``base``, built once and kept under
+    ``.lanser/impact/`` (``lanser test --base`` and ``lanser ci`` share it).
+    ``fresh`` on the map says whether this call built it."""
+    import subprocess
+
+    from lanser.errors import UsageError
+
+    tree = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{base}^{{tree}}"],
+                          cwd=workspace.root, capture_output=True, text=True,
+                          check=False).stdout.strip()
+    if not tree:
+        raise UsageError(f"--base {base}: not a revision of {workspace.root}", code="bad_rev")
+    path = workspace.state_dir / "impact" / f"{impact_key(tree, args, python)}.json"
+    found = ImpactMap.load(path)
+    if found is None:
+        found = ImpactMap.build(workspace, rev=base, args=args, timeout=timeout, python=python)
+        found.save(path)
+        found.fresh = True
+    return found
 
 
 def _closure(module: str, imports: dict[str, list[str]]) -> set[str]:
