@@ -15,7 +15,9 @@ out of the hashed facts (they go in ``provenance``).
 
 from __future__ import annotations
 
+import json
 import re
+import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from lanser.errors import UsageError
 from lanser.runner.credit import Credit, flaky_credit, run_credit
+from lanser.runner.impact import ImpactMap
 from lanser.runner.outcomes import Folder, TestOutcome
 from lanser.runner.sandbox import CONFTESTS, ChildRun, Limits, RunnerError, Sandbox
 
 if TYPE_CHECKING:
-    from lanser.runner.impact import ImpactMap
     from lanser.workspace import Workspace
 
 #: Options lanser always adds: every module collected even when one fails to import
@@ -407,6 +409,42 @@ def _isolation(box: Sandbox, child: ChildRun, rejected: int) -> dict[str, Any]:
             "memory_mb": box.limits.memory_mb,
             #: lines of the events files that were not signed by the run (CREDIT.md §7)
             "rejected_event_lines": rejected}
+
+
+def map_impact(workspace: Workspace | str | Path, *, rev: str | None = None,
+               args: tuple[str, ...] = (), **options: Any) -> ImpactMap:
+    """Run the suite on ``rev`` (or the working tree) with coverage; its impact map
+    (:mod:`lanser.runner.impact`). ``options`` are :func:`run_tests`'s."""
+    root = root_of(workspace)
+    with tempfile.TemporaryDirectory(prefix="lanser-impact-") as tmp:
+        cov_path = Path(tmp) / "coverage.json"
+        result = run_tests(root, rev=rev, args=args, coverage_map=cov_path, **options)
+        raw = json.loads(cov_path.read_text(encoding="utf-8")) if cov_path.is_file() \
+            else {"tests": {}, "imports": {}}
+    return ImpactMap.from_coverage(raw, result.tests, base=rev, root=root, rev=rev)
+
+
+def cached_map(workspace: Any, base: str, *, args: tuple[str, ...] = (),
+               timeout: float = 60.0, python: str | None = None) -> ImpactMap:
+    """The coverage map of revision ``base``, built once and kept under
+    ``.lanser/impact/`` (``lanser test --base`` and ``lanser ci`` share it).
+    ``fresh`` on the map says whether this call built it."""
+    import subprocess
+
+    from lanser.runner.impact import impact_key
+
+    tree = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{base}^{{tree}}"],
+                          cwd=workspace.root, capture_output=True, text=True,
+                          check=False).stdout.strip()
+    if not tree:
+        raise UsageError(f"--base {base}: not a revision of {workspace.root}", code="bad_rev")
+    path = workspace.state_dir / "impact" / f"{impact_key(tree, args, python)}.json"
+    found = ImpactMap.load(path)
+    if found is None:
+        found = map_impact(workspace, rev=base, args=args, timeout=timeout, python=python)
+        found.save(path)
+        found.fresh = True
+    return found
 
 
 def root_of(workspace: Any) -> Path:
