@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lanser.files import atomic_write
 from lanser.runner.outcomes import TestOutcome
 
 #: Files whose change can alter every test's collection or configuration.
@@ -108,11 +109,7 @@ class ImpactMap:
                              for n, t in sorted(self.outcomes.items())}}
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.to_json(), sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(self.to_json(), sort_keys=True))
 
     @classmethod
     def load(cls, path: str | Path) -> ImpactMap | None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lanser import git
 from lanser.errors import UsageError
 from lanser.runner.credit import Credit, flaky_credit, run_credit
 from lanser.runner.impact import ImpactMap
@@ -429,15 +430,9 @@ def cached_map(workspace: Any, base: str, *, args: tuple[str, ...] = (),
     """The coverage map of revision ``base``, built once and kept under
     ``.lanser/impact/`` (``lanser test --base`` and ``lanser ci`` share it).
     ``fresh`` on the map says whether this call built it."""
-    import subprocess
-
     from lanser.runner.impact import impact_key
 
-    tree = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{base}^{{tree}}"],
-                          cwd=workspace.root, capture_output=True, text=True,
-                          check=False).stdout.strip()
-    if not tree:
-        raise UsageError(f"--base {base}: not a revision of {workspace.root}", code="bad_rev")
+    tree = git.resolve(workspace.root, base, "tree")
     path = workspace.state_dir / "impact" / f"{impact_key(tree, args, python)}.json"
     found = ImpactMap.load(path)
     if found is None:
@@ -490,11 +485,9 @@ def _snapshot(root: Path, rev: str | None) -> dict[str, Any] | None:
 
 
 def _tree_of(root: Path, rev: str) -> str:
-    import subprocess
-
-    out = subprocess.run(["git", "rev-parse", f"{rev}^{{tree}}"], cwd=root,
-                         capture_output=True, text=True, check=False)
-    return out.stdout.strip()
+    """``rev``'s tree, or ``""`` when git cannot say (the sandbox reports a bad one)."""
+    out = git.run(root, "rev-parse", f"{rev}^{{tree}}", check=False)
+    return (out or "").strip()
 
 
 def _decimal(value: float) -> str:
