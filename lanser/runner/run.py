@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from lanser import git
 from lanser.errors import UsageError
 from lanser.runner.credit import Credit, flaky_credit, run_credit
-from lanser.runner.impact import ImpactMap
+from lanser.runner.impact import ImpactMap, impact_key
 from lanser.runner.outcomes import Folder, TestOutcome
 from lanser.runner.sandbox import CONFTESTS, ChildRun, Limits, RunnerError, Sandbox
 
@@ -430,8 +430,6 @@ def cached_map(workspace: Any, base: str, *, args: tuple[str, ...] = (),
     """The coverage map of revision ``base``, built once and kept under
     ``.lanser/impact/`` (``lanser test --base`` and ``lanser ci`` share it).
     ``fresh`` on the map says whether this call built it."""
-    from lanser.runner.impact import impact_key
-
     tree = git.resolve(workspace.root, base, "tree")
     path = workspace.state_dir / "impact" / f"{impact_key(tree, args, python)}.json"
     found = ImpactMap.load(path)
