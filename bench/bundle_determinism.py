@@ -22,10 +22,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from genworkspace import generate
 
-from lanser.bundling import BUNDLE_OPS, query_bundle
 from lanser.canonical import content_hash
 from lanser.lsp.logs import silence_pygls
 from lanser.lsp.registry import get_server
+from lanser.queries.bundle import query_bundle
+from lanser.queries.ops import BUNDLE_OPS
 from lanser.workspace import Workspace
 
 LOC = "pkg3/m5.py:33:12"
@@ -70,14 +71,14 @@ def timing(root: Path, spec) -> None:
     subprocess.run([sys.executable, "-m", "lanser", "daemon", "start"], cwd=root, env=env,
                    check=True, capture_output=True)
     try:
-        from lanser.lsp.client import query_batch
+        from lanser.queries.ask import ask
 
         ws = Workspace.open(root)
         request = [{"op": "definition", "path": "pkg3/m5.py", "line": 33, "col": 12}]
         raw, bundled, hits = [], [], []
         for _ in range(30):
             t = time.perf_counter()
-            query_batch(ws, spec, request, timeout=60)
+            ask(ws, spec, request, timeout=60)
             raw.append(time.perf_counter() - t)
             t = time.perf_counter()
             query_bundle(ws, spec, LOC, ["definition"], timeout=60, use_store=False)

@@ -25,7 +25,7 @@ Three cases, each on a fresh generated git workspace (``bench/genworkspace.py``)
    and for edit steps alone (the target holds for both), with a breakdown of where
    it goes (see ``PHASES``: a step takes at most one snapshot, and a tree already
    kept costs no commit-tree/update-ref), and a cProfile of a few edit steps.
-2. ``tests``: the ``default`` profile on the demo example (``lanser.demo``) with the
+2. ``tests``: the ``default`` profile on the demo example (``lanser.episodes.demo``) with the
    demo's task: whole-content edits that toggle the bug (and stamp a revision
    comment, so every tree is new) alternating with ``test`` actions.
 3. ``replay``: a real ``--replay-steps`` episode recorded with the real Recorder on a
@@ -422,7 +422,7 @@ async def case_online(options: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 # -- case 2: online with tests (default profile, the demo) -------------------------------
 
 async def case_tests(options: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    from lanser.demo import TASK, prepare_workspace
+    from lanser.episodes.demo import TASK, prepare_workspace
     from lanser.episodes.task import TaskSpec
 
     root = prepare_workspace(tmp / "demo")
@@ -447,7 +447,8 @@ async def case_tests(options: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
                        cwd=root, capture_output=True, check=False)
         bare.append((time.perf_counter() - began) * 1000)
-    return {"workspace": "examples/demo (lanser.demo.prepare_workspace)", "profile": "default",
+    return {"workspace": "examples/demo (lanser.episodes.demo.prepare_workspace)",
+            "profile": "default",
             "start_ms": round(run["start_ms"], 1), **report_steps(run["steps"]),
             "bare_pytest": summary(bare)}
 

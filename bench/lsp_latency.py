@@ -27,11 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _stats import pct_ms
 from genworkspace import generate
 
-from lanser.lsp.client import query_in_process
 from lanser.lsp.logs import silence_pygls
 from lanser.lsp.registry import get_server
-from lanser.lsp.service import LOCATION_METHODS, PROVIDERS, LanguageService
+from lanser.lsp.service import PROVIDERS, LanguageService
 from lanser.positions import Position
+from lanser.queries.ask import ask_in_process
+from lanser.queries.ops import BY_NAME
 from lanser.workspace import Workspace
 
 #: The query a CLI invocation is timed on (the call of total_4 in chain_5).
@@ -56,7 +57,7 @@ async def measure(root: Path, server: str, requests: int) -> dict:
     # build_{n}; line 33 col 29 the local `first` (typed Record{n-1}); line 33 col 34
     # the method call first.scaled.
     def at(op: str, line: int, col: int):
-        return lambda i: service.locations(op, mod(i, 5), Position(line, col))
+        return lambda i: service.locations(BY_NAME[op].method, mod(i, 5), Position(line, col))
 
     ops = {
         "definition": at("definition", 33, 12),
@@ -70,10 +71,7 @@ async def measure(root: Path, server: str, requests: int) -> dict:
         "diagnostics": lambda i: service.diagnostics([mod(i, i % 20)]),
         "calls": lambda i: service.calls(mod(i, 4), Position(22, 5), incoming=True),
     }
-    methods = {**LOCATION_METHODS, "references": "textDocument/references",
-               "hover": "textDocument/hover", "symbols": "textDocument/documentSymbol",
-               "workspace-symbols": "workspace/symbol",
-               "calls": "textDocument/prepareCallHierarchy"}
+    methods = {name: BY_NAME[name].method for name in ops if name != "diagnostics"}
     latencies: dict[str, tuple[float, float] | None] = {}
     for name, op in ops.items():
         method = methods.get(name)
@@ -109,7 +107,7 @@ def cli_overhead(root: Path, server: str, runs: int = 15, query_runs: int = 5) -
         samples = []
         for _ in range(query_runs):
             t = time.perf_counter()
-            asyncio.run(query_in_process(Workspace.open(root), get_server(server), [request],
+            asyncio.run(ask_in_process(Workspace.open(root), get_server(server), [request],
                                          timeout=120))
             samples.append(time.perf_counter() - t)
         return statistics.median(samples) * 1000

@@ -40,7 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lanser.runner import run_tests
-from lanser.runner.impact import ImpactMap
+from lanser.runner.run import map_impact
 
 
 def generate(root: Path, modules: int, tests: int) -> None:
@@ -110,7 +110,7 @@ def main() -> None:
                                     opts.repeat)
         out["overhead_per_run_s"] = out["sandbox_one_s"] - out["bare_one_s"]
         start = time.perf_counter()
-        impact = ImpactMap.build(root, rev="HEAD")
+        impact = map_impact(root, rev="HEAD")
         out["map_build_s"] = time.perf_counter() - start
         src = root / "proj" / "mod3.py"
         src.write_text(src.read_text().replace("% 7", "% 5"))  # breaks mod3's tests

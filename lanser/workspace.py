@@ -8,12 +8,12 @@ and the real path must stay inside the root.
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote, unquote, urlparse
 
+from lanser import git
 from lanser.config import Config, load_config
 from lanser.errors import MissingFile, OutsideWorkspace, UsageError
 from lanser.positions import SourceText, read_source
@@ -130,14 +130,11 @@ class Workspace:
         with plain ``os.path`` (pathlib objects cost more than the stat).
         """
         if self.is_git:
-            out = subprocess.run(
-                ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard",
-                 "--", "*.py", "*.pyi"],
-                cwd=self.root, capture_output=True, check=False, timeout=60,
-            )
-            if out.returncode == 0:
+            out = git.run(self.root, "ls-files", "-z", "--cached", "--others",
+                          "--exclude-standard", "--", "*.py", "*.pyi", check=False)
+            if out is not None:
                 root = str(self.root)
-                names = {n for n in out.stdout.decode("utf-8", "replace").split("\0") if n}
+                names = {n for n in out.split("\0") if n}
                 return sorted(n for n in names if os.path.isfile(os.path.join(root, n)))
         found = []
         for dirpath, dirnames, filenames in os.walk(self.root):

@@ -13,8 +13,10 @@ import pytest
 
 from lanser.bundles import bundle_hash, check_bundle, dump_bundle, make_bundle
 from lanser.bundles.schema import validate
-from lanser.bundling import BUNDLE_OPS, op_requests, query_bundle
 from lanser.lsp.registry import get_server
+from lanser.queries.bundle import query_bundle
+from lanser.queries.execute import execute
+from lanser.queries.ops import BUNDLE_OPS, BY_NAME, request
 from lanser.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,11 +70,11 @@ def test_files_opened_in_shuffled_order_give_identical_bundle_hashes(workspace) 
                          for i in range(8)}}
     root = workspace(files)
     from lanser.bundles.snapshot import snapshot_identity
-    from lanser.lsp.operations import execute
     from lanser.lsp.service import LanguageService
 
-    requests = op_requests(["references", "calls", "diagnostics"], "pkg/core.py", 1, 5)
-    requests[-1]["paths"] = []  # the whole workspace
+    requests = [request(BY_NAME["references"], path="pkg/core.py", line=1, col=5),
+                request(BY_NAME["calls"], path="pkg/core.py", line=1, col=5),
+                request(BY_NAME["diagnostics"], paths=[])]  # the whole workspace
 
     async def bundle_hash_after(seed: int) -> str:
         ws = Workspace.open(root)
@@ -81,7 +83,7 @@ def test_files_opened_in_shuffled_order_give_identical_bundle_hashes(workspace) 
             random.Random(seed).shuffle(paths)
             for path in paths:
                 await service.session.sync_file(path)
-            answers = [await execute(service, r) for r in requests]
+            answers = [(await execute(service, r)).to_json() for r in requests]
             made = make_bundle(ws, op="query", request={"ops": ["references", "calls",
                                                                 "diagnostics"]},
                                facts=dict(zip(["references", "calls", "diagnostics"], answers,
@@ -198,7 +200,7 @@ def test_store_answers_a_repeated_request_without_a_server(workspace, monkeypatc
     def no_server(*args, **kwargs):
         raise AssertionError("a server was started for a stored bundle")
 
-    monkeypatch.setattr("lanser.lsp.client.query_batch", no_server)
+    monkeypatch.setattr("lanser.queries.bundle.ask", no_server)
     again, from_store = query_bundle(Workspace.open(root), get_server("basedpyright"), LOC,
                                      OPS, timeout=60, use_daemon=False)
     assert from_store
@@ -287,7 +289,7 @@ def test_make_bundle_refuses_what_the_schema_does_not_describe(tmp_path) -> None
 
 @pytest.mark.parametrize(("name", "loc", "ops"), GOLDEN_CASES)
 def test_golden_examples_round_trip(tmp_path, name, loc, ops) -> None:
-    from lanser.demo import prepare_workspace
+    from lanser.episodes.demo import prepare_workspace
 
     root = prepare_workspace(tmp_path / "demo")
     made, _ = query_bundle(Workspace.open(root), get_server("basedpyright"), loc,

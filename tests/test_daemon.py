@@ -16,8 +16,9 @@ import psutil
 import pytest
 
 from lanser.lsp import daemon_client
-from lanser.lsp.client import query_in_process
 from lanser.lsp.registry import get_server
+from lanser.queries.ask import ask_in_process
+from lanser.queries.ops import query_message
 from lanser.workspace import Workspace
 from tests.test_lsp_resilience import SOURCE as STUB_SOURCE
 from tests.test_lsp_resilience import stub_config
@@ -36,7 +37,7 @@ def runtime(tmp_path, monkeypatch) -> dict[str, str]:
         key = sock.stem
         # Best effort: stop what a failed test left running.
         for proc in psutil.process_iter(["cmdline"]):
-            if proc.info["cmdline"] and "lanser.warm" in " ".join(proc.info["cmdline"]):
+            if proc.info["cmdline"] and "lanser.queries.daemon" in " ".join(proc.info["cmdline"]):
                 root = proc.info["cmdline"][-1]
                 if daemon_client.daemon_key(Path(root)) == key:
                     proc.kill()
@@ -137,8 +138,8 @@ def test_eight_clients_times_200_requests_all_correct(started, cli, runtime):
         {"op": "diagnostics", "paths": ["c.py"]},
     ]
     # Expected answers come from a cold in-process server, never from the daemon itself.
-    cold, _ = asyncio.run(query_in_process(Workspace.open(root), get_server("basedpyright"),
-                                           requests, timeout=60))
+    cold, _ = asyncio.run(ask_in_process(Workspace.open(root), get_server("basedpyright"),
+                                         requests, timeout=60))
     assert cold[0]["locations"] == [
         {"path": "a.py", "line": 1, "col": 5, "end_line": 1, "end_col": 11}]
     assert [d["code"] for d in cold[3]["files"][0]["diagnostics"]] == ["reportAssignmentType"]
@@ -147,7 +148,9 @@ def test_eight_clients_times_200_requests_all_correct(started, cli, runtime):
         failures = []
         for i in range(200):
             k = (n + i) % len(requests)
-            got, _ = daemon_client.try_query(root, "basedpyright", [requests[k]], timeout=60)
+            got = daemon_client.call(root, query_message("basedpyright", [requests[k]],
+                                                         timeout=60, cwd=str(root)),
+                                     timeout=90)["answers"]
             if got[0] != cold[k]:
                 failures.append(f"client {n} request {i}: {json.dumps(got[0])[:200]}")
         return failures
@@ -213,7 +216,8 @@ def test_two_concurrent_starts_leave_one_daemon(workspace, cli, runtime):
         assert len(pids) == 1
         daemons = [p for p in psutil.process_iter(["cmdline", "status"])
                    if p.info["status"] != psutil.STATUS_ZOMBIE and p.info["cmdline"]
-                   and "lanser.warm" in p.info["cmdline"] and str(root) in p.info["cmdline"]]
+                   and "lanser.queries.daemon" in p.info["cmdline"]
+                   and str(root) in p.info["cmdline"]]
         assert [p.pid for p in daemons] == list(pids)
     finally:
         cli(["daemon", "stop"], cwd=root, env=runtime)

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from lanser.demo import SCRIPT, TASK, prepare_workspace
 from lanser.episodes import snapshots
+from lanser.episodes.demo import SCRIPT, TASK, prepare_workspace
 from lanser.episodes.format import Episode, load
 from lanser.episodes.recorder import record
 from lanser.episodes.replay import ProfileChanged, replay

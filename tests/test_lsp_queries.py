@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from lanser.cli.output import dumps
-from lanser.lsp.client import query_in_process
 from lanser.lsp.registry import get_server
-from lanser.query import plan
+from lanser.queries.ask import ask_in_process
 from lanser.workspace import Workspace
 from tests.conftest import init_repo, write_files
 
@@ -54,15 +53,9 @@ def answer_all(root: Path, server: str, commands: list[tuple[str, dict]]) -> lis
     """What ``lanser COMMAND ... --json`` prints for each command, from one fresh
     in-process server: the CLI's own plan, requests and bytes, one cold start."""
     ws = Workspace.open(root)
-    plans = [plan(ws, command, args) for command, args in commands]
-    requests = [request for steps in plans for request in steps.requests]
-    answers, info = asyncio.run(query_in_process(ws, get_server(server), requests, timeout=60))
-    out, at = [], 0
-    for steps in plans:
-        n = len(steps.requests)
-        out.append(dumps(steps.compose(answers[at:at + n], info)))
-        at += n
-    return out
+    queries = [{"op": command, **args} for command, args in commands]
+    answers, _ = asyncio.run(ask_in_process(ws, get_server(server), queries, timeout=60))
+    return [dumps(answer) for answer in answers]
 
 
 #: What each server says when hovering ``value``: basedpyright its declared type

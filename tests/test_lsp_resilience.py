@@ -16,6 +16,8 @@ from lanser.positions import Position
 from lanser.workspace import Workspace
 from tests.conftest import trust
 
+DEFINITION = "textDocument/definition"
+
 STUB = Path(__file__).parent / "servers" / "stub_server.py"
 SOURCE = "def compute() -> int:\n    return 1\n\n\nvalue = compute()\n"
 
@@ -39,11 +41,11 @@ def test_killed_server_is_restarted_and_the_request_answered(workspace, server) 
     async def run() -> tuple[list, list, int, list[bool]]:
         ws = Workspace.open(root)
         async with LanguageService(ws, get_server(server)) as service:
-            before = await service.locations("definition", root / "mod.py", Position(5, 9))
+            before = await service.locations(DEFINITION, root / "mod.py", Position(5, 9))
             old_tasks = [*service.session._client._async_tasks, *service.session._tasks]
             os.kill(service.session.pid, signal.SIGKILL)
             await asyncio.sleep(0.5)  # let the exit be noticed (or not: both paths retry)
-            after = await service.locations("definition", root / "mod.py", Position(5, 9))
+            after = await service.locations(DEFINITION, root / "mod.py", Position(5, 9))
             # The dead server's reader and stderr drain are gone, not piling up.
             released = [task.done() for task in old_tasks]
             released.append(len(service.session._tasks) == 1)
@@ -112,7 +114,7 @@ def test_server_that_floods_stderr_still_answers(workspace) -> None:
 
     async def run() -> tuple[list, object, int]:
         async with stub_service(root, "noisy", timeout=20) as service:
-            found = await service.locations("definition", root / "mod.py", Position(5, 9))
+            found = await service.locations(DEFINITION, root / "mod.py", Position(5, 9))
             hover = await service.hover(root / "mod.py", Position(5, 9))
             return found, hover, len(service.session.stderr_tail)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lanser.demo import prepare_workspace
+from lanser.episodes.demo import prepare_workspace
 from lanser.rewards import load_profile
 from tests.conftest import git
 

@@ -9,6 +9,7 @@ import pytest
 from lanser.runner import run_tests
 from lanser.runner.checkpoint import instrument, run_script
 from lanser.runner.impact import ImpactMap
+from lanser.runner.run import map_impact
 
 PROJECT = {
     "pkg/__init__.py": "",
@@ -37,7 +38,7 @@ def base(tmp_path_factory):
 
     root = write_files(tmp_path_factory.mktemp("impact"), PROJECT)
     init_repo(root)
-    return root, ImpactMap.build(root, rev="HEAD")
+    return root, map_impact(root, rev="HEAD")
 
 
 def test_map_records_runtime_and_import_dependencies(base):
@@ -158,7 +159,7 @@ def test_the_map_cache_key_names_the_interpreter():
 def test_a_test_killed_while_mapping_always_runs(workspace):
     root = workspace({"test_t.py": ("import time\ndef test_slow():\n    time.sleep(600)\n"
                                     "def test_fast():\n    assert 1\n")}, git_repo=True)
-    impact = ImpactMap.build(root, rev="HEAD", timeout=1.0)
+    impact = map_impact(root, rev="HEAD", timeout=1.0)
     assert "test_t.py::test_fast" in impact.deps
     assert "test_t.py::test_slow" not in impact.deps
     assert impact.plan(root)["skip"] == ["test_t.py::test_fast"]

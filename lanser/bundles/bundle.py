@@ -27,18 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from lanser import __version__
+from lanser.bundles.schema import MalformedBundle, validate
 from lanser.canonical import content_hash
 from lanser.errors import UsageError
 from lanser.workspace import Workspace
 
 SCHEMA = "lanser.bundle/1"
 UNHASHED = ("hash", "provenance")
-
-
-class MalformedBundle(UsageError):
-    """Not a bundle, or its hash does not match its content (exit 2)."""
-
-    code = "malformed_bundle"
 
 
 def bundle_hash(bundle: dict[str, Any]) -> str:
@@ -66,8 +61,6 @@ def make_bundle(workspace: Workspace, *, op: str, request: dict[str, Any],
         "facts": facts,
     }
     bundle["hash"] = bundle_hash(bundle)
-    from lanser.bundles.schema import validate
-
     validate(bundle)  # never write what verify would refuse
     bundle["provenance"] = {
         "host": socket.gethostname(),
@@ -82,8 +75,6 @@ def make_bundle(workspace: Workspace, *, op: str, request: dict[str, Any],
 
 def check_bundle(bundle: Any) -> dict[str, Any]:
     """Validate shape (JSON Schema) and hash; raise :class:`MalformedBundle` if either fails."""
-    from lanser.bundles.schema import validate
-
     validate(bundle)
     expected = bundle_hash(bundle)
     if bundle["hash"] != expected:

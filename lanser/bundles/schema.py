@@ -13,9 +13,16 @@ import functools
 import json
 from typing import Any
 
+from lanser.errors import UsageError
 from lanser.resources import SCHEMAS
 
 SCHEMA_FILE = SCHEMAS / "bundle-1.schema.json"
+
+
+class MalformedBundle(UsageError):
+    """Not a bundle, or its hash does not match its content (exit 2)."""
+
+    code = "malformed_bundle"
 
 
 def compile_schema(schema: dict[str, Any]) -> Any:
@@ -42,8 +49,6 @@ def _validator() -> Any:
 
 
 def validate(bundle: Any) -> None:
-    from lanser.bundles.bundle import MalformedBundle
-
     error = first_error(_validator(), bundle)
     if error is not None:
         where, message = error

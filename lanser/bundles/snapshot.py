@@ -19,14 +19,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from lanser import git
 from lanser.canonical import content_hash
-from lanser.errors import LanserError
 from lanser.workspace import _SKIP_DIRS, Workspace
 
 #: Files a manifest snapshot covers, by suffix: sources and the configuration
@@ -73,21 +72,17 @@ def working_tree_hash(workspace: Workspace, exclude: Iterable[str] = ()) -> str:
             shutil.copyfile(shared, private)
         except FileNotFoundError:
             private.unlink()  # git creates a fresh index where none exists
-        env = {**os.environ, "GIT_INDEX_FILE": str(private)}
+        env = {"GIT_INDEX_FILE": str(private)}
         steps = [["add", "-A", "--", "."]]
         names = list(exclude)
         if names:
             # A name the stat cache already holds stays there unless removed.
             steps.append(["rm", "-q", "--cached", "--ignore-unmatch", "--", *names])
         steps.append(["write-tree"])
+        out = ""
         for args in steps:
-            out = subprocess.run(["git", "-c", "core.quotepath=off", *args], cwd=workspace.root,
-                                 env=env, capture_output=True, text=True, check=False,
-                                 timeout=120)
-            if out.returncode != 0:
-                raise LanserError(f"git {args[0]} failed: {out.stderr.strip()}",
-                                  code="git_error")
-        tree = out.stdout.strip()
+            out = git.run(workspace.root, "-c", "core.quotepath=off", *args, env=env)
+        tree = out.strip()
         os.replace(private, shared)
         return tree
     finally:

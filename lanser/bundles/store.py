@@ -16,14 +16,13 @@ missing, never as an error.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from lanser import __version__
 from lanser.bundles.bundle import SCHEMA, MalformedBundle, check_bundle, dump_bundle
 from lanser.canonical import content_hash
+from lanser.files import atomic_write
 from lanser.workspace import Workspace
 
 
@@ -68,16 +67,7 @@ class BundleStore:
 
     @staticmethod
     def _write(path: Path, text: str) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)  # a full disk leaves no half-written entry
-            raise
-        return path
+        return atomic_write(path, text)  # a full disk leaves no half-written entry
 
     def _hash_path(self, bundle_hash: str) -> Path:
         return self.directory / "by-hash" / f"{bundle_hash.split(':', 1)[-1]}.json"

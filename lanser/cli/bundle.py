@@ -67,7 +67,7 @@ def bundle(args: Annotated[list[str] | None, typer.Argument(
     if len(args) > 1:
         raise UsageError("usage: lanser bundle LOC --op OP[,OP...] [-o FILE]")
     from lanser.bundles import dump_bundle
-    from lanser.bundling import parse_ops, query_bundle
+    from lanser.queries.bundle import parse_ops, query_bundle
 
     made, _ = query_bundle(inv.workspace, inv.server_spec(), args[0] if args else None,
                            parse_ops(op or "definition"), query=query,
@@ -85,7 +85,7 @@ def bundle(args: Annotated[list[str] | None, typer.Argument(
 
 def _verify(inv: Invocation, path: Path, no_daemon: bool) -> int:
     from lanser.bundles import load_bundle
-    from lanser.bundling import verify_bundle
+    from lanser.queries.bundle import verify_bundle
 
     recorded = load_bundle(path)
     fresh, changes = verify_bundle(inv.workspace, recorded, timeout=inv.request_timeout,

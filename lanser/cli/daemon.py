@@ -24,11 +24,12 @@ def start(root: RootOpt = None, json_out: JsonOpt = False,
           ) -> int:
     """Start the workspace's daemon (a no-op when one runs)."""
     from lanser.lsp import daemon_client
+    from lanser.queries.ask import DAEMON_ENTRY
 
     inv = Invocation(root, json_out, None, None)
     for name in server or []:
         Invocation(root, json_out, name, None).server_spec()  # unknown names: exit 2 here
-    status = daemon_client.start(inv.workspace.root,
+    status = daemon_client.start(inv.workspace.root, DAEMON_ENTRY,
                                  servers=server or [inv.workspace.config.server])
     return _show(inv, status, "started")
 

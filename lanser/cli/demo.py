@@ -28,7 +28,7 @@ def demo(keep: Annotated[Path | None, typer.Option(
          profile: Annotated[str, typer.Option("--profile", help="Reward profile.")] = "default",
          json_out: JsonOpt = False, server: ServerOpt = None, timeout: TimeoutOpt = None) -> int:
     """Record a scripted agent episode on the bundled example, then replay it."""
-    from lanser.demo import prepare_workspace, run_episode
+    from lanser.episodes.demo import prepare_workspace, run_episode
 
     with tempfile.TemporaryDirectory(prefix="lanser-demo-") as tmp:
         root = prepare_workspace(keep or Path(tmp) / "demo")

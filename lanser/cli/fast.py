@@ -15,13 +15,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
-_POSITIONAL_ONE = {"definition", "declaration", "type-definition", "implementation",
-                   "references", "hover", "calls"}
+from lanser.queries.ops import BY_NAME, COMMANDS, OPS, query_message
+
 _VALUE_OPTIONS = {"--root", "--server", "--timeout", "--fail-on"}
+#: Each command's own flags (from the op table): flag -> (command, field, value).
+_OP_FLAGS = {flag: (op.name, field, value) for op in OPS if op.command
+             for flag, field, value in op.flags}
 #: What the full CLI accepts only on one command (elsewhere it is a usage error).
-_ONLY_ON = {"--fail-on": "diagnostics", "--include-declaration": "references",
-            "--incoming": "calls", "--outgoing": "calls"}
-_FLAGS = {"--json", "--include-declaration", "--incoming", "--outgoing"}
+_ONLY_ON = {"--fail-on": "diagnostics", **{f: c for f, (c, _, _) in _OP_FLAGS.items()}}
+_FLAGS = {"--json", *_OP_FLAGS}
 
 
 def _parse(argv: list[str]) -> tuple[str, dict[str, Any], dict[str, str]] | None:
@@ -47,20 +49,23 @@ def _parse(argv: list[str]) -> tuple[str, dict[str, Any], dict[str, str]] | None
         return None
     if any(_ONLY_ON[o] != command for o in [*options, *flags] if o in _ONLY_ON):
         return None  # the full CLI explains the mistake
+    if command not in COMMANDS:
+        return None
+    op = BY_NAME[command]
     args: dict[str, Any]
-    if command in _POSITIONAL_ONE:
+    if op.where == "position":
         if len(positional) != 1:
             return None
-        args = {"loc": positional[0]}
-        if command == "references":
-            args["include_declaration"] = "--include-declaration" in flags
-        if command == "calls":
-            args["incoming"] = "--outgoing" not in flags
-    elif command == "symbols" and len(positional) == 1:
+        args = {"loc": positional[0], **dict(op.options)}
+        set_by = [_OP_FLAGS[flag] for flag in flags if flag in _OP_FLAGS]
+        if len({field for _, field, _ in set_by}) < len(set_by):
+            return None  # --incoming --outgoing: the full CLI decides
+        args.update({field: value for _, field, value in set_by})
+    elif op.where == "file" and len(positional) == 1:
         args = {"path": positional[0]}
-    elif command == "workspace-symbols" and len(positional) == 1:
+    elif op.where == "query" and len(positional) == 1:
         args = {"query": positional[0]}
-    elif command == "diagnostics":
+    elif op.where == "files":
         if "--fail-on" in options:
             from lanser.errors import UsageError
             from lanser.severities import check_fail_on
@@ -106,8 +111,8 @@ def try_fast(argv: list[str]) -> int | None:
         return None  # the full CLI explains the mistake
     if not timeout > 0:
         return None
-    message = {"method": "command", "command": command, "args": args,
-               "server": options.get("--server"), "cwd": os.getcwd(), "timeout": timeout}
+    message = query_message(options.get("--server"), [{"op": command, **args}],
+                            timeout=timeout, cwd=os.getcwd())
     from lanser.cli.output import emit_json
     from lanser.errors import LanserError
 
@@ -125,7 +130,7 @@ def try_fast(argv: list[str]) -> int | None:
             return None  # let the full CLI report (and log) it
         emit_json({"error": reply["error"]})
         return int(reply.get("exit_code", 3))
-    answer = reply["answer"]
+    answer = reply["answers"][0]
     emit_json(answer)
     if command == "diagnostics":
         from lanser.severities import diagnostics_exit_code

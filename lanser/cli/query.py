@@ -1,7 +1,8 @@
 """Query commands: definition and friends, references, hover, symbols, calls, diagnostics.
 
-Each command turns its options into the ``args`` of :func:`lanser.query.run`; the
-fast path (:mod:`lanser.cli.fast`) sends the same ``args`` to a running daemon.
+One command per op of :data:`lanser.queries.ops.COMMANDS`; each turns its options into
+a query for :func:`lanser.queries.ask.run`, and the fast path (:mod:`lanser.cli.fast`)
+sends the same query to a running daemon.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from lanser.cli.common import (
     emit_json,
     handle_errors,
 )
+from lanser.queries.ops import BY_NAME, COMMANDS
 
 LocArg = Annotated[str, typer.Argument(help="path:line:col, path:line, or a selector.")]
 NoDaemonOpt = Annotated[
@@ -27,20 +29,24 @@ NoDaemonOpt = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    for op in ("definition", "declaration", "type-definition", "implementation"):
-        app.command(op, help=f"Where the symbol at LOC is: {op}.")(_location_command(op))
-    app.command("references")(references)
-    app.command("hover")(hover)
-    app.command("symbols")(symbols)
-    app.command("workspace-symbols")(workspace_symbols)
-    app.command("calls")(calls)
-    app.command("diagnostics")(diagnostics)
+    """One command per query op; an op with options of its own has its own function
+    (a new op without one fails here, at import, not silently)."""
+    own = {f.__name__.replace("_", "-"): f
+           for f in (references, hover, symbols, workspace_symbols, calls, diagnostics)}
+    for name in COMMANDS:
+        if name in own:
+            app.command(name)(own[name])
+        elif not BY_NAME[name].options and BY_NAME[name].where == "position":
+            app.command(name, help=f"Where the symbol at LOC is: {name}.")(
+                _location_command(name))
+        else:
+            raise RuntimeError(f"query op {name!r} has no CLI command")
 
 
 def _run(inv: Invocation, command: str, no_daemon: bool, **args: Any) -> dict[str, Any]:
-    from lanser.query import run
+    from lanser.queries.ask import run
 
-    answer = run(inv.workspace, inv.server_spec(), command, args,
+    answer = run(inv.workspace, inv.server_spec(), {"op": command, **args},
                  timeout=inv.request_timeout, use_daemon=not no_daemon)
     if inv.json:
         emit_json(answer)

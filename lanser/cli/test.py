@@ -128,7 +128,7 @@ def _busy(inv: Invocation, what: str):
 
 
 def _impact_map(ws, base: str, args: tuple[str, ...], per_test: float, python: str | None):
-    from lanser.runner.impact import cached_map
+    from lanser.runner.run import cached_map
 
     return cached_map(ws, base, args=args, timeout=per_test, python=python)
 

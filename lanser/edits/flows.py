@@ -13,7 +13,7 @@ import keyword
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lanser.edits.envelope import Envelope
 from lanser.edits.model import ApplyResult, EditRefused, Preview
@@ -21,6 +21,9 @@ from lanser.edits.sources import parse_edit, read_text_or_none
 from lanser.errors import NotFound, UsageError
 from lanser.positions import Position, Span
 from lanser.workspace import Workspace
+
+if TYPE_CHECKING:  # the server stack (pygls) is imported only when a server is started
+    from lanser.lsp.facts import CodeAction
 
 
 @dataclass(frozen=True)
@@ -152,14 +155,13 @@ async def actions(workspace: Workspace, spec: Any, path: Path, span: Span, *,
         found = []
         for index, action in enumerate(offered, start=1):
             try:
-                preview = envelope.preview(action["changes"],
-                                           origin=f"action {action['title']}")
+                preview = envelope.preview(action.changes, origin=f"action {action.title}")
                 refusal = None
-                if action.get("command"):
+                if action.command:
                     refusal = _with_command(action).to_json()["error"]
-                found.append(Action(index, action["title"], action["kind"], preview, refusal))
+                found.append(Action(index, action.title, action.kind, preview, refusal))
             except UsageError as exc:
-                found.append(Action(index, action["title"], action["kind"], None,
+                found.append(Action(index, action.title, action.kind, None,
                                     exc.to_json()["error"]))
         if choose is None:
             return ActionsOutcome(tuple(found))
@@ -171,7 +173,7 @@ async def actions(workspace: Workspace, spec: Any, path: Path, span: Span, *,
         action = picked[0]
         if action.preview is None:
             # Re-plan to raise the refusal with its own code and exit status.
-            envelope.preview(offered[action.id - 1]["changes"], origin=action.title)
+            envelope.preview(offered[action.id - 1].changes, origin=action.title)
             raise UsageError(f"code action {action.title!r} cannot be applied",
                              code="refused")
         if action.refusal is not None:
@@ -181,9 +183,9 @@ async def actions(workspace: Workspace, spec: Any, path: Path, span: Span, *,
         return ActionsOutcome(tuple(found), chosen)
 
 
-def _with_command(action: dict[str, Any]) -> EditRefused:
-    return EditRefused(f"code action {action['title']!r} also runs the server command "
-                       f"{action['command']!r} after its edit; lanser does not execute server "
+def _with_command(action: CodeAction) -> EditRefused:
+    return EditRefused(f"code action {action.title!r} also runs the server command "
+                       f"{action.command!r} after its edit; lanser does not execute server "
                        "commands, and applying the edit alone would be half the action",
                        code="action_command")
 

@@ -21,22 +21,19 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lanser import git
 from lanser.edits.model import FileEffect, StaleContent, state_hash
-from lanser.errors import LanserError, UsageError
+from lanser.errors import UsageError
+from lanser.git import GitError
 
 REF = "refs/lanser/applies"
 _IDENTITY = {"GIT_AUTHOR_NAME": "lanser", "GIT_AUTHOR_EMAIL": "lanser@localhost",
              "GIT_COMMITTER_NAME": "lanser", "GIT_COMMITTER_EMAIL": "lanser@localhost"}
 _MARK = "lanser-apply-manifest:"
-
-
-class GitError(LanserError):
-    code = "git_error"
 
 
 @dataclass(frozen=True)
@@ -58,27 +55,14 @@ class GitHistory:
     @classmethod
     def open(cls, root: Path) -> GitHistory | None:
         """The history of the repository holding ``root``, or None outside git."""
-        try:
-            out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=root,
-                                 capture_output=True, text=True, timeout=30, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        if out.returncode != 0 or not out.stdout.strip():
-            return None
-        return cls(root, Path(out.stdout.strip()).resolve())
+        top = git.toplevel(root)
+        return None if top is None else cls(root, top.resolve())
 
     def _git(self, *args: str, input: bytes | None = None, env: dict[str, str] | None = None,
              check: bool = True) -> bytes:
-        full_env = {**os.environ, **_IDENTITY, **(env or {})}
-        try:
-            out = subprocess.run(["git", *args], cwd=self.top, input=input, env=full_env,
-                                 capture_output=True, timeout=120, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise GitError(f"git {args[0]} failed: {exc}") from None
-        if check and out.returncode != 0:
-            raise GitError(f"git {' '.join(args[:2])} failed: "
-                           f"{out.stderr.decode('utf-8', 'replace').strip()}")
-        return out.stdout
+        out = git.run(self.top, *args, input=input, env={**_IDENTITY, **(env or {})},
+                      binary=True, check=check)
+        return b"" if out is None else out
 
     def repo_path(self, rel: str) -> str:
         return f"{self.prefix}/{rel}" if self.prefix != "." else rel

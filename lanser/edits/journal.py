@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from lanser.edits.model import ABSENT, FileEffect, StaleContent, state_hash
+from lanser.files import fsync_dir, write_synced
 
 #: ``LANSER_EDITS_CRASH_AT=N`` makes the N-th crash point of this process exit at once.
 CRASH_ENV = "LANSER_EDITS_CRASH_AT"
@@ -57,33 +58,6 @@ def crash_point(name: str) -> None:
     _crash_counter += 1
     if wanted in (str(_crash_counter), name):
         os._exit(CRASH_STATUS)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems refuse fsync on directories; the data is fsynced
-    finally:
-        os.close(fd)
-
-
-def _write_synced(path: Path, data: bytes, mode: int | None = None) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        if mode is not None:
-            os.fchmod(fd, mode)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _default_mode() -> int:
@@ -150,7 +124,7 @@ class Transaction:
         crash_point("commit")
         trash = self.state_dir / f"journal.done-{self.id}"
         os.replace(self.journal, trash)
-        _fsync_dir(self.state_dir)
+        fsync_dir(self.state_dir)
         crash_point("committed")
         shutil.rmtree(trash, ignore_errors=True)
         self.done = True
@@ -199,7 +173,7 @@ def begin(root: Path, state_dir: Path, effects: tuple[FileEffect, ...], *,
         backup = None
         if effect.before is not None:
             backup = f"backup/{index}"
-            _write_synced(staging / backup, effect.before)
+            write_synced(staging / backup, effect.before)
         entries.append({
             "path": effect.path, "before": effect.before_hash, "after": effect.after_hash,
             "before_mode": modes[effect.path], "after_mode": effect.after_mode,
@@ -214,12 +188,12 @@ def begin(root: Path, state_dir: Path, effects: tuple[FileEffect, ...], *,
     })
     manifest = {"id": txid, "entries": entries, "history": history,
                 "created_dirs": created_dirs}
-    _write_synced(staging / "manifest.json", json.dumps(manifest, sort_keys=True).encode())
-    _fsync_dir(staging / "backup")
-    _fsync_dir(staging)
+    write_synced(staging / "manifest.json", json.dumps(manifest, sort_keys=True).encode())
+    fsync_dir(staging / "backup")
+    fsync_dir(staging)
     crash_point("journal")
     os.replace(staging, state_dir / "journal")
-    _fsync_dir(state_dir)
+    fsync_dir(state_dir)
     txn = Transaction(root, state_dir, txid, effects, history)
     try:
         _write_effects(root, txid, effects)
@@ -248,12 +222,12 @@ def _write_effects(root: Path, txid: str, effects: tuple[FileEffect, ...]) -> No
         temp = _temp_name(target, txid)
         crash_point("temp")
         mode = effect.after_mode if effect.after_mode is not None else default_mode
-        _write_synced(temp, effect.after, mode)
+        write_synced(temp, effect.after, mode)
         crash_point("replace")
         _check_parent(target, effect.path)
         os.replace(temp, target)
     for parent in sorted(parents):
-        _fsync_dir(parent)
+        fsync_dir(parent)
     crash_point("written")
 
 
@@ -325,9 +299,11 @@ def recover(root: Path, state_dir: Path,
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             mode = entry["before_mode"]
-            _write_synced(temp, old, mode if mode is not None else _default_mode())
+            # Its own named temp, not atomic_write's: a crash here leaves a temp file
+            # the next recovery knows by name (the manifest's) and removes.
+            write_synced(temp, old, mode if mode is not None else _default_mode())
             os.replace(temp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         restored.append(entry["path"])
     for rel in sorted(manifest.get("created_dirs", []), key=len, reverse=True):
         with contextlib.suppress(OSError):  # not empty: someone put files there
@@ -337,7 +313,7 @@ def recover(root: Path, state_dir: Path,
         reset_history(manifest.get("history"))
     trash = state_dir / f"journal.done-{manifest['id']}"
     os.replace(journal, trash)
-    _fsync_dir(state_dir)
+    fsync_dir(state_dir)
     shutil.rmtree(trash, ignore_errors=True)
     return Recovery(manifest["id"], tuple(sorted(restored)), tuple(sorted(conflicts)),
                     manifest.get("history"))

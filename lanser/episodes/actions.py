@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lanser.bundling import BUNDLE_OPS, UNLOCATED_OPS
 from lanser.errors import UsageError
+from lanser.queries.ops import BUNDLE_OPS, UNLOCATED_OPS
 
 KINDS = ("edit", "patch", "query", "test", "submit")
 #: Actions that change files, and so go through the safety envelope.
@@ -38,7 +38,7 @@ class Action:
     at: str | None = None          # edit/query: a location or selector
     text: str | None = None        # edit: new content (whole file or the range)
     diff: str | None = None        # patch
-    op: str | None = None          # query: one of lanser.bundling.BUNDLE_OPS
+    op: str | None = None          # query: one of lanser.queries.ops.BUNDLE_OPS
     query: str | None = None       # query: the string of workspace-symbols
     args: tuple[str, ...] = field(default=())  # test
 

@@ -19,14 +19,19 @@ from typing import Any
 
 from lanser.bundles import make_bundle
 from lanser.bundles.store import BundleStore, store_key
-from lanser.bundling import query_request, requests_of, server_pin
 from lanser.episodes import snapshots
 from lanser.episodes.snapshots import Snapshot
 from lanser.errors import ServerTimeout
 from lanser.lsp.registry import ServerSpec
+from lanser.lsp.service import LanguageService
+from lanser.queries.bundle import facts_of_answers, queries_of, query_request, server_pin
+from lanser.queries.execute import execute
+from lanser.queries.ops import BY_NAME, request
+from lanser.queries.plan import run_queries
+from lanser.selectors import Target
 from lanser.workspace import Workspace
 
-DIAGNOSTICS_REQUEST = {"op": "diagnostics", "paths": []}
+DIAGNOSTICS_REQUEST = request(BY_NAME["diagnostics"], paths=[])
 #: How many trees' diagnostics an observer remembers.
 REMEMBERED = 64
 
@@ -41,15 +46,13 @@ class Observer:
         self.remember = remember
         self.store = BundleStore(workspace)
         self.pin = server_pin(spec)
-        self.service: Any = None
+        self.service: LanguageService | None = None
         #: Diagnostics bundles by tree, seen by this observer (``remember``).
         self._seen: dict[str, dict[str, Any]] = {}
         #: Snapshots this observer has kept, by tree.
         self._kept: dict[str, Snapshot] = {}
 
     async def __aenter__(self) -> Observer:
-        from lanser.lsp.service import LanguageService
-
         # Tracked: the server follows the disk by content hashes, and a whole-workspace
         # answer on an unchanged disk (the verify before an edit, the observation after
         # its verify) is the last one, not a second pull.
@@ -80,13 +83,11 @@ class Observer:
 
     async def diagnostics(self, tree: str) -> dict[str, Any]:
         """The whole-workspace diagnostics bundle of ``tree`` (the disk now)."""
-        from lanser.lsp.operations import execute
-
         seen = self._seen.get(tree)
         if seen is not None:
             return seen
 
-        answer = await execute(self.service, DIAGNOSTICS_REQUEST)
+        answer = (await execute(self._service(), DIAGNOSTICS_REQUEST)).to_json()
         late = [f["path"] for f in answer["files"] if f["status"] != "ready"]
         if late:
             # A reward on a partial answer would be a wrong number: say so instead.
@@ -94,7 +95,7 @@ class Observer:
                                 f"{', '.join(late[:5])}{' ...' if len(late) > 5 else ''}",
                                 paths=late)
         bundle = make_bundle(self.workspace, op="diagnostics", request=DIAGNOSTICS_REQUEST,
-                             facts=answer, server=self.service.server_info(),
+                             facts=answer, server=self._service().server_info(),
                              snapshot=snapshots.identity(tree))
         self.store.put(None, bundle)
         if self.remember:
@@ -102,6 +103,11 @@ class Observer:
                 del self._seen[next(iter(self._seen))]  # the oldest: a bounded memory
             self._seen[tree] = bundle
         return bundle
+
+    def _service(self) -> LanguageService:
+        if self.service is None:
+            raise RuntimeError("the observer is used outside `async with`")
+        return self.service
 
     async def tests(self, args: tuple[str, ...] = ()) -> tuple[dict[str, Any], Any]:
         """Run the tests in the sandbox; their bundle (stored) and the RunResult."""
@@ -114,16 +120,16 @@ class Observer:
         return bundle, result
 
     async def query(self, op: str, at: str | None, tree: str, *,
-                    query: str | None = None) -> tuple[dict[str, Any], Any]:
+                    query: str | None = None) -> tuple[dict[str, Any], Target | None]:
         """A query bundle (the shape ``lanser bundle`` writes) and the resolved target
         (``None`` for an op that takes no location, such as workspace-symbols)."""
-        from lanser.lsp.operations import execute
-
         request, target = query_request(self.workspace, at, [op], query=query)
-        answers = [await execute(self.service, r) for r in requests_of(request)]
+        service = self._service()
+        answers = await run_queries(service, Workspace(self.workspace.root, self.workspace.root),
+                                    queries_of(request))
         identity = snapshots.identity(tree)
         bundle = make_bundle(self.workspace, op="query", request=request,
-                             facts=dict(zip([op], answers, strict=True)),
-                             server=self.service.server_info(), snapshot=identity)
+                             facts=facts_of_answers([op], answers),
+                             server=service.server_info(), snapshot=identity)
         self.store.put(store_key(self.pin, identity, {"op": "query", **request}), bundle)
         return bundle, target

@@ -111,7 +111,7 @@ class Side:
     state: State
 
     def to_json(self, task: Task, profile: Profile) -> dict[str, Any]:
-        from lanser.query import diagnostics_summary
+        from lanser.queries.ops import diagnostics_summary
 
         phis = potentials(self.state, task, profile)
         return {

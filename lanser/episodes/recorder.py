@@ -308,7 +308,7 @@ def _portable(envelope: dict[str, Any] | None, root: Path) -> dict[str, Any] | N
 
 
 def _summary(bundle: dict[str, Any]) -> dict[str, int]:
-    from lanser.query import diagnostics_summary
+    from lanser.queries.ops import diagnostics_summary
 
     return diagnostics_summary(bundle["facts"]["files"])
 

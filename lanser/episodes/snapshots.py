@@ -13,13 +13,12 @@ snapshot identity as the recorded one.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from lanser import git as gateway
 from lanser.bundles.snapshot import working_tree_hash
-from lanser.errors import LanserError, UsageError
+from lanser.errors import UsageError
 from lanser.workspace import Workspace
 
 REF_PREFIX = "refs/lanser/snapshots/"
@@ -46,12 +45,8 @@ def identity(tree: str) -> dict[str, str]:
 
 def git(root: Path, *args: str, env: dict[str, str] | None = None, input: str | None = None
         ) -> str:
-    out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
-                         input=input, check=False, timeout=120,
-                         env=None if env is None else {**os.environ, **env})
-    if out.returncode != 0:
-        raise LanserError(f"git {args[0]} failed: {out.stderr.strip()}", code="git_error")
-    return out.stdout.strip()
+    """``git ARGS`` in ``root`` through the gateway, its output stripped."""
+    return gateway.run(root, *args, env=env, input=input).strip()
 
 
 def require_git(workspace: Workspace) -> None:
@@ -75,12 +70,7 @@ def take(workspace: Workspace) -> Snapshot:
 
 def of_rev(workspace: Workspace, rev: str) -> Snapshot:
     """The snapshot of a revision (a commit, tag, branch or tree)."""
-    try:
-        tree = git(workspace.root, "rev-parse", "--verify", f"{rev}^{{tree}}")
-    except LanserError:
-        raise UsageError(f"{rev!r} is not a revision of {workspace.root}",
-                         code="bad_rev") from None
-    return keep(workspace, tree)
+    return keep(workspace, gateway.resolve(workspace.root, rev, "tree"))
 
 
 def tree_changes(workspace: Workspace, base_tree: str, tree: str

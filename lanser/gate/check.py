@@ -122,7 +122,7 @@ async def check(workspace: Workspace, *, base: str, head: str = "HEAD",
     breaches = judge(fail_on, new_by_severity=dict(new_by_severity),
                      new_failures=0 if report is None else len(report.of(testrun.NEW_FAILURE)),
                      reward=reward.total)
-    from lanser.query import diagnostics_summary
+    from lanser.queries.ops import diagnostics_summary
 
     counts = {"base": diagnostics_summary(before.bundle["facts"]["files"]),
               "head": diagnostics_summary(after.bundle["facts"]["files"])}

@@ -1,6 +1,6 @@
 """The gate's test run: impact-selected tests at head, failures checked again at base.
 
-``impact`` (the default): the base's coverage map (:func:`lanser.runner.impact.cached_map`,
+``impact`` (the default): the base's coverage map (:func:`lanser.runner.run.cached_map`,
 one full run of the base, kept under ``.lanser/impact/`` and shared with ``lanser test
 --base``) selects the tests the change can have affected; only those run at head,
 the others keep their base outcome. ``all`` runs the whole suite at head (the map
@@ -85,7 +85,7 @@ def run(workspace: Any, base_commit: str, head_commit: str, *, mode: str = "impa
     if mode == "none":
         return None
     from lanser.runner import run_tests
-    from lanser.runner.impact import cached_map
+    from lanser.runner.run import cached_map
 
     impact = cached_map(workspace, base_commit, args=args, timeout=timeout, python=python)
     head = run_tests(workspace, rev=head_commit, args=args, timeout=timeout, python=python,

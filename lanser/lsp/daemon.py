@@ -9,9 +9,10 @@ concurrently, each with its own ``timeout`` (its ``--timeout``; the configured
 one when it sends none). The lanser configuration is re-read when its content
 changes (before the next answer): a service whose server the change redefines is
 retired once its requests in flight are answered (the next use starts a new one);
-the others stay warm. Handlers for higher-level requests
-(resolving selectors, say) are plugged in by the process entry point,
-:mod:`lanser.warm`: this module knows only LSP.
+the others stay warm. The query method (planning, resolving selectors) is plugged
+in by the process entry point, :mod:`lanser.queries.daemon`: this module knows only
+servers, and its built-in methods are control (``ping``, ``status``, ``warm``,
+``stop``).
 """
 
 from __future__ import annotations
@@ -24,11 +25,10 @@ import json
 import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from lanser.errors import LanserError
 from lanser.lsp import daemon_client
-from lanser.lsp.operations import execute
 from lanser.lsp.registry import get_server
 from lanser.lsp.service import LanguageService
 from lanser.lsp.tracker import ConfigWatch
@@ -38,6 +38,7 @@ from lanser.workspace import Workspace
 LANSER_CONFIG = ("lanser.toml", "pyproject.toml:tool.lanser")
 
 Handler = Callable[["Daemon", dict[str, Any]], Awaitable[dict[str, Any]]]
+T = TypeVar("T")
 
 #: Latencies kept per server for the percentiles ``status`` reports.
 LATENCY_WINDOW = 2000
@@ -54,7 +55,7 @@ class Daemon:
         self.services: dict[str, LanguageService] = {}
         self.handlers: dict[str, Handler] = {
             "ping": Daemon._ping, "status": Daemon._status, "stop": Daemon._stop,
-            "query": Daemon._query, "warm": Daemon._warm, **(handlers or {}),
+            "warm": Daemon._warm, **(handlers or {}),
         }
         self.started = time.time()
         self.last_activity = time.monotonic()
@@ -105,33 +106,24 @@ class Daemon:
                 self.services[name] = service
             return self.services[name]
 
-    async def answer(self, server: str, requests: list[dict[str, Any]], *,
-                     timeout: float | None = None
-                     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        """Run query requests on the warm server, recording their latency.
-
-        ``timeout``: the client's limit per server request (``None``: the configured).
-        """
+    async def run(self, server: str, work: Callable[[LanguageService], Awaitable[T]], *,
+                  count: int = 1) -> tuple[T, dict[str, Any]]:
+        """Run ``work`` (``count`` requests) on the warm server, recording its latency;
+        its result and the server's identity."""
         await self.refresh_config()
         service = await self.service(server)
         began = time.perf_counter()
         try:
-            answers = [await execute(service, request, timeout=timeout)
-                       for request in requests]
+            result = await work(service)
         finally:
             self.latencies[server].append(time.perf_counter() - began)
-            self.counts[server] += len(requests)
-        return answers, service.server_info()
+            self.counts[server] += count
+        return result, service.server_info()
 
     # -- built-in handlers ----------------------------------------------------
 
     async def _ping(self, message: dict[str, Any]) -> dict[str, Any]:
         return {"pid": os.getpid()}
-
-    async def _query(self, message: dict[str, Any]) -> dict[str, Any]:
-        answers, server = await self.answer(message["server"], message["requests"],
-                                            timeout=client_timeout(message))
-        return {"answers": answers, "server": server}
 
     async def _warm(self, message: dict[str, Any]) -> dict[str, Any]:
         """Start the named servers (if not yet) and answer once they are ready."""

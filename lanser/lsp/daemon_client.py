@@ -143,18 +143,6 @@ def reply_wait(timeout: float, requests: int = 1) -> float:
     return timeout * max(1, requests) + REPLY_MARGIN
 
 
-def try_query(root: Path, server: str, requests: list[dict[str, Any]], *,
-              timeout: float) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
-    """Answers from a running daemon, or ``None`` when there is none for ``root``."""
-    try:
-        reply = call(root, {"method": "query", "server": server, "requests": requests,
-                            "timeout": timeout, "cwd": os.getcwd()},
-                     timeout=reply_wait(timeout, len(requests)))
-    except DaemonUnavailable:
-        return None
-    return reply["answers"], reply["server"]
-
-
 def is_running(root: Path) -> bool:
     try:
         return bool(request(root, {"method": "ping"}, timeout=5.0).get("ok"))
@@ -164,13 +152,18 @@ def is_running(root: Path) -> bool:
         return False
 
 
-def start(root: Path, *, wait: float = 60.0, servers: list[str] | None = None) -> dict[str, Any]:
-    """Start the root's daemon unless one runs; return its status once it answers."""
+def start(root: Path, entry: str, *, wait: float = 60.0,
+          servers: list[str] | None = None) -> dict[str, Any]:
+    """Start the root's daemon unless one runs; return its status once it answers.
+
+    ``entry``: the module the daemon process runs (``python -m ENTRY --root ROOT``),
+    given by the caller, so this layer needs nothing above it to start one.
+    """
     ensure_runtime_dir()
     if not is_running(root):
         import subprocess  # only here: the warm call's client never spawns anything
 
-        args = [sys.executable, "-m", "lanser.warm", "--root", str(root)]
+        args = [sys.executable, "-m", entry, "--root", str(root)]
         with open(log_path(root), "ab") as log:
             subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                              start_new_session=True, close_fds=True, cwd=str(root))

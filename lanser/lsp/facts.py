@@ -228,6 +228,24 @@ class FileChange:
         return out
 
 
+@dataclass(frozen=True)
+class CodeAction:
+    """A code action a server offers, with its edit as file changes.
+
+    ``command``: the server command LSP would run after the edit (lanser never runs
+    one; an action that has one is previewed and refused), else ``None``.
+    """
+
+    title: str
+    kind: str | None
+    changes: tuple[FileChange, ...]
+    command: str | None = None
+
+    @property
+    def sort_key(self) -> tuple[str, str]:
+        return (self.title, self.kind or "")
+
+
 
 class Normalizer:
     """Turns raw (JSON) server answers into sorted lists of records."""

@@ -2,8 +2,8 @@
 
 :class:`LanguageService` takes workspace paths and user positions, keeps the server
 in step with the disk, asks, and returns normalized records
-(:mod:`lanser.lsp.facts`). :func:`execute` is the JSON face of the same operations,
-shared by the in-process CLI path and the daemon so both give the same bytes.
+(:mod:`lanser.lsp.facts`). :func:`lanser.queries.execute.execute` runs a query's
+request on it, in process, in the daemon and in an episode alike.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from lanser.errors import LanserError, ServerError, Unsupported, UsageError
 from lanser.lsp.dependents import DependencyGraph
 from lanser.lsp.facts import (
     Call,
+    CodeAction,
     Diagnostic,
     FileChange,
     Hover,
@@ -32,15 +33,6 @@ from lanser.lsp.session import Session
 from lanser.lsp.tracker import ConfigWatch, DiskTracker
 from lanser.positions import Position, Span, decode_source
 from lanser.workspace import Workspace, path_to_uri
-
-#: Query operations and the LSP method behind each.
-LOCATION_METHODS = {
-    "definition": "textDocument/definition",
-    "declaration": "textDocument/declaration",
-    "type-definition": "textDocument/typeDefinition",
-    "implementation": "textDocument/implementation",
-}
-
 
 #: The server capability each request needs.
 PROVIDERS = {
@@ -205,12 +197,13 @@ class LanguageService:
 
     # -- operations -----------------------------------------------------------
 
-    async def locations(self, op: str, path: Path, pos: Position, *,
+    async def locations(self, method: str, path: Path, pos: Position, *,
                         timeout: float | None = None) -> list[Location]:
+        """Locations ``method`` (``textDocument/definition``, ...) answers at ``pos``."""
         async with self._lock:
             await self.refresh()
             _, params = await self._open(path, pos)
-            raw = await self._ask(LOCATION_METHODS[op], params, timeout)
+            raw = await self._ask(method, params, timeout)
             return self._normalizer().locations(raw)
 
     async def references(self, path: Path, pos: Position, *, include_declaration: bool = False,
@@ -380,7 +373,7 @@ class LanguageService:
         doc = self.session.documents.get(path_to_uri(path))
         return doc.version if doc is not None else None
 
-    async def code_actions(self, path: Path, span: Span) -> list[dict[str, Any]]:
+    async def code_actions(self, path: Path, span: Span) -> list[CodeAction]:
         """Code actions offered for ``span``, each with its edit in user coordinates."""
         async with self._lock:
             await self.refresh()
@@ -410,12 +403,12 @@ class LanguageService:
                 # Edit *and* command: LSP runs the command after the edit. lanser never
                 # executes server commands, so it names it and refuses to half-apply.
                 command = action.get("command")
-                out.append({"title": action.get("title", ""), "kind": action.get("kind"),
-                            "command": command.get("command") if isinstance(command, dict)
-                            else None,
-                            "changes": normalizer.workspace_edit(
-                                action["edit"], version_of=self._synced_version)})
-            out.sort(key=lambda a: (a["title"], a["kind"] or ""))
+                out.append(CodeAction(
+                    title=action.get("title", ""), kind=action.get("kind"),
+                    command=command.get("command") if isinstance(command, dict) else None,
+                    changes=tuple(normalizer.workspace_edit(
+                        action["edit"], version_of=self._synced_version))))
+            out.sort(key=lambda a: a.sort_key)
             return out
 
     def server_info(self) -> dict[str, Any]:

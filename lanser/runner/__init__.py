@@ -10,7 +10,7 @@ The library API (sync; the CLI and the reward engine call these)::
     grade(result, f2p, p2p) # SWE-bench style: resolved, ratios, credit
     select_args(f2p, p2p)   # pytest arguments that run exactly those tests
     run_script(workspace, "script.py")   # checkpoint credit of a non-test program
-    ImpactMap.build(workspace, rev=...)  # coverage map for test-impact selection
+    map_impact(workspace, rev=...)  # an ImpactMap: coverage map for test-impact selection
 
 The scheme behind every credit is specified in ``rewards/CREDIT.md``. Not supported:
 pytest-xdist (``-n``): the watchdog follows one test at a time.
@@ -21,9 +21,8 @@ from lanser.runner.credit import Credit
 from lanser.runner.grading import Task, grade
 from lanser.runner.impact import ImpactMap
 from lanser.runner.outcomes import TestOutcome
-from lanser.runner.run import RunResult, run_tests, select_args
+from lanser.runner.run import RunResult, map_impact, run_tests, select_args
 from lanser.runner.sandbox import Limits, RunnerError
 
 __all__ = ["Credit", "ImpactMap", "Limits", "RunResult", "RunnerError", "ScriptResult", "Task",
-           "TestOutcome", "grade", "run_script", "run_tests",
-           "select_args"]
+           "TestOutcome", "grade", "map_impact", "run_script", "run_tests", "select_args"]

@@ -1,6 +1,6 @@
 """Test-impact selection: re-run only the tests a change can have affected.
 
-:meth:`ImpactMap.build` runs the whole suite once on the base snapshot with the
+:func:`lanser.runner.run.map_impact` runs the whole suite once on the base snapshot with the
 plugin's per-test coverage contexts on, and records for every test the files it
 depends on:
 
@@ -27,11 +27,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lanser.files import atomic_write
 from lanser.runner.outcomes import TestOutcome
 
 #: Files whose change can alter every test's collection or configuration.
@@ -49,20 +49,6 @@ class ImpactMap:
     broken: list[str] = field(default_factory=list)
     #: built by this process just now (not loaded from the cache): its outcomes are fresh
     fresh: bool = field(default=False, compare=False)
-
-    @classmethod
-    def build(cls, workspace: Any, *, rev: str | None = None, args: tuple[str, ...] = (),
-              **options: Any) -> ImpactMap:
-        """Run the suite on ``rev`` (or the working tree) with coverage; map it."""
-        from lanser.runner.run import root_of, run_tests
-
-        root = root_of(workspace)
-        with tempfile.TemporaryDirectory(prefix="lanser-impact-") as tmp:
-            cov_path = Path(tmp) / "coverage.json"
-            result = run_tests(root, rev=rev, args=args, coverage_map=cov_path, **options)
-            raw = json.loads(cov_path.read_text(encoding="utf-8")) if cov_path.is_file() \
-                else {"tests": {}, "imports": {}}
-        return cls.from_coverage(raw, result.tests, base=rev, root=root, rev=rev)
 
     @classmethod
     def from_coverage(cls, raw: dict[str, Any], tests: Any, *, base: str | None,
@@ -123,11 +109,7 @@ class ImpactMap:
                              for n, t in sorted(self.outcomes.items())}}
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.to_json(), sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(self.to_json(), sort_keys=True))
 
     @classmethod
     def load(cls, path: str | Path) -> ImpactMap | None:
@@ -157,29 +139,6 @@ def impact_key(tree: str, args: tuple[str, ...], python: str | None) -> str:
     interpreter = os.path.abspath(python or sys.executable)
     return content_hash({"tree": tree, "args": list(args), "python": interpreter}
                         ).removeprefix("sha256:")[:32]
-
-
-def cached_map(workspace: Any, base: str, *, args: tuple[str, ...] = (),
-               timeout: float = 60.0, python: str | None = None) -> ImpactMap:
-    """The coverage map of revision ``base``, built once and kept under
-    ``.lanser/impact/`` (``lanser test --base`` and ``lanser ci`` share it).
-    ``fresh`` on the map says whether this call built it."""
-    import subprocess
-
-    from lanser.errors import UsageError
-
-    tree = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{base}^{{tree}}"],
-                          cwd=workspace.root, capture_output=True, text=True,
-                          check=False).stdout.strip()
-    if not tree:
-        raise UsageError(f"--base {base}: not a revision of {workspace.root}", code="bad_rev")
-    path = workspace.state_dir / "impact" / f"{impact_key(tree, args, python)}.json"
-    found = ImpactMap.load(path)
-    if found is None:
-        found = ImpactMap.build(workspace, rev=base, args=args, timeout=timeout, python=python)
-        found.save(path)
-        found.fresh = True
-    return found
 
 
 def _closure(module: str, imports: dict[str, list[str]]) -> set[str]:

@@ -14,13 +14,12 @@ codes) are dropped from messages.
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
 
+from lanser.files import atomic_write
 from lanser.runner.run import RunResult
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -77,8 +76,4 @@ def junit_xml(result: RunResult, suite: str = "lanser", *,
 def write_junit(result: RunResult, path: str | Path, *,
                 notes: Mapping[str, str] | None = None) -> None:
     """Atomically: a CI step reading the file never sees half of it."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=".junit-")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(junit_xml(result, notes=notes))
-    os.replace(tmp, path)
+    atomic_write(path, junit_xml(result, notes=notes), mode=0o644)

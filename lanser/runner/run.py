@@ -15,19 +15,22 @@ out of the hashed facts (they go in ``provenance``).
 
 from __future__ import annotations
 
+import json
 import re
+import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lanser import git
 from lanser.errors import UsageError
 from lanser.runner.credit import Credit, flaky_credit, run_credit
+from lanser.runner.impact import ImpactMap, impact_key
 from lanser.runner.outcomes import Folder, TestOutcome
 from lanser.runner.sandbox import CONFTESTS, ChildRun, Limits, RunnerError, Sandbox
 
 if TYPE_CHECKING:
-    from lanser.runner.impact import ImpactMap
     from lanser.workspace import Workspace
 
 #: Options lanser always adds: every module collected even when one fails to import
@@ -409,6 +412,34 @@ def _isolation(box: Sandbox, child: ChildRun, rejected: int) -> dict[str, Any]:
             "rejected_event_lines": rejected}
 
 
+def map_impact(workspace: Workspace | str | Path, *, rev: str | None = None,
+               args: tuple[str, ...] = (), **options: Any) -> ImpactMap:
+    """Run the suite on ``rev`` (or the working tree) with coverage; its impact map
+    (:mod:`lanser.runner.impact`). ``options`` are :func:`run_tests`'s."""
+    root = root_of(workspace)
+    with tempfile.TemporaryDirectory(prefix="lanser-impact-") as tmp:
+        cov_path = Path(tmp) / "coverage.json"
+        result = run_tests(root, rev=rev, args=args, coverage_map=cov_path, **options)
+        raw = json.loads(cov_path.read_text(encoding="utf-8")) if cov_path.is_file() \
+            else {"tests": {}, "imports": {}}
+    return ImpactMap.from_coverage(raw, result.tests, base=rev, root=root, rev=rev)
+
+
+def cached_map(workspace: Any, base: str, *, args: tuple[str, ...] = (),
+               timeout: float = 60.0, python: str | None = None) -> ImpactMap:
+    """The coverage map of revision ``base``, built once and kept under
+    ``.lanser/impact/`` (``lanser test --base`` and ``lanser ci`` share it).
+    ``fresh`` on the map says whether this call built it."""
+    tree = git.resolve(workspace.root, base, "tree")
+    path = workspace.state_dir / "impact" / f"{impact_key(tree, args, python)}.json"
+    found = ImpactMap.load(path)
+    if found is None:
+        found = map_impact(workspace, rev=base, args=args, timeout=timeout, python=python)
+        found.save(path)
+        found.fresh = True
+    return found
+
+
 def root_of(workspace: Any) -> Path:
     """The root of a Workspace, or a path given as such (a Path's own ``.root`` is "/")."""
     root = workspace if isinstance(workspace, (str, Path)) else workspace.root
@@ -452,11 +483,9 @@ def _snapshot(root: Path, rev: str | None) -> dict[str, Any] | None:
 
 
 def _tree_of(root: Path, rev: str) -> str:
-    import subprocess
-
-    out = subprocess.run(["git", "rev-parse", f"{rev}^{{tree}}"], cwd=root,
-                         capture_output=True, text=True, check=False)
-    return out.stdout.strip()
+    """``rev``'s tree, or ``""`` when git cannot say (the sandbox reports a bad one)."""
+    out = git.run(root, "rev-parse", f"{rev}^{{tree}}", check=False)
+    return (out or "").strip()
 
 
 def _decimal(value: float) -> str:

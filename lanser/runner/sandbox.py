@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lanser.errors import LanserError, UsageError
+from lanser import git
+from lanser.errors import LanserError
 from lanser.runner.cgroups import Cgroups
 from lanser.runner.channel import KEY_BYTES, Verifier
 
@@ -206,12 +207,8 @@ class Sandbox:
                     shutil.copy2(src, dst)
 
     def _archive(self, rev: str) -> None:
-        check = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-                               cwd=self.root, capture_output=True, text=True, check=False)
-        if check.returncode != 0:
-            raise UsageError(f"--rev {rev}: not a commit of {self.root}", code="bad_rev")
-        archive = subprocess.Popen(["git", "archive", "--format=tar", check.stdout.strip()],
-                                   cwd=self.root, stdout=subprocess.PIPE)
+        commit = git.resolve(self.root, rev, "commit")
+        archive = git.popen(self.root, "archive", "--format=tar", commit, stderr=None)
         untar = subprocess.run(["tar", "-x", "-C", str(self.copy)], stdin=archive.stdout,
                                capture_output=True, check=False)
         archive.stdout.close()  # type: ignore[union-attr]
@@ -362,11 +359,11 @@ class Sandbox:
 def _snapshot_files(root: Path) -> list[str]:
     """Files of the working tree a snapshot covers, relative, sorted."""
     if (root / ".git").exists():
-        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
-                              "--exclude-standard"], cwd=root, capture_output=True, check=False)
-        if out.returncode == 0:
+        out = git.run(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard",
+                      check=False)
+        if out is not None:
             # never stale bytecode: a cached rewritten test module would skip our rewrite
-            return sorted({n for n in out.stdout.decode("utf-8", "replace").split("\0")
+            return sorted({n for n in out.split("\0")
                            if n and "__pycache__/" not in n and not n.endswith(".pyc")})
     found = []
     for dirpath, dirnames, filenames in os.walk(root):

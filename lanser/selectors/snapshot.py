@@ -4,16 +4,16 @@ Relocation reads two snapshots, the one a selector was captured on and the one i
 must be found in; resolution reads one. Both speak workspace-relative ``/`` paths and
 hand out parsed :class:`~lanser.selectors.pytree.PyDoc` objects, cached per snapshot
 because one resolution may look at a file many times. git is called through
-``subprocess`` (one ``cat-file --batch`` process per revision), and its failures
-become :class:`~lanser.errors.UsageError` here, at the boundary.
+:mod:`lanser.git` (one ``cat-file --batch`` process per revision), which turns a
+revision that does not resolve into ``bad_rev``.
 """
 
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
-from lanser.errors import LanserError, MissingFile, UnreadableFile, UsageError
+from lanser import git
+from lanser.errors import MissingFile, UnreadableFile
 from lanser.positions import MAX_SOURCE_BYTES, decode_source
 from lanser.selectors.pytree import PyDoc
 from lanser.workspace import Workspace
@@ -83,8 +83,7 @@ class GitRevision(Snapshot):
     def __init__(self, workspace: Workspace, rev: str) -> None:
         super().__init__(workspace)
         self.rev = rev
-        self.commit = _git(workspace.root, "rev-parse", "--verify", "--quiet",
-                           f"{rev}^{{commit}}", what=f"revision {rev!r}").strip()
+        self.commit = git.resolve(workspace.root, rev, "commit")
         self.label = f"revision {rev}"
         self._texts: dict[str, str | None] = {}
         self._batch: subprocess.Popen[bytes] | None = None
@@ -92,8 +91,8 @@ class GitRevision(Snapshot):
 
     def all_files(self) -> list[str]:
         if self._listing is None:
-            out = _git(self.workspace.root, "ls-tree", "-r", "-z", "--name-only", self.commit,
-                       what="the file list")
+            out = git.run(self.workspace.root, "ls-tree", "-r", "-z", "--name-only",
+                          self.commit)
             self._listing = sorted(n for n in out.split("\0") if n)
         return self._listing
 
@@ -112,9 +111,8 @@ class GitRevision(Snapshot):
         if "\n" in spec:
             return None
         if self._batch is None:
-            self._batch = subprocess.Popen(
-                ["git", "cat-file", "--batch"], cwd=self.workspace.root,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            self._batch = git.popen(self.workspace.root, "cat-file", "--batch",
+                                    stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert self._batch.stdin is not None and self._batch.stdout is not None
         self._batch.stdin.write(spec.encode("utf-8") + b"\n")
         self._batch.stdin.flush()
@@ -145,15 +143,3 @@ class GitRevision(Snapshot):
 def open_snapshot(workspace: Workspace, rev: str | None) -> Snapshot:
     """The working tree when ``rev`` is None, else that git revision."""
     return WorkingTree(workspace) if rev is None else GitRevision(workspace, rev)
-
-
-def _git(root: Path, *args: str, what: str) -> str:
-    try:
-        out = subprocess.run(["git", *args], cwd=root, capture_output=True, timeout=60,
-                             check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise LanserError(f"git failed reading {what}: {exc}", code="git_error") from None
-    if out.returncode != 0:
-        message = out.stderr.decode("utf-8", "replace").strip() or f"cannot read {what}"
-        raise UsageError(f"git: {what}: {message}", code="bad_revision")
-    return out.stdout.decode("utf-8", "replace")

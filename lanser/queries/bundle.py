@@ -31,20 +31,17 @@ from lanser.errors import (
     UsageError,
 )
 from lanser.lsp.registry import ServerSpec, get_server
+from lanser.lsp.service import config_hash
+from lanser.queries.ask import ask
+from lanser.queries.ops import BUNDLE_OPS, get_op
+from lanser.queries.plan import Query, facts_of
+from lanser.runner import run_tests
+from lanser.selectors import Target, resolve_target
 from lanser.workspace import Workspace
-
-#: Operations a query bundle can hold; each becomes one key of ``facts``.
-#: ``references`` leaves the declaration out, ``references-with-declaration`` keeps
-#: it; ``calls`` are the incoming calls, ``outgoing-calls`` the other direction.
-#: ``workspace-symbols`` needs a query string instead of a location.
-BUNDLE_OPS = ("definition", "declaration", "type-definition", "implementation", "references",
-              "references-with-declaration", "hover", "symbols", "workspace-symbols",
-              "diagnostics", "calls", "outgoing-calls")
-#: Operations that need no location.
-UNLOCATED_OPS = ("workspace-symbols",)
 
 
 def parse_ops(text: str) -> list[str]:
+    """``--op``'s comma-separated list: known ops (:data:`BUNDLE_OPS`), each once."""
     ops = [op.strip() for op in text.split(",") if op.strip()]
     unknown = [op for op in ops if op not in BUNDLE_OPS]
     if not ops or unknown:
@@ -54,41 +51,17 @@ def parse_ops(text: str) -> list[str]:
 
 
 def needs_location(ops: Iterable[str]) -> bool:
-    return any(op not in UNLOCATED_OPS for op in ops)
-
-
-def op_requests(ops: list[str], path: str | None, line: int | None, col: int | None, *,
-                query: str | None = None) -> list[dict[str, Any]]:
-    """The :func:`lanser.lsp.operations.execute` request behind each bundle op."""
-    out: list[dict[str, Any]] = []
-    for op in ops:
-        if op == "workspace-symbols":
-            out.append({"op": op, "query": query or ""})
-        elif op == "diagnostics":
-            out.append({"op": op, "paths": [path]})
-        elif op == "symbols":
-            out.append({"op": op, "path": path})
-        elif op in ("references", "references-with-declaration"):
-            out.append({"op": "references", "path": path, "line": line, "col": col,
-                        "include_declaration": op == "references-with-declaration"})
-        elif op in ("calls", "outgoing-calls"):
-            out.append({"op": "calls", "path": path, "line": line, "col": col,
-                        "incoming": op == "calls"})
-        else:
-            out.append({"op": op, "path": path, "line": line, "col": col})
-    return out
+    return any(get_op(op).located for op in ops)
 
 
 def server_pin(spec: ServerSpec) -> dict[str, Any]:
     """What identifies a server's answers before it starts (part of every store key)."""
-    from lanser.lsp.service import config_hash
-
     return {"name": spec.name, "version": spec.installed_version(),
             "config_hash": config_hash(spec)}
 
 
 def query_request(workspace: Workspace, loc: str | None, ops: list[str], *,
-                  query: str | None = None) -> tuple[dict[str, Any], Any]:
+                  query: str | None = None) -> tuple[dict[str, Any], Target | None]:
     """The hashed request of a query bundle, and the resolved target it names.
 
     Selectors in bundles are relative to the root whatever the cwd, so a bundle can
@@ -97,17 +70,17 @@ def query_request(workspace: Workspace, loc: str | None, ops: list[str], *,
     ``query`` is required by ``workspace-symbols`` and recorded only with it.
     """
     request: dict[str, Any] = {"ops": list(ops)}
-    if "workspace-symbols" in ops:
+    searches = [op for op in ops if get_op(op).where == "query"]
+    if searches:
         if not query:
-            raise UsageError("workspace-symbols needs a query (--query TEXT)", code="bad_op")
+            raise UsageError(f"{', '.join(searches)} needs a query (--query TEXT)",
+                             code="bad_op")
         request["query"] = query
     if not needs_location(ops):
         return request, None
     if not loc:
-        raise UsageError(f"{', '.join(op for op in ops if op not in UNLOCATED_OPS)} "
+        raise UsageError(f"{', '.join(op for op in ops if get_op(op).located)} "
                          "need a location (LOC)", code="bad_op")
-    from lanser.selectors import resolve_target
-
     workspace = Workspace(workspace.root, cwd=workspace.root)
     target = resolve_target(workspace, loc, threshold=workspace.config.confidence_threshold)
     request["selector"] = loc
@@ -117,11 +90,27 @@ def query_request(workspace: Workspace, loc: str | None, ops: list[str], *,
     return request, target
 
 
-def requests_of(request: dict[str, Any]) -> list[dict[str, Any]]:
-    """The server requests a query bundle's ``request`` stands for."""
+def queries_of(request: dict[str, Any]) -> list[Query]:
+    """The queries a query bundle's ``request`` stands for, at its resolved target."""
     target = request.get("target") or {}
-    return op_requests(request["ops"], target.get("path"), target.get("line"),
-                       target.get("col"), query=request.get("query"))
+    out: list[Query] = []
+    for name in request["ops"]:
+        op = get_op(name)
+        if op.where == "query":
+            out.append({"op": name, "query": request.get("query") or ""})
+        elif op.where == "files":
+            out.append({"op": name, "paths": [target.get("path")]})
+        elif op.where == "file":
+            out.append({"op": name, "path": target.get("path")})
+        else:
+            out.append({"op": name, "path": target.get("path"), "line": target.get("line"),
+                        "col": target.get("col")})
+    return out
+
+
+def facts_of_answers(ops: list[str], answers: list[dict[str, Any]]) -> dict[str, Any]:
+    """A query bundle's ``facts``: each op's facts, keyed by the op."""
+    return {op: facts_of(op, answer) for op, answer in zip(ops, answers, strict=True)}
 
 
 def query_bundle(workspace: Workspace, spec: ServerSpec, loc: str | None, ops: list[str], *,
@@ -129,8 +118,6 @@ def query_bundle(workspace: Workspace, spec: ServerSpec, loc: str | None, ops: l
                  query: str | None = None, exclude: Iterable[Path] = ()
                  ) -> tuple[dict[str, Any], bool]:
     """The bundle for ``ops`` at ``loc``; the flag says it came from the store."""
-    from lanser.lsp.client import query_batch
-
     began = time.perf_counter()
     request, _ = query_request(workspace, loc, ops, query=query)
     snapshot = snapshot_identity(workspace, exclude)
@@ -142,10 +129,10 @@ def query_bundle(workspace: Workspace, spec: ServerSpec, loc: str | None, ops: l
         if stored is not None:
             return stored, True
     asked = time.perf_counter()
-    answers, server = query_batch(workspace, spec, requests_of(request), timeout=timeout,
-                                  use_daemon=use_daemon)
+    answers, server = ask(Workspace(workspace.root, cwd=workspace.root), spec,
+                          queries_of(request), timeout=timeout, use_daemon=use_daemon)
     answered = time.perf_counter()
-    facts = dict(zip(ops, answers, strict=True))
+    facts = facts_of_answers(ops, answers)
     bundle = make_bundle(workspace, op="query", request=request, facts=facts, server=server,
                          snapshot=snapshot, provenance={"timings_ms": {
                              "prepare": round((asked - began) * 1000, 3),
@@ -199,7 +186,6 @@ def _rerun_tests(workspace: Workspace, request: dict[str, Any]) -> dict[str, Any
         raise UsageError("a test bundle of an impact-selected run cannot be rerun by "
                          "`bundle verify` (its integrity is intact); rerun `lanser test` "
                          "with the same selection", code="unsupported")
-    from lanser.runner import run_tests
 
     try:
         result = run_tests(workspace, rev=request.get("rev"), args=tuple(request["args"]),
@@ -214,13 +200,13 @@ def _rerun_tests(workspace: Workspace, request: dict[str, Any]) -> dict[str, Any
 
 def _rediagnose(workspace: Workspace, bundle: dict[str, Any], *, timeout: float,
                 use_daemon: bool, exclude: Iterable[Path]) -> dict[str, Any]:
-    from lanser.lsp.client import query_batch
-
     spec = get_server(bundle["server"]["name"], workspace.config.servers)
     request = {k: v for k, v in bundle["request"].items() if k != "op"}
     snapshot = snapshot_identity(workspace, exclude)
-    answers, server = query_batch(workspace, spec, [{"op": "diagnostics", **request}],
-                                  timeout=timeout, use_daemon=use_daemon)
-    return make_bundle(workspace, op="diagnostics", request=request, facts=answers[0],
-                       server=server, snapshot=snapshot)
+    answers, server = ask(Workspace(workspace.root, cwd=workspace.root), spec,
+                          [{"op": "diagnostics", "paths": request.get("paths") or []}],
+                          timeout=timeout, use_daemon=use_daemon)
+    return make_bundle(workspace, op="diagnostics", request=request,
+                       facts=facts_of("diagnostics", answers[0]), server=server,
+                       snapshot=snapshot)
 

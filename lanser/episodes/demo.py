@@ -7,10 +7,10 @@ demo never writes into the checkout and runs exactly what users run.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
+from lanser import git
 from lanser.errors import UsageError
 from lanser.resources import DEMO
 
@@ -30,7 +30,7 @@ def prepare_workspace(dest: Path) -> Path:
     env_args = ["-c", "user.name=lanser-demo", "-c", "user.email=demo@lanser.invalid",
                 "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"]
     for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "demo base"]):
-        subprocess.run(["git", *env_args, *cmd], cwd=dest, check=True, capture_output=True)
+        git.run(dest, *env_args, *cmd)
     return dest
 
 
