@@ -20,7 +20,7 @@ from lanser.train.rollout import (  # noqa: E402
 from lanser.train.tasks import TrainTask  # noqa: E402
 from tests import train_toy  # noqa: E402
 
-CONFIG = TrainConfig(steps=30, tasks_per_step=2, lr=0.03, epochs=2, micro_batch=8,
+CONFIG = TrainConfig(steps=20, tasks_per_step=2, lr=0.03, epochs=2, micro_batch=8,
                      sampling=SamplingConfig(group_size=8, temperature=1.0, max_new_tokens=2),
                      clip=ClipConfig(), prompt_budget=64, seed=0, score_workers=2,
                      checkpoint_every=0, device="cpu")
@@ -60,7 +60,7 @@ def test_the_probability_of_the_right_edit_rises(tmp_path):
         after = _p_right(trainer)
     finally:
         trainer.close()
-    assert after > before + 0.2, (before, after)
+    assert after > before + 0.5, (before, after)
     first = sum(r.metrics["reward_mean"] for r in results[:10]) / 10
     last = sum(r.metrics["reward_mean"] for r in results[-10:]) / 10
     assert last > first

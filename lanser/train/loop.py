@@ -23,7 +23,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -345,8 +345,9 @@ class EvalResult:
 def evaluate(model: Any, tokenizer: Any, tasks: Sequence[TrainTask], source: RewardSource, *,
              config: TrainConfig = TrainConfig()) -> EvalResult:
     """pass@1 and mean reward with one greedy completion per task."""
+    # No LoRA or checkpointing set-up here: the model is evaluated as it is given.
     trainer = Trainer(model, tokenizer, tasks, source,
-                      _replace(config, score_workers=config.score_workers))
+                      replace(config, lora_rank=0, gradient_checkpointing=False))
     try:
         greedy = SamplingConfig(group_size=1, temperature=0.0,
                                 max_new_tokens=config.sampling.max_new_tokens)
@@ -359,12 +360,6 @@ def evaluate(model: Any, tokenizer: Any, tasks: Sequence[TrainTask], source: Rew
     n = max(len(per_task), 1)
     return EvalResult(len(per_task), sum(v["resolved"] for v in per_task.values()) / n,
                       sum(v["reward"] for v in per_task.values()) / n, per_task)
-
-
-def _replace(config: TrainConfig, **changes: Any) -> TrainConfig:
-    from dataclasses import replace
-
-    return replace(config, **changes)
 
 
 __all__ = ["EvalResult", "StepResult", "TrainConfig", "Trainer", "evaluate", "pick_device",

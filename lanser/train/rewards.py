@@ -15,8 +15,9 @@ the loop is scored by lanser either way. Identical patches in a group are scored
 
 A completion is turned into a patch by :func:`extract_patch`: a unified diff (fenced
 or bare) or SEARCH/REPLACE blocks (converted to a unified diff against the base).
-Text that is neither is scored as it is, which the one-shot path treats as an invalid
-action (its penalty), never an error: every sample gets a number.
+Text that is neither is scored as the one text :data:`NO_PATCH` (the one-shot path
+treats it as an invalid action: its penalty, never an error), so every sample gets a
+number and all prose in a task's groups costs one scoring.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ class RewardSource(Protocol):
 
     def score_group(self, instance_id: str, completions: Sequence[str]) -> list[Score]: ...
 
+
+#: What a completion without a patch is scored as (an invalid action, whatever the prose).
+NO_PATCH = "(no patch in the completion)"
 
 _FENCE = re.compile(r"```(?:diff|patch)?[ \t]*\n(.*?)```", re.S)
 _BLOCK = re.compile(r"(?m)^(?P<path>[^\n<>=]+?)\s*\n<<<<<<< SEARCH\n(?P<search>.*?)"
@@ -103,7 +107,7 @@ class WorkspaceSource:
 
     def score_group(self, instance_id: str, completions: Sequence[str]) -> list[Score]:
         task = self.tasks[instance_id]
-        patches = [extract_patch(c, task.root) or c for c in completions]
+        patches = [extract_patch(c, task.root) or NO_PATCH for c in completions]
         for patch in dict.fromkeys(patches):
             if (instance_id, patch) not in self._cache:
                 self._cache[instance_id, patch] = self._score(task, patch)
@@ -164,4 +168,4 @@ def _resolved(result: Any) -> bool:
     return bool(value) if value is not None else False
 
 
-__all__ = ["RewardSource", "Score", "ScorerSource", "WorkspaceSource", "extract_patch"]
+__all__ = ["NO_PATCH", "RewardSource", "Score", "ScorerSource", "WorkspaceSource", "extract_patch"]
