@@ -15,6 +15,7 @@ tool, which it does not declare as optional).
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -84,10 +85,21 @@ def _save_converted(policy: Any, tokenizer: Any, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
     try:
-        policy.save_pretrained(tmp)
+        # save_pretrained refuses a model loaded from GGUF (it carries a quantization
+        # config, though its weights are already dequantized): write the weights and
+        # a config without it, the plain layout from_pretrained reads.
+        from safetensors.torch import save_model
+
+        config = policy.config.to_dict()
+        config.pop("quantization_config", None)
+        (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True),
+                                         encoding="utf-8")
+        save_model(policy, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        if getattr(policy, "generation_config", None) is not None:
+            policy.generation_config.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         os.replace(tmp, dest)
-    except OSError:
+    except (OSError, ValueError):  # no cache, then: the next load converts again
         shutil.rmtree(tmp, ignore_errors=True)
 
 
