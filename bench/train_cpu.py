@@ -113,7 +113,9 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--lora", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
+    # One thread: on a shared, loaded 2-core machine two torch threads thrash (generation
+    # measured 16x slower with 2 than with 1 at load 20).
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-eval", action="store_true")
     parser.add_argument("--out", type=Path, default=Path(".work/train-cpu"))
     args = parser.parse_args()

@@ -154,7 +154,12 @@ args_group = [8]
 
 
 def bench_overlap(args, shape, device) -> dict:
-    """Full trainer steps with a scorer that takes as long as generation."""
+    """Full trainer steps with a slow scorer: chunked overlap, then one step ahead."""
+    return {"chunked": _overlap(args, shape, device, False),
+            "lookahead": _overlap(args, shape, device, True)}
+
+
+def _overlap(args, shape, device, lookahead: bool) -> dict:
     from lanser.train.loop import TrainConfig, Trainer
     from lanser.train.rollout import SamplingConfig
     from lanser.train.tasks import TrainTask
@@ -166,11 +171,12 @@ def bench_overlap(args, shape, device) -> dict:
                       micro_batch=args.micro_batch, device=device.type, lr=1e-6,
                       prompt_budget=args.prompt_words * 2, checkpoint_every=0,
                       score_workers=args.score_workers, gen_chunk=args.gen_chunk,
+                      lookahead=lookahead,
                       sampling=SamplingConfig(group_size=args.group, temperature=1.0,
                                               max_new_tokens=args.new_tokens))
     trainer = Trainer(model, tok, tasks, SleepyReward(args.score_s), cfg)
     try:
-        steps = [trainer.train_step().metrics for _ in range(args.steps)]
+        steps = [r.metrics for r in trainer.run()]
     finally:
         trainer.close()
     last = steps[1:] or steps  # the first step compiles kernels

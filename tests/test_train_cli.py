@@ -10,12 +10,12 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from typer.testing import CliRunner  # noqa: E402
+from typer.testing import CliRunner
 
-from lanser.cli.app import app  # noqa: E402
-from tests import train_toy  # noqa: E402
-from tests.conftest import init_repo, write_files  # noqa: E402
-from tests.test_train_rewards import FILES  # noqa: E402
+from lanser.cli.app import app
+from tests import train_toy
+from tests.conftest import init_repo, write_files
+from tests.test_train_rewards import FILES
 
 
 def _invoke(*args: str):

@@ -52,8 +52,9 @@ def _p_right(trainer) -> float:
     return sum(probs) / len(probs)
 
 
-def test_the_probability_of_the_right_edit_rises(tmp_path):
-    trainer = _trainer(tmp_path)
+@pytest.mark.parametrize("lookahead", [False, True])
+def test_the_probability_of_the_right_edit_rises(tmp_path, lookahead):
+    trainer = _trainer(tmp_path, lookahead=lookahead)
     try:
         before = _p_right(trainer)
         results = trainer.run()
@@ -70,15 +71,19 @@ def test_the_probability_of_the_right_edit_rises(tmp_path):
             "rewards_per_s"} <= set(m)
 
 
-def test_resume_gives_the_same_next_step_losses(tmp_path):
+@pytest.mark.parametrize("lookahead", [False, True])
+def test_resume_gives_the_same_next_step_losses(tmp_path, lookahead):
     out = tmp_path / "run"
-    first = _trainer(tmp_path, out=out, steps=3, checkpoint_every=2)
+    first = _trainer(tmp_path, out=out, steps=3, checkpoint_every=2, lookahead=lookahead)
     try:
         straight = first.run()
     finally:
         first.close()
     assert checkpoints.latest(out / "checkpoints").name == "step-000003"
-    again = _trainer(tmp_path, out=tmp_path / "other", steps=3, checkpoint_every=0)
+    # With lookahead the checkpoint carries step 3's rollouts, drawn before step 2's update.
+    assert (out / "checkpoints" / "step-000002" / checkpoints.PENDING).is_file() == lookahead
+    again = _trainer(tmp_path, out=tmp_path / "other", steps=3, checkpoint_every=0,
+                     lookahead=lookahead)
     try:
         assert again.resume(out / "checkpoints" / "step-000002") == 2
         resumed = again.run()

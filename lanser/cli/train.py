@@ -57,6 +57,9 @@ def train(first: Annotated[str, typer.Argument(
               "--format", help="Completion format asked for: search_replace or diff.")
           ] = "search_replace",
           workers: Annotated[int, typer.Option("--workers", min=1, help="Scoring threads.")] = 2,
+          lookahead: Annotated[bool, typer.Option(
+              "--lookahead", help="Generate step k+1 while step k is scored (one step "
+              "off-policy; the clipped ratio corrects for it).")] = False,
           checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", min=0)] = 10,
           seed: Annotated[int, typer.Option("--seed")] = 0,
           resume: Annotated[bool, typer.Option(
@@ -97,7 +100,7 @@ def train(first: Annotated[str, typer.Argument(
                         kl_coef=kl),
         lr=lr, epochs=epochs, micro_batch=micro_batch, prompt_budget=prompt_budget, fmt=fmt,
         device=device, gradient_checkpointing=grad_checkpointing, lora_rank=lora, seed=seed,
-        score_workers=workers, checkpoint_every=checkpoint_every)
+        score_workers=workers, lookahead=lookahead, checkpoint_every=checkpoint_every)
     if evaluating:
         result = run.evaluate(tasks_path, model, config, profile=profile, repos=repos)
         payload = {"tasks": result.tasks, "pass_at_1": result.pass_at_1,

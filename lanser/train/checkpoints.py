@@ -8,7 +8,9 @@ A checkpoint is a folder ``step-NNNNNN`` under the run's ``checkpoints/``:
   ``state.<param index>.<key>``; the param groups (learning rate, betas, ...) and the
   rest of the trainer's state (step, Python RNG) in its JSON metadata;
 - ``rng.safetensors``: the torch CPU (and CUDA) generator states, so sampling after a
-  resume draws what the uninterrupted run would have drawn.
+  resume draws what the uninterrupted run would have drawn;
+- ``pending.safetensors`` (a loop that samples one step ahead): the next step's
+  rollouts, already drawn by the policy before this step's update.
 
 It is written into a hidden temporary folder and renamed into place (``os.replace``),
 then ``latest`` is rewritten the same way. A crash at any point leaves either the old
@@ -31,8 +33,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, safe_open, save_file
 
-MODEL, OPTIMIZER, RNG, LATEST = ("model.safetensors", "optimizer.safetensors",
-                                 "rng.safetensors", "latest")
+MODEL, OPTIMIZER, RNG, PENDING, LATEST = ("model.safetensors", "optimizer.safetensors",
+                                          "rng.safetensors", "pending.safetensors", "latest")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class Checkpoint:
     path: Path
     step: int
     state: dict[str, Any]
+    #: Rollouts made before the save for the next step (a loop that samples ahead).
+    pending: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
 
 
 def trainable(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -56,7 +60,8 @@ def _fsync(path: Path) -> None:
 
 
 def save(directory: Path, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-         state: dict[str, Any] | None = None) -> Path:
+         state: dict[str, Any] | None = None,
+         pending: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None) -> Path:
     """Write checkpoint ``step`` under ``directory`` atomically; returns its folder."""
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob(".step-*"):
@@ -83,7 +88,13 @@ def save(directory: Path, step: int, model: torch.nn.Module, optimizer: torch.op
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
             rng[f"cuda.{i}"] = s
     save_file(rng, str(tmp / RNG))
-    for name in (MODEL, OPTIMIZER, RNG):
+    names = [MODEL, OPTIMIZER, RNG]
+    if pending is not None:
+        tensors_p, meta_p = pending
+        save_file({k: v.contiguous() for k, v in tensors_p.items()}, str(tmp / PENDING),
+                  metadata={"meta": json.dumps(meta_p, sort_keys=True)})
+        names.append(PENDING)
+    for name in names:
         _fsync(tmp / name)
     final = directory / f"step-{step:06d}"
     if final.exists():
@@ -159,7 +170,12 @@ def load(folder: Path, model: torch.nn.Module,
         if cuda and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(cuda)
         random.setstate(_tuple(trainer.pop("python_rng")))
-    return Checkpoint(folder, int(trainer["step"]), trainer)
+    pending = None
+    if (folder / PENDING).is_file():
+        with safe_open(str(folder / PENDING), "pt") as f:
+            pending = ({k: f.get_tensor(k) for k in f.keys()},  # noqa: SIM118
+                       json.loads(f.metadata()["meta"]))
+    return Checkpoint(folder, int(trainer["step"]), trainer, pending)
 
 
 __all__ = ["Checkpoint", "latest", "load", "save", "trainable"]

@@ -62,6 +62,7 @@ class TrainConfig:
     seed: int = 0
     score_workers: int = 2
     gen_chunk: int = 1
+    lookahead: bool = False
     checkpoint_every: int = 10
 
     def to_json(self) -> dict[str, Any]:
@@ -104,6 +105,16 @@ def prepare_model(model: Any, config: TrainConfig, device: torch.device) -> Any:
 
 
 @dataclass
+class Pending:
+    """Rollouts made and handed to the scorers, whose scores may not be in yet."""
+
+    tasks: list[TrainTask]
+    groups: list[Group]
+    futures: list[Future[tuple[list[Score], float]]]
+    timing: dict[str, float]
+
+
+@dataclass
 class StepResult:
     """What one step measured (one metrics line)."""
 
@@ -132,6 +143,7 @@ class Trainer:
         self.pool = ThreadPoolExecutor(max_workers=max(config.score_workers, 1),
                                        thread_name_prefix="lanser-score")
         self._prompts: dict[str, str] = {}
+        self._ahead: Pending | None = None
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     # -- the pieces of a step ------------------------------------------------------------
@@ -148,12 +160,10 @@ class Trainer:
         n = min(self.config.tasks_per_step, len(self.tasks))
         return rng.sample(self.tasks, n)
 
-    def rollouts(self, tasks: Sequence[TrainTask], sampling: SamplingConfig
-                 ) -> tuple[list[Group], list[list[Score]], dict[str, float]]:
-        """Generate chunk by chunk, each chunk scored while the next one generates."""
-        timing = {"generate_s": 0.0, "logprob_s": 0.0, "score_wait_s": 0.0}
-        groups: list[Group] = []
-        futures: list[Future[tuple[list[Score], float]]] = []
+    def start_rollouts(self, tasks: Sequence[TrainTask], sampling: SamplingConfig) -> Pending:
+        """Generate chunk by chunk, handing each chunk to the scorers as it is made."""
+        timing = {"generate_s": 0.0, "logprob_s": 0.0}
+        pending = Pending(list(tasks), [], [], timing)
         chunk = max(self.config.gen_chunk, 1)
         for start in range(0, len(tasks), chunk):
             part = tasks[start:start + chunk]
@@ -162,9 +172,7 @@ class Trainer:
                 made = sample(self.model, self.tokenizer, [t.instance_id for t in part],
                               [self.prompt(t) for t in part], sampling, self.device)
             timing["generate_s"] += time.perf_counter() - t0
-            for g in made:
-                futures.append(self.pool.submit(_timed, self.source.score_group,
-                                                g.instance_id, g.texts))
+            self._submit(pending, made)
             t0 = time.perf_counter()
             with _autocast(self.device):
                 fill_logprobs(self.model, made, sampling.temperature, self.pad_id, self.device,
@@ -174,12 +182,28 @@ class Trainer:
                                   self.device, reference=True,
                                   micro_batch=self.config.micro_batch)
             timing["logprob_s"] += time.perf_counter() - t0
-            groups.extend(made)
+        return pending
+
+    def _submit(self, pending: Pending, groups: Sequence[Group]) -> None:
+        for g in groups:
+            pending.groups.append(g)
+            pending.futures.append(self.pool.submit(_timed, self.source.score_group,
+                                                    g.instance_id, g.texts))
+
+    @staticmethod
+    def finish_rollouts(pending: Pending
+                        ) -> tuple[list[Group], list[list[Score]], dict[str, float]]:
+        """Wait for the scores of ``pending``: (groups, scores, timing)."""
         t0 = time.perf_counter()
-        done = [f.result() for f in futures]
-        timing["score_wait_s"] = time.perf_counter() - t0
-        timing["score_busy_s"] = sum(seconds for _, seconds in done)
-        return groups, [scores for scores, _ in done], timing
+        done = [f.result() for f in pending.futures]
+        timing = {**pending.timing, "score_wait_s": time.perf_counter() - t0,
+                  "score_busy_s": sum(seconds for _, seconds in done)}
+        return pending.groups, [scores for scores, _ in done], timing
+
+    def rollouts(self, tasks: Sequence[TrainTask], sampling: SamplingConfig
+                 ) -> tuple[list[Group], list[list[Score]], dict[str, float]]:
+        """Sampled and scored groups for ``tasks`` (scoring overlaps later chunks)."""
+        return self.finish_rollouts(self.start_rollouts(tasks, sampling))
 
     def update(self, groups: Sequence[Group], advantages: torch.Tensor
                ) -> tuple[list[float], dict[str, float]]:
@@ -234,8 +258,20 @@ class Trainer:
     def train_step(self) -> StepResult:
         """One full step (module docstring); ``self.step`` counts finished steps."""
         t_start = time.perf_counter()
-        tasks = self.tasks_for(self.step)
-        groups, scores, timing = self.rollouts(tasks, self.config.sampling)
+        pending = self.start_rollouts(self.tasks_for(self.step), self.config.sampling)
+        return self.learn(pending, t_start)
+
+    def learn(self, pending: Pending, t_start: float,
+              ahead: Pending | None = None) -> StepResult:
+        """Wait for ``pending``'s scores, update on them, and measure the step.
+
+        ``ahead``: the next step's rollouts, generated (and being scored) meanwhile;
+        its generation time counts in this step's wall time and is reported with it.
+        """
+        groups, scores, timing = self.finish_rollouts(pending)
+        if ahead is not None:
+            timing = {**timing, "generate_s": ahead.timing["generate_s"],
+                      "logprob_s": ahead.timing["logprob_s"]}
         rewards = torch.tensor([[s.reward for s in group] for group in scores],
                                dtype=torch.float64)
         keep = informative_groups(rewards)
@@ -248,9 +284,9 @@ class Trainer:
         self.step += 1
         step_s = time.perf_counter() - t_start
         flat = [s for group in scores for s in group]
-        generated = sum(g.tokens for g in groups)
+        generated = sum(g.tokens for g in (ahead.groups if ahead is not None else groups))
         metrics = {
-            "step": self.step, "tasks": [t.instance_id for t in tasks],
+            "step": self.step, "tasks": [t.instance_id for t in pending.tasks],
             "reward_mean": float(rewards.mean()), "reward_std": float(rewards.std(unbiased=False)),
             "resolved_rate": sum(s.resolved for s in flat) / max(len(flat), 1),
             "components": _component_means(flat),
@@ -268,10 +304,13 @@ class Trainer:
     # -- the run -------------------------------------------------------------------------
 
     def save(self) -> Path | None:
+        """A checkpoint of the finished steps (and, with lookahead, the next rollouts)."""
         if self.out is None:
             return None
+        pending = self._ahead.groups if self._ahead is not None else None
         return checkpoints.save(self.out / "checkpoints", self.step, self.model, self.optimizer,
-                                {"config": self.config.to_json()})
+                                {"config": self.config.to_json()},
+                                pending=None if pending is None else _pack(pending))
 
     def resume(self, folder: Path | None = None) -> int:
         """Continue from ``folder`` (default: the run's latest checkpoint); returns its step."""
@@ -286,10 +325,25 @@ class Trainer:
             if found is None:
                 return 0
             folder = found
-        self.step = checkpoints.load(folder, self.model, self.optimizer).step
+        loaded = checkpoints.load(folder, self.model, self.optimizer)
+        self.step = loaded.step
+        if loaded.pending is not None:  # the next step's rollouts, made before the save
+            groups = _unpack(*loaded.pending)
+            ahead = Pending(self.tasks_for(self.step), [], [],
+                            {"generate_s": 0.0, "logprob_s": 0.0})
+            self._submit(ahead, groups)
+            self._ahead = ahead
         return self.step
 
     def run(self, on_step: Callable[[dict[str, Any]], None] | None = None) -> list[StepResult]:
+        """Steps until ``config.steps``: metrics lines, checkpoints, ``on_step`` per step.
+
+        With ``config.lookahead``, step k+1's rollouts are generated (by the policy
+        before step k's update) while step k's are scored, so the reward path never
+        leaves the accelerator idle; the ratio's old log-probs are those of the policy
+        that sampled them, which is what the clipped objective corrects for. A
+        checkpoint then carries those rollouts, so a resume continues exactly.
+        """
         results = []
         log = None
         if self.out is not None:
@@ -297,7 +351,17 @@ class Trainer:
             log = (self.out / "metrics.jsonl").open("a", encoding="utf-8")
         try:
             while self.step < self.config.steps:
-                result = self.train_step()
+                t_start = time.perf_counter()
+                if self.config.lookahead:
+                    current = self._ahead or self.start_rollouts(
+                        self.tasks_for(self.step), self.config.sampling)
+                    nxt = self.step + 1
+                    self._ahead = self.start_rollouts(self.tasks_for(nxt),
+                                                      self.config.sampling) \
+                        if nxt < self.config.steps else None
+                    result = self.learn(current, t_start, self._ahead)
+                else:
+                    result = self.train_step()
                 results.append(result)
                 if log is not None:
                     log.write(json.dumps(result.metrics, sort_keys=True) + "\n")
@@ -320,6 +384,27 @@ class Trainer:
 def _timed(fn: Callable[..., list[Score]], *args: Any) -> tuple[list[Score], float]:
     t0 = time.perf_counter()
     return fn(*args), time.perf_counter() - t0
+
+
+def _pack(groups: Sequence[Group]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Groups as flat tensors + JSON-able metadata (for a checkpoint)."""
+    tensors: dict[str, torch.Tensor] = {}
+    for i, g in enumerate(groups):
+        tensors[f"{i}.prompt"] = g.prompt_ids
+        tensors[f"{i}.completion"] = g.completion_ids
+        tensors[f"{i}.mask"] = g.completion_mask
+        if g.old_logp is not None:
+            tensors[f"{i}.old"] = g.old_logp
+        if g.ref_logp is not None:
+            tensors[f"{i}.ref"] = g.ref_logp
+    return tensors, {"groups": [[g.instance_id, g.texts] for g in groups]}
+
+
+def _unpack(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> list[Group]:
+    return [Group(instance_id, tensors[f"{i}.prompt"], tensors[f"{i}.completion"],
+                  tensors[f"{i}.mask"], list(texts), tensors.get(f"{i}.old"),
+                  tensors.get(f"{i}.ref"))
+            for i, (instance_id, texts) in enumerate(meta["groups"])]
 
 
 def _pad(rows: Sequence[torch.Tensor], width: int) -> torch.Tensor:
