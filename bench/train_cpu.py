@@ -113,6 +113,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--lora", type=int, default=0)
+    parser.add_argument("--format", default="whole_file")
+    parser.add_argument("--no-prefill", action="store_true")
     # One thread: on a shared, loaded 2-core machine two torch threads thrash (generation
     # measured 16x slower with 2 than with 1 at load 20).
     parser.add_argument("--threads", type=int, default=1)
@@ -139,6 +141,7 @@ def main() -> int:
     source = WorkspaceSource(all_tasks, test_timeout=60)
     config = TrainConfig(steps=args.steps, tasks_per_step=args.tasks_per_step, lr=args.lr,
                          epochs=args.epochs, micro_batch=4, prompt_budget=args.budget,
+                         fmt=args.format, prefill=not args.no_prefill,
                          sampling=SamplingConfig(group_size=args.group,
                                                  temperature=args.temperature,
                                                  max_new_tokens=args.max_new),

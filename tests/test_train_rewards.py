@@ -47,7 +47,8 @@ def test_prompt_puts_the_imported_definition_first_within_budget(workspace):
     [task] = tasks.load(workspace)
     sections = prompting.gather(task)
     assert (sections[0].path, sections[0].start, sections[0].end) == ("calc/ops.py", 5, 6)
-    assert "   6     return a - b" in sections[0].text
+    assert sections[0].text == "def add(a, b):\n    return a - b\n"
+    assert "   6     return a - b" in sections[0].render(numbered=True)
     assert sections[1].path == "tests/test_ops.py" and "def test_add" in sections[1].text
 
     def words(text: str) -> int:
@@ -59,7 +60,7 @@ def test_prompt_puts_the_imported_definition_first_within_budget(workspace):
     assert "add(2, 3) returns -1" in user and "return a - b" in user
     assert words(user) <= 60
     full = prompting.messages(task, count=words, budget=10_000, fmt="diff")[1]["content"]
-    assert "def helper" in full and "```diff" in prompting.messages(
+    assert "def helper" in full and "   1 def helper" in full and "```diff" in prompting.messages(
         task, count=words, fmt="diff")[0]["content"]
 
 
@@ -73,6 +74,11 @@ def test_extract_patch_reads_search_replace_and_diffs(workspace):
     assert extract_patch("../outside.py\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\n",
                          workspace) is None
     assert extract_patch("I think you should add them.", workspace) is None
+    whole = extract_patch("### calc/ops.py (lines 1-6)\n```python\ndef helper():\n    return 1\n"
+                          "\n\ndef add(a, b):\n    return a + b\n```\n", workspace)
+    assert whole == diff
+    assert extract_patch(f"calc/ops.py\n```python\n{FILES['calc/ops.py']}```", workspace) == ""
+    assert extract_patch("../x.py\n```python\npass\n```\n", workspace) is None
 
 
 @pytest.mark.slow  # three real one-shot rewards (server + pytest each): ~10 s idle, more loaded

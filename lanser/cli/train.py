@@ -54,8 +54,11 @@ def train(first: Annotated[str, typer.Argument(
           prompt_budget: Annotated[int, typer.Option(
               "--prompt-budget", help="Tokens of context in a prompt.")] = 1024,
           fmt: Annotated[str, typer.Option(
-              "--format", help="Completion format asked for: search_replace or diff.")
+              "--format", help="Completion format asked for: search_replace, whole_file or diff.")
           ] = "search_replace",
+          prefill: Annotated[bool, typer.Option(
+              "--prefill", help="Start the answer for the model (whole_file: the path and "
+              "the opening fence).")] = False,
           workers: Annotated[int, typer.Option("--workers", min=1, help="Scoring threads.")] = 2,
           lookahead: Annotated[bool, typer.Option(
               "--lookahead", help="Generate step k+1 while step k is scored (one step "
@@ -83,8 +86,9 @@ def train(first: Annotated[str, typer.Argument(
         tasks_path, evaluating = Path(first), False
     if device not in ("auto", "cpu", "cuda"):
         raise UsageError(f"--device {device}: expected auto, cpu or cuda", code="usage")
-    if fmt not in ("search_replace", "diff"):
-        raise UsageError(f"--format {fmt}: expected search_replace or diff", code="usage")
+    if fmt not in ("search_replace", "whole_file", "diff"):
+        raise UsageError(f"--format {fmt}: expected search_replace, whole_file or diff",
+                         code="usage")
     from lanser.train import run
 
     run._require_extra()
@@ -99,6 +103,7 @@ def train(first: Annotated[str, typer.Argument(
         clip=ClipConfig(clip_low=clip_low, clip_high=clip_high, scale_std=scale_std,
                         kl_coef=kl),
         lr=lr, epochs=epochs, micro_batch=micro_batch, prompt_budget=prompt_budget, fmt=fmt,
+        prefill=prefill,
         device=device, gradient_checkpointing=grad_checkpointing, lora_rank=lora, seed=seed,
         score_workers=workers, lookahead=lookahead, checkpoint_every=checkpoint_every)
     if evaluating:

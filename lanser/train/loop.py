@@ -56,6 +56,7 @@ class TrainConfig:
     micro_batch: int = 8
     prompt_budget: int = 1024
     fmt: str = "search_replace"
+    prefill: bool = False
     device: str = "auto"
     gradient_checkpointing: bool = False
     lora_rank: int = 0
@@ -143,15 +144,20 @@ class Trainer:
         self.pool = ThreadPoolExecutor(max_workers=max(config.score_workers, 1),
                                        thread_name_prefix="lanser-score")
         self._prompts: dict[str, str] = {}
+        self._prefills: dict[str, str] = {}
         self._ahead: Pending | None = None
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     # -- the pieces of a step ------------------------------------------------------------
 
     def prompt(self, task: TrainTask) -> str:
+        """The prompt text, ending with the answer's prefill when ``config.prefill``."""
         if task.instance_id not in self._prompts:
+            head = prompting.prefill(task, self.config.fmt) if self.config.prefill else ""
+            self._prefills[task.instance_id] = head
             self._prompts[task.instance_id] = prompting.build(
-                self.tokenizer, task, budget=self.config.prompt_budget, fmt=self.config.fmt)
+                self.tokenizer, task, budget=self.config.prompt_budget,
+                fmt=self.config.fmt) + head
         return self._prompts[task.instance_id]
 
     def tasks_for(self, step: int) -> list[TrainTask]:
@@ -187,8 +193,10 @@ class Trainer:
     def _submit(self, pending: Pending, groups: Sequence[Group]) -> None:
         for g in groups:
             pending.groups.append(g)
+            # The reward reads the whole answer: the prefill the prompt ended with + the text.
+            head = self._prefills.get(g.instance_id, "")
             pending.futures.append(self.pool.submit(_timed, self.source.score_group,
-                                                    g.instance_id, g.texts))
+                                                    g.instance_id, [head + t for t in g.texts]))
 
     @staticmethod
     def finish_rollouts(pending: Pending

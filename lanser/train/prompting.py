@@ -34,6 +34,9 @@ FORMATS = {
         "Answer with one or more SEARCH/REPLACE blocks and nothing else. Each block is the "
         "file path on its own line, then:\n<<<<<<< SEARCH\n(exact lines from the file)\n"
         "=======\n(the lines that replace them)\n>>>>>>> REPLACE"),
+    "whole_file": (
+        "Answer with the corrected file and nothing else: its path on one line, then the "
+        "whole new content of the file in a ```python block."),
     "diff": ("Answer with a unified diff (--- a/PATH, +++ b/PATH, @@ hunks) in a ```diff "
              "block and nothing else."),
 }
@@ -52,8 +55,9 @@ class Section:
     end: int
     text: str
 
-    def render(self) -> str:
-        return f"### {self.path} (lines {self.start}-{self.end})\n```python\n{self.text}```\n"
+    def render(self, numbered: bool = False) -> str:
+        body = _numbered(self.text.splitlines(True), self.start) if numbered else self.text
+        return f"### {self.path} (lines {self.start}-{self.end})\n```python\n{body}```\n"
 
 
 def _numbered(lines: list[str], start: int) -> str:
@@ -123,7 +127,7 @@ def gather(task: TrainTask) -> list[Section]:
                     and node.name in test_names:
                 start, end = _span(node)
                 test_functions.append(Section(rel, start, end,
-                                              _numbered(lines[start - 1:end], start)))
+                                              "".join(lines[start - 1:end])))
     whole = [_whole(root, rel) for rel in dict.fromkeys([*modules, *tests])]
     seen: set[tuple[str, int, int]] = set()
     out = []
@@ -144,7 +148,7 @@ def _definition_section(root: Path, rel: str, name: str) -> list[Section]:
     if node is None:
         return []
     start, end = _span(node)
-    return [Section(rel, start, end, _numbered(lines[start - 1:end], start))]
+    return [Section(rel, start, end, "".join(lines[start - 1:end]))]
 
 
 def _whole(root: Path, rel: str) -> Section | None:
@@ -152,19 +156,24 @@ def _whole(root: Path, rel: str) -> Section | None:
     if parsed is None or not parsed[0]:
         return None
     lines = parsed[0]
-    return Section(rel, 1, len(lines), _numbered(lines, 1))
+    return Section(rel, 1, len(lines), "".join(lines))
 
 
 def user_message(task: TrainTask, sections: list[Section], count: Callable[[str], int],
-                 budget: int) -> str:
-    """The user turn: problem, failing tests, then as much context as ``budget`` allows."""
+                 budget: int, numbered: bool = False) -> str:
+    """The user turn: problem, failing tests, then as much context as ``budget`` allows.
+
+    Line numbers (``numbered``) help a model write diff hunks; for SEARCH/REPLACE
+    they are left out, since a model copies them into its SEARCH text, which then
+    matches nothing.
+    """
     head = (f"## Problem\n{task.problem_statement.strip() or '(no statement)'}\n\n"
             "## Failing tests\n" + "".join(f"- {t}\n" for t in task.fail_to_pass) +
             "\n## Context\n")
     used = count(head)
     parts = [head]
     for section in sections:
-        text = section.render()
+        text = section.render(numbered)
         cost = count(text)
         if used + cost <= budget:
             parts.append(text)
@@ -173,13 +182,13 @@ def user_message(task: TrainTask, sections: list[Section], count: Callable[[str]
         # Cut at a line boundary, keeping what fits (a marked partial beats nothing).
         lines = section.text.splitlines(True)
         while lines and used + count(Section(section.path, section.start, section.start
-                                             + len(lines) - 1, "".join(lines)).render()) \
+                                             + len(lines) - 1, "".join(lines)).render(numbered)) \
                 + 8 > budget:
             lines = lines[: len(lines) // 2] if len(lines) > 8 else lines[:-1]
         if lines:
             part = Section(section.path, section.start, section.start + len(lines) - 1,
                            "".join(lines) + "     ... (cut)\n")
-            parts.append(part.render())
+            parts.append(part.render(numbered))
         break
     return "".join(parts)
 
@@ -190,7 +199,8 @@ def messages(task: TrainTask, *, count: Callable[[str], int], budget: int = 1500
     if fmt not in FORMATS:
         raise ValueError(f"unknown completion format {fmt!r}; known: {', '.join(FORMATS)}")
     return [{"role": "system", "content": SYSTEM + FORMATS[fmt]},
-            {"role": "user", "content": user_message(task, gather(task), count, budget)}]
+            {"role": "user", "content": user_message(task, gather(task), count, budget,
+                                                     numbered=fmt == "diff")}]
 
 
 def render(tokenizer: Any, chat: list[dict[str, str]]) -> str:
@@ -199,6 +209,21 @@ def render(tokenizer: Any, chat: list[dict[str, str]]) -> str:
         return str(tokenizer.apply_chat_template(chat, tokenize=False,
                                                  add_generation_prompt=True))
     return "".join(f"{m['role']}: {m['content']}\n" for m in chat) + "assistant:"
+
+
+def prefill(task: TrainTask, fmt: str) -> str:
+    """The start of the answer, written for the model (``--prefill``; whole_file only).
+
+    The path of the file the failing tests' imports point at first, and the opening
+    fence: a small model that would otherwise answer in prose then writes code. The
+    reward sees prefill + completion, as if the model had written both.
+    """
+    if fmt != "whole_file":
+        return ""
+    sections = gather(task)
+    tests = {node.split("::")[0] for node in task.fail_to_pass}
+    target = next((s.path for s in sections if s.path not in tests), None)
+    return f"{target}\n```python\n" if target else ""
 
 
 def build(tokenizer: Any, task: TrainTask, *, budget: int = 1500,
@@ -210,4 +235,5 @@ def build(tokenizer: Any, task: TrainTask, *, budget: int = 1500,
     return render(tokenizer, messages(task, count=count, budget=budget, fmt=fmt))
 
 
-__all__ = ["FORMATS", "Section", "build", "gather", "messages", "render", "user_message"]
+__all__ = ["FORMATS", "Section", "build", "gather", "messages", "prefill", "render",
+           "user_message"]

@@ -14,7 +14,9 @@ the loop is scored by lanser either way. Identical patches in a group are scored
 (the one-shot reward of the same patch on the same base is the same bytes).
 
 A completion is turned into a patch by :func:`extract_patch`: a unified diff (fenced
-or bare) or SEARCH/REPLACE blocks (converted to a unified diff against the base).
+or bare), SEARCH/REPLACE blocks, or whole files (a path line, then a fenced block),
+the last two converted to a unified diff against the base. A whole file identical
+to the base is the empty change (reward 0), not prose.
 Text that is neither is scored as the one text :data:`NO_PATCH` (the one-shot path
 treats it as an invalid action: its penalty, never an error), so every sample gets a
 number and all prose in a task's groups costs one scoring.
@@ -53,6 +55,10 @@ class RewardSource(Protocol):
 NO_PATCH = "(no patch in the completion)"
 
 _FENCE = re.compile(r"```(?:diff|patch)?[ \t]*\n(.*?)```", re.S)
+# A whole file: its path on a line (as the prompt's context headers write it, or bare),
+# then a fenced block with the file's new content.
+_WHOLE = re.compile(r"(?m)^#*\s*`?(?P<path>[\w./-]+\.\w+)`?(?:\s*\(lines [0-9-]+\))?:?\s*\n"
+                    r"```[\w+-]*[ \t]*\n(?P<body>.*?)^```", re.S)
 _BLOCK = re.compile(r"(?m)^(?P<path>[^\n<>=]+?)\s*\n<<<<<<< SEARCH\n(?P<search>.*?)"
                     r"^=======\n(?P<replace>.*?)^>>>>>>> REPLACE", re.S)
 
@@ -62,6 +68,9 @@ def extract_patch(text: str, root: Path) -> str | None:
     blocks = list(_BLOCK.finditer(text))
     if blocks:
         return _search_replace(blocks, root)
+    wholes = list(_WHOLE.finditer(text))
+    if wholes:
+        return _whole_files(wholes, root)
     fenced = [m.group(1) for m in _FENCE.finditer(text)]
     for candidate in [*fenced, text]:
         start = re.search(r"(?m)^(diff --git |--- )", candidate)
@@ -92,6 +101,21 @@ def _search_replace(blocks: list[re.Match[str]], root: Path) -> str | None:
     return text or None
 
 
+def _whole_files(blocks: list[re.Match[str]], root: Path) -> str | None:
+    """Whole-file answers as one unified diff against the base (existing files only)."""
+    out = []
+    for block in blocks:
+        rel = block.group("path")
+        target = (root / rel).resolve()
+        if not target.is_relative_to(root.resolve()) or not target.is_file():
+            return None
+        before = target.read_text(encoding="utf-8")
+        out.extend(difflib.unified_diff(before.splitlines(True),
+                                        block.group("body").splitlines(True),
+                                        f"a/{rel}", f"b/{rel}"))
+    return "".join(out) or ""
+
+
 class WorkspaceSource:
     """Scores completions with lanser's one-shot reward on each task's workspace."""
 
@@ -107,7 +131,8 @@ class WorkspaceSource:
 
     def score_group(self, instance_id: str, completions: Sequence[str]) -> list[Score]:
         task = self.tasks[instance_id]
-        patches = [extract_patch(c, task.root) or NO_PATCH for c in completions]
+        found = [extract_patch(c, task.root) for c in completions]
+        patches = [NO_PATCH if p is None else p for p in found]
         for patch in dict.fromkeys(patches):
             if (instance_id, patch) not in self._cache:
                 self._cache[instance_id, patch] = self._score(task, patch)
