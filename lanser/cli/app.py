@@ -45,6 +45,7 @@ COMMAND_MODULES = (
     "lanser.cli.demo",
     "lanser.cli.trust",
     "lanser.cli.ci",
+    "lanser.cli.score",
 )
 
 for _name in COMMAND_MODULES:

@@ -133,8 +133,13 @@ def clean_path(raw: str) -> str | None:
         line = line.strip().strip("`*_'\"").rstrip(":").strip()
         line = re.sub(r"^(#+|//)\s*", "", line)
         line = re.sub(r"^(file(name)?|path)\s*[:=]\s*", "", line, flags=re.I)
-    if not line or " " in line.strip() or len(line) > 300:
+    if not line or len(line) > 300:
         return None
+    if " " in line:  # prose naming the file: "And `pkg/extra.py`:"
+        quoted = [clean_path(q) for q in re.findall(r"`([^`\s]+)`|\*\*([^*\s]+)\*\*", raw)
+                  for q in q if q]
+        found = [q for q in quoted if q is not None]
+        return found[-1] if found else None
     if line.startswith("./"):
         line = line[2:]
     return line if _PATH_RE.match(line) or line.startswith("/") else None
