@@ -20,23 +20,33 @@ from lanser.cli.common import JsonOpt, ServerOpt, TimeoutOpt, emit_json, handle_
 def register(app: typer.Typer) -> None:
     app.command("score")(score)
     app.command("tools")(tools)
+    serve = typer.Typer(help="Reward and environment servers for trainers (extra 'serve').",
+                        no_args_is_help=True)
+    serve.command("reward")(serve_reward)
+    serve.command("env")(serve_env)
+    app.add_typer(serve, name="serve")
+
+
+TasksArg = Annotated[Path, typer.Argument(
+    help="Tasks: a JSONL of task records, or a workspace (its task.json/toml).")]
+RepoOpt = Annotated[Path | None, typer.Option(
+    "--repo", help="The clone the tasks' base commits are in (default: each task's 'repo' "
+    "as a directory next to the tasks file).", show_default=False)]
+ProfileOpt = Annotated[str, typer.Option(
+    "--profile", help="Reward profile (a name or a TOML path).")]
+HostOpt = Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")]
+PortOpt = Annotated[int, typer.Option("--port", help="Port to listen on.")]
 
 
 @handle_errors
-def score(tasks: Annotated[Path, typer.Argument(
-              help="Tasks: a JSONL of task records, or a workspace (its task.json/toml).")],
+def score(tasks: TasksArg,
           completions: Annotated[Path, typer.Argument(
               help="JSONL: instance_id, completion, optional format.")],
           out: Annotated[Path, typer.Option(
               "-o", "--out", help="Rewards JSONL (appended to, resumed if it exists).")],
           workers: Annotated[int, typer.Option("--workers", min=1,
                                                help="Worker processes.")] = 1,
-          repo: Annotated[Path | None, typer.Option(
-              "--repo", help="The clone the tasks' base commits are in (default: each "
-              "task's 'repo' as a directory next to the tasks file).",
-              show_default=False)] = None,
-          profile: Annotated[str, typer.Option(
-              "--profile", help="Reward profile (a name or a TOML path).")] = "default",
+          repo: RepoOpt = None, profile: ProfileOpt = "default",
           json_out: JsonOpt = False, server: ServerOpt = None, timeout: TimeoutOpt = None,
           test_timeout: Annotated[float, typer.Option(
               "--test-timeout", help="Seconds one test may take.")] = 60.0) -> int:
@@ -96,6 +106,57 @@ class _Progress:
 
     def __exit__(self, *exc: object) -> None:
         self.bar.stop()
+
+
+def _need_serve() -> None:
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        from lanser.errors import UsageError
+
+        raise UsageError("the servers need the 'serve' extra: pip install 'lanser[serve]'",
+                         code="missing_extra") from None
+
+
+@handle_errors
+def serve_reward(tasks: TasksArg, repo: RepoOpt = None, profile: ProfileOpt = "default",
+                 workers: Annotated[int, typer.Option("--workers", min=1)] = 1,
+                 host: HostOpt = "127.0.0.1", port: PortOpt = 8000,
+                 max_concurrency: Annotated[int, typer.Option(
+                     "--max-concurrency", min=1, help="Requests in flight (503 beyond).")] = 4,
+                 server: ServerOpt = None) -> int:
+    """OpenRLHF's remote reward server: POST /get_reward, GET /health."""
+    _need_serve()
+    from lanser.rewards import load_profile
+    from lanser.scoring import Scorer, load_tasks
+    from lanser.scoring.serve import reward_app, run
+
+    with Scorer(load_tasks(tasks, repo), load_profile(profile), workers=workers,
+                server=server) as scorer:
+        run(reward_app(scorer, max_concurrency=max_concurrency), host, port)
+    return 0
+
+
+@handle_errors
+def serve_env(tasks: TasksArg, repo: RepoOpt = None, profile: ProfileOpt = "default",
+              host: HostOpt = "127.0.0.1", port: PortOpt = 8001,
+              max_sessions: Annotated[int, typer.Option("--max-sessions", min=1)] = 8,
+              idle_timeout: Annotated[float, typer.Option(
+                  "--idle-timeout", help="Seconds before an idle session is closed.")] = 600.0,
+              server: ServerOpt = None) -> int:
+    """The episode loop as an environment: POST /reset, POST /step, GET /state/ID."""
+    _need_serve()
+    from lanser.rewards import load_profile
+    from lanser.scoring import load_tasks
+    from lanser.scoring.envserver import Sessions, env_app
+    from lanser.scoring.serve import run
+
+    listed = {t.instance_id: t for t in load_tasks(tasks, repo)}
+    sessions = Sessions(listed, load_profile(profile), server=server,
+                        max_sessions=max_sessions, idle_timeout=idle_timeout)
+    run(env_app(sessions), host, port)
+    return 0
 
 
 @handle_errors
