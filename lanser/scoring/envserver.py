@@ -17,7 +17,8 @@ seconds are closed and their workspaces removed; at most ``max_sessions`` live a
 (503 beyond). Binds 127.0.0.1 unless told otherwise. Needs the ``serve`` extra.
 """
 
-from __future__ import annotations
+# No "from __future__ import annotations": FastAPI reads the endpoints' annotations
+# (Request, imported inside the app factory) at definition time.
 
 import asyncio
 import contextlib
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from lanser.rewards import Profile
-from lanser.scoring.serve import BodyLimit, error, read_json
+from lanser.scoring.serve import TooLarge, error, read_json
 from lanser.scoring.tasks import ScoringTask
 
 
@@ -166,7 +167,9 @@ def env_app(sessions: Sessions, *, max_body: int = 16 * 1024 * 1024,
     @app.post("/reset")
     async def reset(request: Request) -> Any:
         try:
-            data = await read_json(request)
+            data = await read_json(request, max_body)
+        except TooLarge as exc:
+            return error(413, "too_large", str(exc))
         except ValueError as exc:
             return error(400, "bad_request", str(exc))
         task_id = data.get("task_id") if isinstance(data, dict) else None
@@ -184,7 +187,9 @@ def env_app(sessions: Sessions, *, max_body: int = 16 * 1024 * 1024,
     @app.post("/step")
     async def step(request: Request) -> Any:
         try:
-            data = await read_json(request)
+            data = await read_json(request, max_body)
+        except TooLarge as exc:
+            return error(413, "too_large", str(exc))
         except ValueError as exc:
             return error(400, "bad_request", str(exc))
         if not isinstance(data, dict):
@@ -215,7 +220,7 @@ def env_app(sessions: Sessions, *, max_body: int = 16 * 1024 * 1024,
             return error(404, "unknown_session", "no such session")
         return {"closed": session_id}
 
-    return BodyLimit(app, max_body)
+    return app
 
 
 def _tool_names() -> list[str]:

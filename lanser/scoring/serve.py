@@ -10,7 +10,8 @@ client retries), malformed JSON or misaligned lists 400 with a JSON error code.
 Binds 127.0.0.1 unless told otherwise. Needs the ``serve`` extra.
 """
 
-from __future__ import annotations
+# No "from __future__ import annotations": FastAPI reads the endpoints' annotations
+# (Request, imported inside the app factory) at definition time.
 
 import asyncio
 import json
@@ -26,47 +27,24 @@ def error(status: int, code: str, message: str, **headers: str) -> Any:
                         headers=headers or None)
 
 
-class BodyLimit:
-    """ASGI middleware: 413 once a body passes ``limit`` bytes (chunked ones too)."""
-
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await error(413, "too_large", f"the body is over {self.limit} bytes")(
-                scope, receive, send)
-            return
-        seen = 0
-
-        async def limited() -> Any:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await error(413, "too_large", f"the body is over {self.limit} bytes")(
-                scope, receive, send)
+class TooLarge(ValueError):
+    """A request body past the server's limit (413)."""
 
 
-class _TooLarge(Exception):
-    pass
-
-
-async def read_json(request: Any) -> Any:
-    body = await request.body()
+async def read_json(request: Any, limit: int) -> Any:
+    """The body as JSON, read chunk by chunk and refused past ``limit`` bytes, whatever
+    Content-Length says (a chunked body has none)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"the body is over {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"the body is over {limit} bytes")
+        chunks.append(chunk)
     try:
-        return json.loads(body)
+        return json.loads(b"".join(chunks))
     except (ValueError, RecursionError) as exc:
         raise ValueError(f"the body is not JSON ({exc})") from None
 
@@ -93,19 +71,21 @@ def reward_app(scorer: Any, *, max_concurrency: int = 4, max_items: int = 4096,
         state["in_flight"] += 1
         try:
             try:
-                data = await read_json(request)
+                data = await read_json(request, max_body)
                 if not isinstance(data, dict):
                     raise ValueError("the body must be a JSON object")
                 if len(data.get("query") or []) > max_items:
                     return error(413, "too_many", f"more than {max_items} samples")
                 return await asyncio.to_thread(openrlhf_reward, scorer, data, fmt=fmt)
+            except TooLarge as exc:
+                return error(413, "too_large", str(exc))
             except ValueError as exc:
                 return error(400, "bad_request", str(exc))
         finally:
             state["in_flight"] -= 1
             state["served"] += 1
 
-    return BodyLimit(app, max_body)
+    return app
 
 
 def run(app: Any, host: str = "127.0.0.1", port: int = 8000) -> None:
@@ -115,4 +95,4 @@ def run(app: Any, host: str = "127.0.0.1", port: int = 8000) -> None:
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
-__all__ = ["BodyLimit", "reward_app", "run"]
+__all__ = ["TooLarge", "read_json", "reward_app", "run"]
