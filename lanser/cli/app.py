@@ -46,6 +46,7 @@ COMMAND_MODULES = (
     "lanser.cli.trust",
     "lanser.cli.ci",
     "lanser.cli.train",
+    "lanser.cli.score",
 )
 
 for _name in COMMAND_MODULES:

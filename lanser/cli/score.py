@@ -1,0 +1,174 @@
+"""``lanser score`` (completions in, rewards out) and ``lanser tools`` (the tool schemas).
+
+Library: :mod:`lanser.scoring` (``batch.score_file``, ``Scorer``, ``tools``).
+Exit status of ``score``: 0 every line scored (an invalid or refused completion is a
+score), 2 bad input (tasks, completions, profile), 3 a line lanser could not score
+(``failed``: reported, the others are in the file).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lanser.cli.common import JsonOpt, ServerOpt, TimeoutOpt, emit_json, handle_errors
+
+
+def register(app: typer.Typer) -> None:
+    app.command("score")(score)
+    app.command("tools")(tools)
+    serve = typer.Typer(help="Reward and environment servers for trainers (extra 'serve').",
+                        no_args_is_help=True)
+    serve.command("reward")(serve_reward)
+    serve.command("env")(serve_env)
+    app.add_typer(serve, name="serve")
+
+
+TasksArg = Annotated[Path, typer.Argument(
+    help="Tasks: a JSONL of task records, or a workspace (its task.json/toml).")]
+RepoOpt = Annotated[Path | None, typer.Option(
+    "--repo", help="The clone the tasks' base commits are in (default: each task's 'repo' "
+    "as a directory next to the tasks file).", show_default=False)]
+ProfileOpt = Annotated[str, typer.Option(
+    "--profile", help="Reward profile (a name or a TOML path).")]
+HostOpt = Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")]
+PortOpt = Annotated[int, typer.Option("--port", help="Port to listen on.")]
+
+
+@handle_errors
+def score(tasks: TasksArg,
+          completions: Annotated[Path, typer.Argument(
+              help="JSONL: instance_id, completion, optional format.")],
+          out: Annotated[Path, typer.Option(
+              "-o", "--out", help="Rewards JSONL (appended to, resumed if it exists).")],
+          workers: Annotated[int, typer.Option("--workers", min=1,
+                                               help="Worker processes.")] = 1,
+          repo: RepoOpt = None, profile: ProfileOpt = "default",
+          json_out: JsonOpt = False, server: ServerOpt = None, timeout: TimeoutOpt = None,
+          test_timeout: Annotated[float, typer.Option(
+              "--test-timeout", help="Seconds one test may take.")] = 60.0) -> int:
+    """Score model completions against tasks: one reward line per completion."""
+    from lanser.rewards import load_profile
+    from lanser.scoring import Scorer, load_tasks
+    from lanser.scoring.batch import read_completions, score_file
+
+    chosen = load_profile(profile)
+    listed = load_tasks(tasks, repo)
+    read_completions(completions)  # exit 2 on a bad line before any worker starts
+    with Scorer(listed, chosen, workers=workers, server=server, timeout=timeout or 60.0,
+                test_timeout=test_timeout) as scorer, _Progress(json_out) as bar:
+        counts = score_file(scorer, completions, out, chunk=max(8, 4 * workers),
+                            progress=bar.update)
+    if json_out:
+        emit_json({"out": str(out), "counts": counts})
+    else:
+        print(f"{out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()), file=sys.stderr)
+    return 3 if counts.get("failed") else 0
+
+
+class _Progress:
+    """A rich bar on stderr with rate and ETA (a tty only: logs get the summary)."""
+
+    def __init__(self, quiet: bool) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        console = Console(stderr=True)
+        self.bar = Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+                            console=console, disable=quiet or not console.is_terminal)
+        self.task = self.bar.add_task("score", total=None, rate="")
+        self.first: int | None = None
+        self.start = 0.0
+
+    def update(self, done: int, total: int) -> None:
+        import time
+
+        now = time.monotonic()
+        if self.first is None:
+            self.first, self.start = done, now
+        elapsed = now - self.start
+        rate = (done - self.first) / elapsed if elapsed > 0 else 0.0
+        self.bar.update(self.task, completed=done, total=total, rate=f"{rate:.1f}/s")
+
+    def __enter__(self) -> _Progress:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+
+def _need_serve() -> None:
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        from lanser.errors import UsageError
+
+        raise UsageError("the servers need the 'serve' extra: pip install 'lanser[serve]'",
+                         code="missing_extra") from None
+
+
+@handle_errors
+def serve_reward(tasks: TasksArg, repo: RepoOpt = None, profile: ProfileOpt = "default",
+                 workers: Annotated[int, typer.Option("--workers", min=1)] = 1,
+                 host: HostOpt = "127.0.0.1", port: PortOpt = 8000,
+                 max_concurrency: Annotated[int, typer.Option(
+                     "--max-concurrency", min=1, help="Requests in flight (503 beyond).")] = 4,
+                 server: ServerOpt = None) -> int:
+    """OpenRLHF's remote reward server: POST /get_reward, GET /health."""
+    _need_serve()
+    from lanser.rewards import load_profile
+    from lanser.scoring import Scorer, load_tasks
+    from lanser.scoring.serve import reward_app, run
+
+    with Scorer(load_tasks(tasks, repo), load_profile(profile), workers=workers,
+                server=server) as scorer:
+        run(reward_app(scorer, max_concurrency=max_concurrency), host, port)
+    return 0
+
+
+@handle_errors
+def serve_env(tasks: TasksArg, repo: RepoOpt = None, profile: ProfileOpt = "default",
+              host: HostOpt = "127.0.0.1", port: PortOpt = 8001,
+              max_sessions: Annotated[int, typer.Option("--max-sessions", min=1)] = 8,
+              idle_timeout: Annotated[float, typer.Option(
+                  "--idle-timeout", help="Seconds before an idle session is closed.")] = 600.0,
+              server: ServerOpt = None) -> int:
+    """The episode loop as an environment: POST /reset, POST /step, GET /state/ID."""
+    _need_serve()
+    from lanser.rewards import load_profile
+    from lanser.scoring import load_tasks
+    from lanser.scoring.envserver import Sessions, env_app
+    from lanser.scoring.serve import run
+
+    listed = {t.instance_id: t for t in load_tasks(tasks, repo)}
+    sessions = Sessions(listed, load_profile(profile), server=server,
+                        max_sessions=max_sessions, idle_timeout=idle_timeout)
+    run(env_app(sessions), host, port)
+    return 0
+
+
+@handle_errors
+def tools(json_out: JsonOpt = False) -> int:
+    """The episode actions as OpenAI-style tools (JSON Schemas) for a prompt's tool list."""
+    from lanser.scoring.tools import tool_schemas
+
+    schemas = tool_schemas()
+    if json_out:
+        emit_json({"tools": schemas})
+    else:
+        for tool in schemas:
+            fn = tool["function"]
+            print(f"{fn['name']:8} {fn['description']}")
+    return 0

@@ -1,0 +1,337 @@
+"""One task's warm grading workspace: prepared once, then apply → observe → reward → reset.
+
+:meth:`TaskGrader.start` materializes the task's base tree from its clone (objects
+borrowed, not copied), lays the test_patch over it and commits that as the
+workspace's rest state R, starts the language server and caches R's diagnostics and
+test outcomes: the before side of every candidate. Then for each completion:
+
+1. parse it (:mod:`lanser.scoring.parse`) and locate its blocks
+   (:mod:`lanser.scoring.patching`) in the files *as the agent saw them*: the base,
+   or R when the task shows its test_patch;
+2. drop what the candidate may not influence (:func:`restore_paths`): the files the
+   test_patch touches, pytest's and the checkers' configuration (the jail's
+   ``CONFIG_DENY`` names, ``conftest.py`` included) and the task's ``protected``
+   globs. They stay as R has them, listed under ``integrity`` (``protected_edit``);
+3. apply the rest through the safety envelope (jail, syntax check, journaled
+   write); a refusal is a scored ``refused`` result;
+4. observe the whole workspace's diagnostics incrementally (the warm service pulls
+   only the files that may differ) and run the listed tests in the sandbox;
+5. compute one ``patch`` step of the functional (``rewards/SPEC.md``) from R;
+6. put back the exact bytes the envelope recorded, and check the working tree's git
+   tree hash is R's again (else a hard reset, checked again, or the worker fails).
+
+A completion with no edit, one that does not fit, or one that changes nothing is
+``invalid`` (the profile's invalid-action penalty) and touches nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import os
+import posixpath
+import tempfile
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from lanser import rewards
+from lanser.errors import LanserError, ServerTimeout, UsageError
+from lanser.rewards import ActionInfo, DiagnosticKey, Profile, State, TestCredit
+from lanser.scoring.parse import Parsed, parse_completion
+from lanser.scoring.patching import changes, resolve
+from lanser.scoring.result import ScoreResult, completion_hash
+from lanser.scoring.tasks import ScoringTask
+
+#: The functional's task record (``Goal`` once issue 18's rename lands on main).
+_Goal = getattr(rewards, "Goal", None) or rewards.Task
+PPM = 1_000_000
+
+
+def restore_paths(task: ScoringTask, test_paths: frozenset[str], path: str) -> bool:
+    """Whether ``path`` is one grading restores (module docstring, step 2).
+
+    One small function until ``lanser.rewards.integrity.restore_protected`` (issue 16)
+    is on main; it then decides the wider set (every checker's configuration).
+    """
+    from lanser.edits.jail import CONFIG_DENY
+
+    name = path.rsplit("/", 1)[-1]
+    return (path in test_paths or name in CONFIG_DENY
+            or any(fnmatch.fnmatch(path, g) for g in task.protected))
+
+
+def _git(root: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None
+         ) -> str:
+    from lanser.episodes.snapshots import git
+
+    return git(root, *args, input=input, env=env)
+
+
+def _norm(path: str) -> str:
+    """Lexically normal: ``./a//b`` is ``a/b``; ``..`` and absolute paths are kept for
+    the jail to refuse."""
+    if not path or path.startswith("/"):
+        return path
+    return posixpath.normpath(path)
+
+
+class TaskGrader:
+    """The warm grading workspace of one task in one worker (module docstring)."""
+
+    def __init__(self, task: ScoringTask, profile: Profile, *, scratch: Path,
+                 server: str | None = None, timeout: float = 60.0,
+                 test_timeout: float = 60.0) -> None:
+        self.task = task
+        self.profile = profile
+        self.scratch = scratch
+        self.server = server
+        self.timeout = timeout
+        self.test_timeout = test_timeout
+        self.service: Any = None
+        self.root = Path()
+        self.rest_tree = ""
+        self.agent_tree = ""
+        self.test_paths: frozenset[str] = frozenset()
+        self.run_tests = bool(profile.weights.get("tests") or (
+            profile.weights.get("outcome") and task.lists_tests))
+        self.see_diagnostics = bool(profile.weights.get("diagnostics"))
+
+    # -- preparation ----------------------------------------------------------------
+
+    async def start(self) -> TaskGrader:
+        from lanser.edits import Envelope
+        from lanser.episodes import snapshots
+        from lanser.workspace import Workspace
+
+        repo = Workspace.open(self.task.repo_dir)
+        try:
+            base_tree = _git(repo.root, "rev-parse", "--verify",
+                             f"{self.task.base_commit}^{{tree}}")
+        except LanserError:
+            raise UsageError(f"{self.task.instance_id}: base commit "
+                             f"{self.task.base_commit[:12]} is not in {repo.root.name}",
+                             code="bad_task") from None
+        self.root = Path(tempfile.mkdtemp(prefix="ws-", dir=self.scratch))
+        snapshots.materialize(repo, base_tree, self.root / "ws")
+        self.root = self.root / "ws"
+        rest = base_tree
+        if self.task.test_patch.strip():
+            rest = self._tree_with(base_tree, self.task.test_patch)
+            _git(self.root, "read-tree", "-u", "--reset", rest)
+            commit = _git(self.root, "commit-tree", rest, "-m", "test_patch",
+                          env=snapshots._FIXED)
+            _git(self.root, "update-ref", "HEAD", commit)
+        self.rest_tree = rest
+        self.agent_tree = rest if self.task.test_patch_visible else base_tree
+        names = _git(self.root, "diff-tree", "-r", "--no-renames", "--name-only", "-z",
+                     base_tree, rest) if rest != base_tree else ""
+        self.test_paths = frozenset(p for p in names.split("\0") if p)
+        self.workspace = Workspace.open(self.root)
+        self.envelope = Envelope(self.workspace, allow_dirty=True)
+        # The snapshot of R is the record; a per-apply history here is waste.
+        self.envelope.settings = replace(self.envelope.settings, record=False)
+        self.base_diagnostics: tuple[DiagnosticKey, ...] = ()
+        if self.see_diagnostics:
+            from lanser.lsp.registry import get_server
+            from lanser.lsp.service import LanguageService
+
+            # Never the workspace's own server config: task content chooses no program.
+            spec = get_server(self.server, None) if self.server else get_server("basedpyright")
+            self.service = await LanguageService(self.workspace, spec, timeout=self.timeout,
+                                                 track_disk=True).start()
+            self.base_diagnostics = await self._diagnostics()
+        self.base_tests = await self._tests() if self.run_tests else ()
+        self.goal = _Goal(self.base_diagnostics, frozenset(self.task.targets),
+                          self.task.fail_to_pass, self.task.pass_to_pass)
+        self.base_state = State(self.base_diagnostics, self.base_tests)
+        self.verify_reset()
+        return self
+
+    def _tree_with(self, tree: str, patch: str) -> str:
+        with tempfile.TemporaryDirectory(prefix="lanser-index-") as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            _git(self.root, "read-tree", tree, env=env)
+            try:
+                _git(self.root, "apply", "--cached", "--whitespace=nowarn", "-",
+                     input=patch if patch.endswith("\n") else patch + "\n", env=env)
+            except LanserError as exc:
+                raise UsageError(f"{self.task.instance_id}: the test_patch does not apply "
+                                 f"to the base ({exc.message})", code="bad_task") from None
+            return _git(self.root, "write-tree", env=env)
+
+    async def close(self) -> None:
+        if self.service is not None:
+            await self.service.close()
+            self.service = None
+
+    # -- observation -----------------------------------------------------------------
+
+    async def _diagnostics(self) -> tuple[DiagnosticKey, ...]:
+        files = await self.service.diagnostics()
+        late = [f.path for f in files if not f.ready]
+        if late:
+            raise ServerTimeout(f"no diagnostics in time for {', '.join(late[:5])}",
+                                paths=late)
+        return tuple(DiagnosticKey.from_diagnostic(d) for f in files for d in f.diagnostics)
+
+    async def _tests(self) -> tuple[TestCredit, ...]:
+        from lanser.runner import run_tests
+
+        result = await asyncio.to_thread(run_tests, self.workspace,
+                                         args=self.task.test_run_args(),
+                                         timeout=self.test_timeout)
+        return tuple(TestCredit.from_json(t.to_json(volatile=False)) for t in result.tests)
+
+    # -- one candidate ---------------------------------------------------------------
+
+    def _agent_text(self, rel: str) -> str | None:
+        """``rel`` as the agent saw it (git's blob in the agent tree; None: absent)."""
+        from lanser.positions import decode_source
+
+        try:
+            data = _git_bytes(self.root, self.agent_tree, rel)
+        except FileNotFoundError:
+            return None
+        return decode_source(data, Path(rel))
+
+    def _read(self, rel: str) -> str | None:
+        """What a block is located in: a restored path as the agent saw it, any other
+        through the jail (outside the workspace: refused before any read)."""
+        from lanser.edits.sources import read_text_or_none
+
+        if restore_paths(self.task, self.test_paths, rel) and not rel.startswith(("../", "/")):
+            return self._agent_text(rel)
+        if self.agent_tree != self.rest_tree and rel in self.test_paths:
+            return self._agent_text(rel)
+        source = read_text_or_none(self.envelope.jail.check(rel).path)
+        return None if source is None else source.text
+
+    def _disk(self, rel: str) -> str | None:
+        from lanser.edits.sources import read_text_or_none
+
+        source = read_text_or_none(self.root / rel)
+        return None if source is None else source.text
+
+    async def score(self, completion: str, fmt: str = "auto") -> ScoreResult:
+        parsed = parse_completion(completion, fmt)
+        if parsed.ok:
+            parsed = Parsed(parsed.format, tuple(replace(op, path=_norm(op.path))
+                                                 for op in parsed.ops), notes=parsed.notes)
+        found = resolve(parsed, self._read)
+        base = dict(instance_id=self.task.instance_id,
+                    completion_sha256=completion_hash(completion), format=parsed.format,
+                    notes=parsed.notes, profile=self.profile.hash)
+        if not found.ok:
+            return self._penalized(base, found.status, found.reason, found.detail)
+        kept = {p: c for p, c in found.contents.items()
+                if not restore_paths(self.task, self.test_paths, p)}
+        restored = sorted(p for p, c in found.contents.items()
+                          if p not in kept and c != self._agent_text(p))
+        integrity = ({"kind": "protected_edit", "count": len(restored),
+                      "paths": restored},) if restored else ()
+        edits = changes(kept, self._disk)
+        if not edits:
+            return self._penalized(base, "invalid", "no_change",
+                                   "the completion changes no file grading looks at",
+                                   integrity=integrity, fuzz=found.fuzz)
+        from lanser.edits.verify import refuse_syntax_errors
+
+        try:
+            preview = self.envelope.preview(edits, origin="score")
+            refuse_syntax_errors(preview)
+            self.envelope.apply(preview)
+        except UsageError as exc:
+            self.verify_reset()
+            return self._penalized(base, "refused", exc.code, self._scrub(exc.message),
+                                   integrity=integrity, fuzz=found.fuzz)
+        try:
+            return await self._observe(base, preview.effects, integrity, found.fuzz)
+        finally:
+            self.reset(preview.effects)
+
+    async def _observe(self, base: dict[str, Any], effects: Any,
+                       integrity: tuple[dict[str, Any], ...], fuzz: int) -> ScoreResult:
+        info = ActionInfo("patch")
+        diagnostics = await self._diagnostics() if self.see_diagnostics else ()
+        tests = await self._tests() if self.run_tests else None
+        changed = sorted(e.path for e in effects)
+        deleted = sorted(e.path for e in effects if e.after is None)
+        state = rewards.advance(self.base_state, info, diagnostics=diagnostics, tests=tests,
+                                changed=changed, deleted=deleted)
+        reward = rewards.step_reward(self.base_state, state, info, self.profile, self.goal)
+        before, after = Counter(self.base_diagnostics), Counter(diagnostics)
+        return ScoreResult(**base, status="ok", reward_value=reward, fuzz=fuzz,
+                           changed=tuple(changed), integrity=integrity,
+                           resolved=rewards.resolved(state, self.goal),
+                           tests=self._test_summary(state) if tests is not None else None,
+                           diagnostics={"added": sum((after - before).values()),
+                                        "removed": sum((before - after).values())}
+                           if self.see_diagnostics else None)
+
+    def _test_summary(self, state: State) -> dict[str, Any]:
+        credit = {t.nodeid: t.credit_ppm or 0 for t in state.tests}
+
+        def count(ids: tuple[str, ...]) -> list[int]:
+            ids = tuple(sorted(set(ids)))
+            return [sum(credit.get(i, 0) >= PPM for i in ids), len(ids)]
+
+        return {"fail_to_pass": count(self.task.fail_to_pass),
+                "pass_to_pass": count(self.task.pass_to_pass)}
+
+    def _penalized(self, base: dict[str, Any], status: str, reason: str | None, detail: str,
+                   *, integrity: tuple[dict[str, Any], ...] = (), fuzz: int = 0
+                   ) -> ScoreResult:
+        info = ActionInfo("patch", "invalid" if status == "invalid" else "refused", reason)
+        reward = rewards.step_reward(self.base_state, self.base_state, info, self.profile,
+                                     self.goal)
+        return ScoreResult(**base, status=status, reward_value=reward, reason=reason,
+                           detail=detail, fuzz=fuzz, integrity=integrity)
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(str(self.root), "<workspace>")
+
+    # -- reset ---------------------------------------------------------------------
+
+    def reset(self, effects: Any) -> None:
+        """The exact bytes and modes from before the apply, then the tree hash checked."""
+        for effect in reversed(effects):
+            target = self.root / effect.path
+            if effect.before is None:
+                target.unlink(missing_ok=True)
+                parent = target.parent
+                while parent != self.root and parent.is_dir() and not any(parent.iterdir()):
+                    parent.rmdir()
+                    parent = parent.parent
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(effect.before)
+            if effect.before_mode is not None:
+                os.chmod(target, effect.before_mode)
+        self.verify_reset()
+
+    def verify_reset(self) -> None:
+        """R's tree hash, or a hard reset to R; a reset that does not hold is fatal."""
+        from lanser.bundles.snapshot import working_tree_hash
+
+        if working_tree_hash(self.workspace) == self.rest_tree:
+            return
+        _git(self.root, "read-tree", "-u", "--reset", self.rest_tree)
+        _git(self.root, "clean", "-ffdqx", "-e", "/.lanser")
+        if working_tree_hash(self.workspace) != self.rest_tree:
+            raise LanserError(f"{self.task.instance_id}: the grading workspace did not "
+                              "reset to its base tree", code="reset_failed")
+
+
+def _git_bytes(root: Path, tree: str, rel: str) -> bytes:
+    import subprocess
+
+    out = subprocess.run(["git", "cat-file", "blob", f"{tree}:{rel}"], cwd=root,
+                         capture_output=True, check=False, timeout=60)
+    if out.returncode != 0:
+        raise FileNotFoundError(rel)
+    return out.stdout
+
+
+__all__ = ["TaskGrader", "restore_paths"]
