@@ -230,7 +230,7 @@ def _tool_names() -> list[str]:
 
 
 def _summary(bundle: dict[str, Any]) -> dict[str, int]:
-    from lanser.query import diagnostics_summary
+    from lanser.queries.ops import diagnostics_summary
 
     return diagnostics_summary(bundle["facts"]["files"])
 
