@@ -47,6 +47,8 @@ from typing import Any
 
 from lanser.bundles.store import BundleStore
 from lanser.canonical import bytes_hash
+from lanser.findings import to_json as findings_to_json
+from lanser.runner.run import Protect
 from lanser.episodes import snapshots
 from lanser.episodes.actions import InvalidAction
 from lanser.episodes.observer import Observer
@@ -141,6 +143,9 @@ class OneShot:
     reward: Reward
     edit: dict[str, Any] | None = None
     patch_hash: str | None = None
+    #: the tree grading measured (the after tree with protected files restored and
+    #: added suppressions stripped: issue 16); the after tree itself when clean
+    graded: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """``Reward.to_json()`` at the top (what trainers read), the evidence beside it.
@@ -158,6 +163,8 @@ class OneShot:
             "before": self.before.to_json(self.functional_task, self.profile),
             "after": self.after.to_json(self.functional_task, self.profile),
             "changed": list(self.changed),
+            "graded": {"tree": self.graded or self.after.snapshot.tree},
+            "integrity": findings_to_json(self.after.state.integrity),
             "edit": self.edit,
             "patch": None if self.patch_hash is None else {"sha256": self.patch_hash},
         }
@@ -194,6 +201,11 @@ async def score(workspace: Workspace, *, before: str = "HEAD", after: str | None
         async with Observer(copy, spec, timeout=timeout, test_timeout=test_timeout,
                             remember=False) as observer:
             observer.store = BundleStore(workspace)  # bundles filed by hash, for later
+            # grading runs: a run the code under test ends early is a scored failure,
+            # and the sandbox copy's protected files are checked once more
+            observer.protect = Protect(before_snap.tree, repo=workspace.root,
+                                       globs=_task_globs(task),
+                                       config_files=tuple(getattr(spec, "config_files", ())))
             b_diag = await observer.diagnostics(before_snap.tree)
             b_tests = (await observer.tests(task.test_args))[0] if run_tests else None
             info = ActionInfo("patch")
@@ -212,25 +224,57 @@ async def score(workspace: Workspace, *, before: str = "HEAD", after: str | None
                     after_snap = _kept_tree(workspace, before_snap.tree, effects) \
                         if effects else before_snap
             assert after_snap is not None
-            if after_snap.tree == before_snap.tree:
-                # Nothing changed: the same bundles, so the no-op is exactly 0 even
-                # with a flaky test (SPEC §5, corollary "no-op").
-                a_diag, a_tests = b_diag, b_tests
-            else:
-                snapshots.git(scratch, "read-tree", "-u", "--reset", after_snap.tree)
-                a_diag = await observer.diagnostics(after_snap.tree)
-                a_tests = (await observer.tests(task.test_args))[0] if run_tests else None
-    changed, deleted = snapshots.tree_changes(workspace, before_snap.tree, after_snap.tree)
-    b_state = base_state(b_diag, b_tests)
-    functional_task = task_of(task.to_json(), b_diag)
-    a_state = next_state(b_state, info, a_diag, a_tests, changed, deleted)
+            graded, found = grade_tree(workspace, before_snap.tree, after_snap.tree, task, spec)
+            a_diag, a_tests = b_diag, b_tests
+            if graded != before_snap.tree:
+                snapshots.git(scratch, "read-tree", "-u", "--reset", graded)
+                try:
+                    a_diag = await observer.diagnostics(graded)
+                except UnreadableFile as exc:
+                    # a file no server can read (not UTF-8, too large): a scored
+                    # refusal, as the envelope would refuse it, never a missing number
+                    info = ActionInfo("patch", "refused", exc.code)
+                    after_snap, graded, found = before_snap, before_snap.tree, None
+                else:
+                    a_tests = (await observer.tests(task.test_args))[0] if run_tests else None
+            # else nothing graded changed: the same bundles, so the no-op is exactly 0
+            # even with a flaky test (SPEC §5, corollary "no-op")
+    changed, deleted = snapshots.tree_changes(workspace, before_snap.tree, graded)
+    functional_task = task_of(task.to_json(), b_diag, b_tests)
+    b_state = base_state(b_diag, b_tests, functional_task)
+    a_state = next_state(b_state, info, a_diag, a_tests, changed, deleted,
+                         task=functional_task, tree_findings=found.findings if found else ())
     reward = step_reward(b_state, a_state, info, profile, functional_task)
     return OneShot(profile, task, functional_task, source,
                    Side(before, before_snap, b_diag, b_tests, b_state),
                    Side(after if source == "rev" else None, after_snap, a_diag, a_tests,
                         a_state),
                    changed, info, reward, edit,
-                   None if patch is None else bytes_hash(patch.encode("utf-8")))
+                   None if patch is None else bytes_hash(patch.encode("utf-8")), graded)
+
+
+def grade_tree(workspace: Workspace, base_tree: str, tree: str, task: TaskSpec,
+               spec: Any) -> tuple[str, Any]:
+    """The tree grading measures for ``tree`` (issue 16), kept by a snapshot ref, and
+    what was caught: the task's tests (listed ids' files too), conftests, pytest's and
+    the server's configuration restored from ``base_tree``, added suppressions
+    stripped (:func:`lanser.rewards.integrity.graded_tree`)."""
+    from lanser.rewards.integrity import graded_tree
+
+    if tree == base_tree:
+        return tree, None
+    graded, found = graded_tree(workspace.root, tree, base_tree, _task_globs(task),
+                                config_files=getattr(spec, "config_files", ()))
+    if graded != tree and graded != base_tree:
+        snapshots.keep(workspace, graded)
+    return graded, found
+
+
+def _task_globs(task: TaskSpec) -> tuple[str, ...]:
+    """A task's own ``protected`` globs and the files of its listed tests."""
+    from lanser.rewards.integrity import listed_test_files
+
+    return (*task.protected, *listed_test_files((*task.fail_to_pass, *task.pass_to_pass)))
 
 
 def _apply(copy: Workspace, patch: str) -> tuple[Any, tuple[Any, ...]]:

@@ -69,8 +69,8 @@ class Recorder:
         base_tests = None
         if wants_tests(self.profile, self.task):
             base_tests, _ = await self.observer.tests(self.task.test_args)
-        self.state: State = base_state(base_diag, base_tests)
-        self.functional_task = task_of(self.task.to_json(), base_diag)
+        self.functional_task = task_of(self.task.to_json(), base_diag, base_tests)
+        self.state: State = base_state(base_diag, base_tests, self.functional_task)
         self.diag = base_diag
         self.last = self.base
         #: The tree the state's tests were run on (None: no scored run yet).
@@ -150,7 +150,7 @@ class Recorder:
             self.observer.diagnostics(tree))
         self.last = snapshot
         prev, self.state = self.state, next_state(self.state, info, self.diag, runs["tests"],
-                                                  changed, deleted)
+                                                  changed, deleted, task=self.functional_task)
         reward = step_reward(prev, self.state, info, self.profile, self.functional_task)
         self.rewards.append(reward)
         self.writer.write({

@@ -138,13 +138,13 @@ def replay(workspace: Workspace, episode: Episode, profile_name: str | None = No
     header = episode.header
     base_diag = bundle(header["observed"]["diagnostics"], "diagnostics")
     assert base_diag is not None
-    task = task_of(header["task"], base_diag)
     checks = _Checks(header)
     base_tests = bundle(header["observed"]["tests"], "test")
+    task = task_of(header["task"], base_diag, base_tests)
     if base_tests is not None and checks.scored_run(base_tests, header["base"]["tree"]):
         raise MalformedEpisode("the header's test run is not the task's tests on the base "
                                "tree: the file was edited", bundle=header["observed"]["tests"])
-    state = base_state(base_diag, base_tests)
+    state = base_state(base_diag, base_tests, task)
     out = Replayed(profile, counterfactual)
     rewards = []
     for step in episode.steps:
@@ -163,7 +163,8 @@ def replay(workspace: Workspace, episode: Episode, profile_name: str | None = No
         if tests is not None and checks.scored_run(tests, step["snapshot"]["tree"]):
             differed.append("tests")
             tests = None  # not a run the recorder would have scored
-        prev, state = state, next_state(state, info, diag, tests, changed, deleted)
+        prev, state = state, next_state(state, info, diag, tests, changed, deleted,
+                                           task=task)
         reward = step_reward(prev, state, info, profile, task)
         rewards.append(reward)
         replayed = reward.to_json()

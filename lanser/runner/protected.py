@@ -103,8 +103,14 @@ class DirFiles:
             return None
 
     def digest(self, path: str) -> str | None:
+        """git's blob id of the content (comparable with :meth:`GitTree.digest`)."""
         data = self.read(path)
-        return None if data is None else "sha256:" + hashlib.sha256(data).hexdigest()
+        return None if data is None else blob_id(data)
+
+
+def blob_id(data: bytes) -> str:
+    """git's SHA-1 blob id of ``data``: a file compares with a tree entry unread."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 class GitTree:
@@ -139,7 +145,7 @@ class GitTree:
 
     def digest(self, path: str) -> str | None:
         entry = self.entries().get(path)
-        return None if entry is None else f"git:{entry[0]}:{entry[1]}"
+        return None if entry is None else entry[1]
 
     def mode(self, path: str) -> str | None:
         entry = self.entries().get(path)
