@@ -47,8 +47,6 @@ from typing import Any
 
 from lanser.bundles.store import BundleStore
 from lanser.canonical import bytes_hash
-from lanser.findings import to_json as findings_to_json
-from lanser.runner.run import Protect
 from lanser.episodes import snapshots
 from lanser.episodes.actions import InvalidAction
 from lanser.episodes.observer import Observer
@@ -58,6 +56,7 @@ from lanser.episodes.snapshots import Snapshot
 from lanser.episodes.states import base_state, next_state, task_of
 from lanser.episodes.task import TaskSpec
 from lanser.errors import MissingFile, UnreadableFile, UsageError
+from lanser.findings import to_json as findings_to_json
 from lanser.rewards import (
     ActionInfo,
     Profile,
@@ -69,6 +68,7 @@ from lanser.rewards import (
     step_reward,
 )
 from lanser.rewards.profile import fraction_text
+from lanser.runner.run import Protect
 from lanser.workspace import Workspace
 
 #: Where the after side came from (``source`` in the JSON).

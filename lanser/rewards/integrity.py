@@ -28,7 +28,15 @@ from typing import Any
 from lanser.findings import KINDS, Finding, merge
 from lanser.findings import to_json as findings_to_json
 from lanser.rewards.functional import XFAIL_OUTCOMES, Task, TestCredit
-from lanser.runner.protected import GLOBS, SECTIONS, DirFiles, Files, GitTree, restore_dir, restore_tree
+from lanser.runner.protected import (
+    GLOBS,
+    SECTIONS,
+    DirFiles,
+    Files,
+    GitTree,
+    restore_dir,
+    restore_tree,
+)
 
 #: The finding kinds a tree shows (the rest come from a test run).
 TREE_KINDS = ("protected_edit", "suppression_added")
