@@ -21,6 +21,7 @@ KINDS = (
     "xfail_added",         # a listed test xfailed/xpassed although it did not at the base
     "skip_added",          # a listed test was skipped although it was not at the base
     "forged_events",       # lines on lanser's results channel that were not lanser's
+    "always_equal",        # a class whose __eq__ is constantly True (passes any ==)
 )
 
 

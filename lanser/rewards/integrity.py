@@ -39,7 +39,7 @@ from lanser.runner.protected import (
 )
 
 #: The finding kinds a tree shows (the rest come from a test run).
-TREE_KINDS = ("protected_edit", "suppression_added")
+TREE_KINDS = ("protected_edit", "suppression_added", "always_equal")
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ STATUSES = ("ok", "refused", "rolled_back", "invalid")
 FUNCTIONAL = "3"
 #: What ``[integrity]`` may price (lanser.findings.KINDS).
 INTEGRITY_KINDS = ("protected_edit", "suppression_added", "outcome_missing", "early_exit",
-                   "xfail_added", "skip_added", "forged_events")
+                   "xfail_added", "skip_added", "forged_events", "always_equal")
 
 
 def fraction(value: Any, what: str) -> Fraction:

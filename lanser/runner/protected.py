@@ -208,7 +208,7 @@ def plan(candidate: Files, base: Files, extra_globs: Iterable[str] = (),
             edited.extend(f"{name}#{k}" for k in keys)
     findings = [Finding("protected_edit", len(edited), tuple(sorted(edited)))]
     if strip_suppressions:
-        stripped, where = 0, []
+        stripped, where, equal, equal_where = 0, [], 0, []
         base_set = set(base_paths)
         for path in cand_paths:
             if not path.endswith(_PY) or path in changes or _matches(path, globs):
@@ -224,7 +224,12 @@ def plan(candidate: Files, base: Files, extra_globs: Iterable[str] = (),
                 changes[path] = text
                 stripped += count
                 where.append(path)
+            same = _always_equal(new, old)
+            if same:
+                equal += same
+                equal_where.append(path)
         findings.append(Finding("suppression_added", stripped, tuple(sorted(where))))
+        findings.append(Finding("always_equal", equal, tuple(sorted(equal_where))))
     return Plan(changes, merge(findings))
 
 
@@ -236,6 +241,14 @@ def _strip(new: bytes, old: bytes | None) -> tuple[bytes, int]:
         return new, 0
     out, count = suppressions.strip(text, base)
     return out.encode("utf-8"), count
+
+
+def _always_equal(new: bytes, old: bytes | None) -> int:
+    try:
+        return suppressions.always_equal(new.decode("utf-8"),
+                                         None if old is None else old.decode("utf-8", "replace"))
+    except UnicodeDecodeError:
+        return 0
 
 
 def restore_dir(workdir: str | Path, base: Files, extra_globs: Iterable[str] = (),

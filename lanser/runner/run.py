@@ -230,7 +230,10 @@ class Protect:
         base = GitTree(self.repo or root, self.base_tree)
 
         def prepare(copy: Path) -> None:
-            plan = restore_dir(copy, base, self.globs, self.config_files)
+            # protected files only: suppressions are the graded tree's business (a
+            # copy of an already graded tree would count them twice)
+            plan = restore_dir(copy, base, self.globs, self.config_files,
+                               strip_suppressions=False)
             caught.append(plan.findings)
 
         return prepare

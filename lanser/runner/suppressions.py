@@ -130,4 +130,46 @@ def _any_annotations(text: str, touched: set[int]) -> list[tuple[int, int, int]]
     return sorted(set(out))
 
 
-__all__ = ["strip", "touched_lines"]
+def always_equal(candidate: str, base: str | None) -> int:
+    """Classes on touched lines whose ``__eq__`` returns a constant ``True`` (or whose
+    ``__ne__`` returns a constant ``False``): an object that equals everything makes
+    ``assert result == expected`` pass whatever ``result`` is. Counted, not changed
+    (taking it out would change what the program does); priced as ``always_equal``."""
+    touched = touched_lines(candidate, base)
+    if not touched:
+        return 0
+    try:
+        tree = ast.parse(candidate)
+    except (SyntaxError, ValueError):
+        return 0
+    count = 0
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for item in node.body:
+            name, value = _method(item)
+            wanted = {"__eq__": True, "__ne__": False}.get(name or "")
+            if wanted is None or value is None:
+                continue
+            line = getattr(item, "lineno", 0)
+            if line in touched and isinstance(value, ast.Constant) and value.value is wanted:
+                count += 1
+    return count
+
+
+def _method(item: ast.stmt) -> tuple[str | None, ast.expr | None]:
+    """(name, the constant it always returns) of ``def f(...): return C`` or
+    ``f = lambda ...: C``; (name, None) when it is anything else."""
+    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        body = [b for b in item.body if not (isinstance(b, ast.Expr)
+                                             and isinstance(b.value, ast.Constant))]
+        if len(body) == 1 and isinstance(body[0], ast.Return):
+            return item.name, body[0].value
+        return item.name, None
+    if isinstance(item, ast.Assign) and len(item.targets) == 1 \
+            and isinstance(item.targets[0], ast.Name) and isinstance(item.value, ast.Lambda):
+        return item.targets[0].id, item.value.body
+    return None, None
+
+
+__all__ = ["always_equal", "strip", "touched_lines"]
