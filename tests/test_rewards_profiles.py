@@ -27,10 +27,10 @@ from lanser.rewards.adapters import (
 
 #: Pinned: changing a shipped profile's numbers must be a deliberate, visible act.
 HASHES = {
-    "default": "sha256:9ea7913825e004d73f146818b6654f592da41f1920fe776026f357d5f9bf3c0b",
+    "default": "sha256:1bae43fa793f6f420d949bb03b98226d0333127977a50d7dd7bae7ca297864d7",
     "diagnostics-only":
         "sha256:f0b9fbb81e078dd598343f0322c7af2a27ad7927d803c26ce01d3986750d91af",
-    "tests-only": "sha256:d0c6b4344bfadfad3c8ed0b58a6a7e57524514ef2d1cb58994933c0cd0d7a57e",
+    "tests-only": "sha256:c1a98dc0e53d58b594a09bbb2b060c88c7750b35bbfe99209b7d972588cf2f33",
 }
 
 
