@@ -51,7 +51,7 @@ from lanser.episodes import snapshots
 from lanser.episodes.actions import InvalidAction
 from lanser.episodes.observer import Observer
 from lanser.episodes.patches import patch_changes
-from lanser.episodes.recorder import wants_tests
+from lanser.episodes.recorder import task_globs, wants_tests
 from lanser.episodes.snapshots import Snapshot
 from lanser.episodes.states import base_state, next_state, task_of
 from lanser.episodes.task import TaskSpec
@@ -225,7 +225,7 @@ class Grader:
             # grading runs: a run the code under test ends early is a scored failure,
             # and the sandbox copy's protected files are checked once more
             observer.protect = Protect(self.before_snap.tree, repo=self.workspace.root,
-                                       globs=_task_globs(self.task),
+                                       globs=task_globs(self.task),
                                        config_files=tuple(getattr(self.spec, "config_files",
                                                                   ())))
             self.b_diag = await observer.diagnostics(self.before_snap.tree)
@@ -325,18 +325,11 @@ def grade_tree(workspace: Workspace, base_tree: str, tree: str, task: TaskSpec,
 
     if tree == base_tree:
         return tree, None
-    graded, found = graded_tree(workspace.root, tree, base_tree, _task_globs(task),
+    graded, found = graded_tree(workspace.root, tree, base_tree, task_globs(task),
                                 config_files=getattr(spec, "config_files", ()))
     if graded != tree and graded != base_tree:
         snapshots.keep(workspace, graded)
     return graded, found
-
-
-def _task_globs(task: TaskSpec) -> tuple[str, ...]:
-    """A task's own ``protected`` globs and the files of its listed tests."""
-    from lanser.rewards.integrity import listed_test_files
-
-    return (*task.protected, *listed_test_files((*task.fail_to_pass, *task.pass_to_pass)))
 
 
 def _apply(copy: Workspace, patch: str) -> tuple[Any, tuple[Any, ...]]:

@@ -152,6 +152,27 @@ class GitTree:
         return None if entry is None else entry[0]
 
 
+class Overlay:
+    """``base`` with some files replaced (bytes) or removed (None): what a proposed
+    edit would leave, read without writing it anywhere."""
+
+    def __init__(self, base: Files, changes: dict[str, bytes | None]) -> None:
+        self.base, self.changes = base, changes
+
+    def paths(self) -> list[str]:
+        gone = {p for p, d in self.changes.items() if d is None}
+        return sorted((set(self.base.paths()) | set(self.changes)) - gone)
+
+    def read(self, path: str) -> bytes | None:
+        return self.changes[path] if path in self.changes else self.base.read(path)
+
+    def digest(self, path: str) -> str | None:
+        if path in self.changes:
+            data = self.changes[path]
+            return None if data is None else blob_id(data)
+        return self.base.digest(path)
+
+
 @dataclass(frozen=True)
 class Plan:
     """What grading puts in place of the candidate's files: path -> bytes (None:
@@ -503,5 +524,5 @@ def _git(repo: Path, *args: str, env: dict[str, str] | None = None,
     return out.stdout
 
 
-__all__ = ["GLOBS", "SECTIONS", "DirFiles", "Files", "GitTree", "Plan", "plan",
+__all__ = ["GLOBS", "SECTIONS", "DirFiles", "Files", "GitTree", "Overlay", "Plan", "plan",
            "restore_dir", "restore_tree"]
