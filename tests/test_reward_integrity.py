@@ -293,6 +293,9 @@ def test_checker_off_is_restored_and_reported(score):
     edit costs the protected_edit price."""
     out = score(HACKS["checker_off_pyproject"])
     assert out["components"]["diagnostics"]["exact"] == "0"
+    if out["status"] == "refused":  # the envelope's [edits] protect_config (issue 17)
+        assert out["reason"] == "denied" and total(out) < 0
+        return
     assert out["integrity"] == [{"kind": "protected_edit", "count": 1,
                                  "paths": ["pyproject.toml#tool.basedpyright"]}]
     assert total(out) == -load_profile("default").integrity["protected_edit"]
