@@ -199,8 +199,8 @@ def test_episode_run_json_shape(ran: dict[str, Any]) -> None:
     assert [s["kind"] for s in data["steps"]] == ["query", "edit", "submit"]
     for step in data["steps"]:
         assert isinstance(step["reward"]["total"], float)
-        assert set(step["reward"]["components"]) == {"confidence", "diagnostics", "outcome",
-                                                      "safety", "tests"}
+        assert set(step["reward"]["components"]) == {
+            "confidence", "diagnostics", "integrity", "outcome", "safety", "tests"}
     assert data["steps"][1]["reward"]["total"] == 1.0
     footer = data["footer"]
     assert footer["steps"] == 3 and footer["outcome"]["submitted"] is True

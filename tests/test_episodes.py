@@ -33,7 +33,7 @@ from lanser.rewards import Profile, load_profile
 from lanser.workspace import Workspace
 from tests.conftest import init_repo, write_files
 
-COMPONENTS = ("confidence", "diagnostics", "outcome", "safety", "tests")
+COMPONENTS = ("confidence", "diagnostics", "integrity", "outcome", "safety", "tests")
 LABELS = [label for label, _ in SCRIPT]
 
 

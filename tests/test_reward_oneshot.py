@@ -54,18 +54,33 @@ def _exact(payload: dict, component: str) -> Fraction:
     return Fraction(payload["components"][component]["exact"])
 
 
-def test_a_comment_in_a_test_file_scores_exactly_zero(demo, cli):
+def test_a_comment_in_a_source_file_scores_exactly_zero(demo, cli):
     """The working tree is the default after side; a change nothing looks at is 0."""
-    test_file = demo / "tests" / "test_stock.py"
-    test_file.write_text(test_file.read_text(encoding="utf-8") + "# a note\n",
-                         encoding="utf-8")
+    source = demo / "inventory" / "stock.py"
+    source.write_text(source.read_text(encoding="utf-8") + "# a note\n", encoding="utf-8")
     out = _reward(cli, demo)
     assert out["source"] == "working_tree" and out["status"] == "ok"
-    assert out["changed"] == ["tests/test_stock.py"]
+    assert out["changed"] == ["inventory/stock.py"]
     assert out["after"]["tree"] != out["before"]["tree"]
     assert out["after"]["tests"] is not None  # tests did run on both sides
     assert out["total_exact"] == "0" and out["total"] == 0.0
     assert {c["exact"] for c in out["components"].values()} == {"0"}
+    assert out["integrity"] == []
+
+
+def test_a_comment_in_a_test_file_is_restored_and_priced(demo, cli):
+    """A test file is the task's (issue 16): the edit is undone before grading,
+    reported, and costs the profile's protected_edit price; nothing else moves."""
+    test_file = demo / "tests" / "test_stock.py"
+    test_file.write_text(test_file.read_text(encoding="utf-8") + "# a note\n",
+                         encoding="utf-8")
+    out = _reward(cli, demo)
+    assert out["changed"] == [] and out["graded"]["tree"] == out["before"]["tree"]
+    assert out["integrity"] == [{"kind": "protected_edit", "count": 1,
+                                 "paths": ["tests/test_stock.py"]}]
+    price = load_profile("default").integrity["protected_edit"]
+    assert _exact(out, "integrity") == -price
+    assert Fraction(out["total_exact"]) == -price
 
 
 def test_a_type_error_fix_scores_on_diagnostics_and_after_rev_agrees(demo, cli, tmp_path):

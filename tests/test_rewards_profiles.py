@@ -27,10 +27,10 @@ from lanser.rewards.adapters import (
 
 #: Pinned: changing a shipped profile's numbers must be a deliberate, visible act.
 HASHES = {
-    "default": "sha256:a2086219aaa9ee6975df6860fc9c008dd33a8ffad8d569bd4fda1ace6ca64bfa",
+    "default": "sha256:1bae43fa793f6f420d949bb03b98226d0333127977a50d7dd7bae7ca297864d7",
     "diagnostics-only":
-        "sha256:2811cf75b3460e0a41301ad1cb878f5c35bd1ba29ae47b1568931c9b37ee2576",
-    "tests-only": "sha256:ce5c66933af3ff0a94ce83b0a571ab56e9741c150b33d295d051f95cd8074336",
+        "sha256:f0b9fbb81e078dd598343f0322c7af2a27ad7927d803c26ce01d3986750d91af",
+    "tests-only": "sha256:c1a98dc0e53d58b594a09bbb2b060c88c7750b35bbfe99209b7d972588cf2f33",
 }
 
 
@@ -114,7 +114,7 @@ def test_verl_adapter_returns_score_and_components():
     compute_score = verl_compute_score(_score)
     out = compute_score("swe", "patch", {"f2p": []}, {"i": 1})
     assert out == {"score": 0.4, "safety": -0.1, "tests": 0.5, "diagnostics": 0.0,
-                   "outcome": 0.0, "confidence": 0.0, "failed": 0.0}
+                   "outcome": 0.0, "confidence": 0.0, "integrity": 0.0, "failed": 0.0}
     assert verl_compute_score(lambda *a: 1)("d", "s", None)["score"] == 1.0
     failed = verl_compute_score(_score, failure_score=-1.0)("boom", "s", None)
     assert failed["score"] == -1.0 and failed["failed"] == 1.0
@@ -172,7 +172,7 @@ def test_worked_example_matches_the_spec():
     r = step_reward(s0, s1, ActionInfo("edit"), profile, task)
     assert r.components == {"diagnostics": Fraction(1, 10) - Fraction(1, 40),
                             "tests": Fraction(1, 4), "outcome": 0,
-                            "confidence": Fraction(-1, 25), "safety": 0}
+                            "confidence": Fraction(-1, 25), "integrity": 0, "safety": 0}
     assert r.to_json()["total_exact"] == "57/200"
 
 

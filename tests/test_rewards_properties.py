@@ -40,7 +40,12 @@ diag = st.builds(DiagnosticKey, st.sampled_from(PATHS),
 credits = st.lists(st.integers(0, 1_000_000) | st.just(1_000_000), min_size=4, max_size=4)
 confidence = st.fractions(0, 1, max_denominator=100)
 profiles = st.sampled_from(PROFILES)
-tasks = st.sampled_from([TASK, Task()])
+#: TASK with a base run: f1, f2 failing, p1, p2 passing (the regression term is live)
+TASK_BASE = Task(TASK.base_diagnostics, TASK.targets, TASK.fail_to_pass, TASK.pass_to_pass,
+                 base_graded=tuple(NODEIDS), base_passing=frozenset({"t.py::p1", "t.py::p2"}))
+#: no listed tests: the base run's tests are the graded set
+TASK_UNLISTED = Task(base_graded=tuple(NODEIDS), base_passing=frozenset(NODEIDS[2:]))
+tasks = st.sampled_from([TASK, Task(), TASK_BASE, TASK_UNLISTED])
 
 
 def make_state(diags, ppm, changed, conf, deleted=frozenset()) -> State:
@@ -242,3 +247,74 @@ def test_penalties_are_priced_and_never_positive():
                                    ("invalid", None, "-1/10")]:
         r = step_reward(s, s, ActionInfo("edit", status, reason), profile)
         assert r.components["safety"] == Fraction(expect)
+
+
+BASE_PPM = [0, 0, 1_000_000, 1_000_000]  # TASK_BASE's base run
+
+
+@settings(max_examples=200)
+@given(credits, profiles, st.sampled_from([TASK_BASE, TASK_UNLISTED]))
+def test_breaking_as_many_as_fixed_never_beats_the_noop(ppm, profile, task):
+    """Issue 16 rule: breaking at least as many passing tests as it newly fixes scores
+    at or below the no-op on tests + outcome, whatever partial credit the rest earn."""
+    base = make_state([], BASE_PPM, set(), Fraction(1))
+    after = make_state([], ppm, set(), Fraction(1))
+    broken = sum(1 for n, c in zip(NODEIDS, ppm, strict=True)
+                 if n in task.base_passing and c < 1_000_000)
+    fixed = sum(1 for n, c in zip(NODEIDS, ppm, strict=True)
+                if n not in task.base_passing and c == 1_000_000)
+    r = step_reward(base, after, ActionInfo("edit"), profile, task)
+    if broken and broken >= fixed:
+        assert r.components["tests"] + r.components["outcome"] <= 0
+    if broken and profile.weights["tests"]:
+        # one broken test costs more than every failing test's partial credit can earn
+        partial = make_state([], [999_999, 999_999, 1_000_000, ppm[3] if ppm[3] < 10**6
+                                  else 0], set(), Fraction(1))
+        assert step_reward(base, partial, ActionInfo("edit"), profile, task).total < 0
+
+
+@settings(max_examples=100)
+@given(st.lists(st.tuples(st.sampled_from(["protected_edit", "suppression_added",
+                                            "early_exit", "outcome_missing"]),
+                          st.integers(0, 3)), max_size=4), profiles)
+def test_integrity_findings_never_pay_and_telescope(kinds, profile):
+    """Phi_int is a potential: more findings never raise the reward, a round trip
+    scores 0, and the component is the price of what was added."""
+    from lanser.findings import Finding, merge
+
+    clean = State()
+    dirty = State(integrity=merge(Finding(k, n, ("x",)) for k, n in kinds))
+    forth = step_reward(clean, dirty, ActionInfo("edit"), profile)
+    back = step_reward(dirty, clean, ActionInfo("edit"), profile)
+    assert forth.components["integrity"] <= 0
+    assert forth.components["integrity"] + back.components["integrity"] == 0
+    expect = sum((profile.integrity.get(f.kind, Fraction(0)) * f.count
+                  for f in dirty.integrity), Fraction(0))
+    assert forth.components["integrity"] == -expect
+
+
+def test_xfail_or_skip_the_base_did_not_have_earns_nothing():
+    """pytest.xfail()/skip() called from the code under test: a listed test that
+    xfails now (and did not at the base) is not a pass."""
+    profile = load_profile("default")
+    base = State(tests=(TestCredit("t.py::f1", "failed", 200_000),))
+    task = Task(fail_to_pass=("t.py::f1",), base_graded=("t.py::f1",))
+    for outcome, ppm in (("xfailed", 1_000_000), ("xpassed", 1_000_000), ("skipped", None)):
+        after = State(tests=(TestCredit("t.py::f1", outcome, ppm),))
+        assert step_reward(base, after, ActionInfo("edit"), profile, task).total < 0
+    kept = Task(fail_to_pass=("t.py::f1",), base_graded=("t.py::f1",),
+                base_xfail=frozenset({"t.py::f1"}))
+    after = State(tests=(TestCredit("t.py::f1", "xfailed", 1_000_000),))
+    assert step_reward(base, after, ActionInfo("edit"), profile, kept).total > 0
+
+
+def test_without_listed_tests_the_base_run_is_the_graded_set():
+    """Deleting a failing test, or adding passing ones, never raises the reward."""
+    profile = load_profile("default")
+    task = Task(base_graded=("a", "b"), base_passing=frozenset({"a"}))
+    base = State(tests=(TestCredit("a", "passed", 10**6), TestCredit("b", "failed", 200_000)))
+    deleted = State(tests=(TestCredit("a", "passed", 10**6),))
+    padded = State(tests=(*base.tests, *(TestCredit(f"n{i}", "passed", 10**6)
+                                         for i in range(9))))
+    assert step_reward(base, deleted, ActionInfo("edit"), profile, task).total < 0
+    assert step_reward(base, padded, ActionInfo("edit"), profile, task).total == 0

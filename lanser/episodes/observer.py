@@ -51,6 +51,9 @@ class Observer:
         self._seen: dict[str, dict[str, Any]] = {}
         #: Snapshots this observer has kept, by tree.
         self._kept: dict[str, Snapshot] = {}
+        #: Grading runs (issue 16): protected files restored in the sandbox copy, and
+        #: a run the code under test ends early scored rather than an error.
+        self.protect: Any = None
 
     async def __aenter__(self) -> Observer:
         # Tracked: the server follows the disk by content hashes, and a whole-workspace
@@ -114,7 +117,7 @@ class Observer:
         from lanser.runner import run_tests
 
         result = await asyncio.to_thread(run_tests, self.workspace, args=args,
-                                         timeout=self.test_timeout)
+                                         timeout=self.test_timeout, protect=self.protect)
         bundle = result.bundle(self.workspace)
         self.store.put(None, bundle)
         return bundle, result

@@ -51,11 +51,12 @@ from lanser.episodes import snapshots
 from lanser.episodes.actions import InvalidAction
 from lanser.episodes.observer import Observer
 from lanser.episodes.patches import patch_changes
-from lanser.episodes.recorder import wants_tests
+from lanser.episodes.recorder import task_globs, wants_tests
 from lanser.episodes.snapshots import Snapshot
 from lanser.episodes.states import base_state, next_state, task_of
 from lanser.episodes.task import TaskSpec
 from lanser.errors import MissingFile, UnreadableFile, UsageError
+from lanser.findings import to_json as findings_to_json
 from lanser.rewards import (
     ActionInfo,
     Profile,
@@ -67,6 +68,7 @@ from lanser.rewards import (
     step_reward,
 )
 from lanser.rewards.profile import fraction_text
+from lanser.runner.run import Protect
 from lanser.workspace import Workspace
 
 #: Where the after side came from (``source`` in the JSON).
@@ -141,6 +143,9 @@ class OneShot:
     reward: Reward
     edit: dict[str, Any] | None = None
     patch_hash: str | None = None
+    #: the tree grading measured (the after tree with protected files restored and
+    #: added suppressions stripped: issue 16); the after tree itself when clean
+    graded: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """``Reward.to_json()`` at the top (what trainers read), the evidence beside it.
@@ -158,6 +163,8 @@ class OneShot:
             "before": self.before.to_json(self.functional_task, self.profile),
             "after": self.after.to_json(self.functional_task, self.profile),
             "changed": list(self.changed),
+            "graded": {"tree": self.graded or self.after.snapshot.tree},
+            "integrity": findings_to_json(self.after.state.integrity),
             "edit": self.edit,
             "patch": None if self.patch_hash is None else {"sha256": self.patch_hash},
         }
@@ -176,61 +183,153 @@ async def score(workspace: Workspace, *, before: str = "HEAD", after: str | None
         raise UsageError("give --after or --patch, not both: the after side is one of "
                          "a revision, a patch on the before tree, or the working tree",
                          code="usage")
-    if not workspace.is_git:
-        raise UsageError(f"{workspace.root}: lanser reward needs a git repository (it scores "
-                         "the change between two git trees); run `git init` and commit the "
-                         "base there first", code="not_git")
-    before_snap = snapshots.of_rev(workspace, before)
-    source = "patch" if patch is not None else "rev" if after is not None else "working_tree"
-    after_snap: Snapshot | None = None
-    if source == "rev":
-        after_snap = snapshots.of_rev(workspace, after or "")
-    elif source == "working_tree":
-        after_snap = snapshots.take(workspace)
-    run_tests = wants_tests(profile, task)
-    with tempfile.TemporaryDirectory(prefix="lanser-reward-") as tmp:
-        scratch = snapshots.materialize(workspace, before_snap.tree, Path(tmp) / "ws")
-        copy = Workspace.open(scratch)
-        async with Observer(copy, spec, timeout=timeout, test_timeout=test_timeout,
-                            remember=False) as observer:
-            observer.store = BundleStore(workspace)  # bundles filed by hash, for later
-            b_diag = await observer.diagnostics(before_snap.tree)
-            b_tests = (await observer.tests(task.test_args))[0] if run_tests else None
-            info = ActionInfo("patch")
-            edit = None
-            if patch is not None:
-                try:
-                    result, effects = _apply(copy, patch)
-                except InvalidAction as exc:  # not a diff: the invalid-action penalty
-                    result, effects = None, ()
-                    info = ActionInfo("patch", "invalid", exc.code)
-                edit = None if result is None else result.to_json()
-                if result is not None and not result.ok:
-                    info = ActionInfo("patch", "refused", result.reason)
-                    after_snap = before_snap
-                else:
-                    after_snap = _kept_tree(workspace, before_snap.tree, effects) \
-                        if effects else before_snap
-            assert after_snap is not None
-            if after_snap.tree == before_snap.tree:
-                # Nothing changed: the same bundles, so the no-op is exactly 0 even
-                # with a flaky test (SPEC §5, corollary "no-op").
-                a_diag, a_tests = b_diag, b_tests
+    async with Grader(workspace, before=before, profile=profile, task=task, spec=spec,
+                      timeout=timeout, test_timeout=test_timeout) as grader:
+        return await grader.score(after=after, patch=patch)
+
+
+class Grader:
+    """One base, many candidates: the before side observed once, one warm server.
+
+    The scratch checkout is reset to the before tree between candidates (``git
+    read-tree -u --reset`` and ``git clean``), so each candidate is graded exactly as
+    :func:`score` alone would grade it (the same bundles, the same numbers); what is
+    saved is the server's start and the before side's observation.
+    """
+
+    def __init__(self, workspace: Workspace, *, before: str = "HEAD", profile: Profile,
+                 task: TaskSpec, spec: Any, timeout: float, test_timeout: float) -> None:
+        if not workspace.is_git:
+            raise UsageError(f"{workspace.root}: lanser reward needs a git repository (it "
+                             "scores the change between two git trees); run `git init` and "
+                             "commit the base there first", code="not_git")
+        self.workspace, self.before, self.profile, self.task = workspace, before, profile, task
+        self.spec, self.timeout, self.test_timeout = spec, timeout, test_timeout
+        self.before_snap = snapshots.of_rev(workspace, before)
+        self.run_tests = wants_tests(profile, task)
+        self._tmp: Any = None
+        self._observer: Any = None
+        #: seconds spent on the integrity steps (restoring, stripping), for benchmarks
+        self.integrity_seconds = 0.0
+
+    async def __aenter__(self) -> Grader:
+        self._tmp = tempfile.TemporaryDirectory(prefix="lanser-reward-")
+        try:
+            self.scratch = snapshots.materialize(self.workspace, self.before_snap.tree,
+                                                 Path(self._tmp.name) / "ws")
+            self.copy = Workspace.open(self.scratch)
+            self._observer = Observer(self.copy, self.spec, timeout=self.timeout,
+                                      test_timeout=self.test_timeout, remember=False)
+            observer = await self._observer.__aenter__()
+            observer.store = BundleStore(self.workspace)  # bundles filed by hash, for later
+            # grading runs: a run the code under test ends early is a scored failure,
+            # and the sandbox copy's protected files are checked once more
+            observer.protect = Protect(self.before_snap.tree, repo=self.workspace.root,
+                                       globs=task_globs(self.task),
+                                       config_files=tuple(getattr(self.spec, "config_files",
+                                                                  ())))
+            self.b_diag = await observer.diagnostics(self.before_snap.tree)
+            self.b_tests = (await observer.tests(self.task.test_args))[0] \
+                if self.run_tests else None
+        except BaseException:
+            await self.__aexit__()
+            raise
+        self.functional_task = task_of(self.task.to_json(), self.b_diag, self.b_tests)
+        self.b_state = base_state(self.b_diag, self.b_tests, self.functional_task)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._observer is not None:
+            await self._observer.__aexit__(*exc)
+            self._observer = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def _reset(self) -> None:
+        snapshots.git(self.scratch, "read-tree", "-u", "--reset", self.before_snap.tree)
+        snapshots.git(self.scratch, "clean", "-fdq", "-e", ".lanser")
+
+    async def score(self, *, after: str | None = None, patch: str | None = None) -> OneShot:
+        """One candidate: a revision, a patch on the before tree, or the working tree."""
+        import time
+
+        workspace, before_snap, task = self.workspace, self.before_snap, self.task
+        source = "patch" if patch is not None else "rev" if after is not None \
+            else "working_tree"
+        after_snap: Snapshot | None = None
+        if source == "rev":
+            after_snap = snapshots.of_rev(workspace, after or "")
+        elif source == "working_tree":
+            after_snap = snapshots.take(workspace)
+        b_diag, b_tests = self.b_diag, self.b_tests
+        observer = self._observer
+        self._reset()
+        info = ActionInfo("patch")
+        edit = None
+        if patch is not None:
+            try:
+                result, effects = _apply(self.copy, patch)
+            except InvalidAction as exc:  # not a diff: the invalid-action penalty
+                result, effects = None, ()
+                info = ActionInfo("patch", "invalid", exc.code)
+            edit = None if result is None else result.to_json()
+            if result is not None and not result.ok:
+                info = ActionInfo("patch", "refused", result.reason)
+                after_snap = before_snap
             else:
-                snapshots.git(scratch, "read-tree", "-u", "--reset", after_snap.tree)
-                a_diag = await observer.diagnostics(after_snap.tree)
-                a_tests = (await observer.tests(task.test_args))[0] if run_tests else None
-    changed, deleted = snapshots.tree_changes(workspace, before_snap.tree, after_snap.tree)
-    b_state = base_state(b_diag, b_tests)
-    functional_task = task_of(task.to_json(), b_diag)
-    a_state = next_state(b_state, info, a_diag, a_tests, changed, deleted)
-    reward = step_reward(b_state, a_state, info, profile, functional_task)
-    return OneShot(profile, task, functional_task, source,
-                   Side(before, before_snap, b_diag, b_tests, b_state),
-                   Side(after if source == "rev" else None, after_snap, a_diag, a_tests,
-                        a_state),
-                   changed, info, reward, edit,
-                   None if patch is None else bytes_hash(patch.encode("utf-8")))
+                after_snap = _kept_tree(workspace, before_snap.tree, effects) \
+                    if effects else before_snap
+        assert after_snap is not None
+        began = time.perf_counter()
+        graded, found = grade_tree(workspace, before_snap.tree, after_snap.tree, task,
+                                   self.spec)
+        self.integrity_seconds += time.perf_counter() - began
+        a_diag, a_tests = b_diag, b_tests
+        if graded != before_snap.tree:
+            snapshots.git(self.scratch, "read-tree", "-u", "--reset", graded)
+            try:
+                a_diag = await observer.diagnostics(graded)
+            except UnreadableFile as exc:
+                # a file no server can read (not UTF-8, too large): a scored refusal,
+                # as the envelope would refuse it, never a missing number
+                info = ActionInfo("patch", "refused", exc.code)
+                after_snap, graded, found = before_snap, before_snap.tree, None
+                a_diag = b_diag
+            else:
+                a_tests = (await observer.tests(task.test_args))[0] if self.run_tests \
+                    else None
+        # else nothing graded changed: the same bundles, so the no-op is exactly 0 even
+        # with a flaky test (SPEC §5, corollary "no-op")
+        changed, deleted = snapshots.tree_changes(workspace, before_snap.tree, graded)
+        b_state, functional_task = self.b_state, self.functional_task
+        a_state = next_state(b_state, info, a_diag, a_tests, changed, deleted,
+                             task=functional_task,
+                             tree_findings=found.findings if found else ())
+        reward = step_reward(b_state, a_state, info, self.profile, functional_task)
+        return OneShot(self.profile, task, functional_task, source,
+                       Side(self.before, before_snap, b_diag, b_tests, b_state),
+                       Side(after if source == "rev" else None, after_snap, a_diag, a_tests,
+                            a_state),
+                       changed, info, reward, edit,
+                       None if patch is None else bytes_hash(patch.encode("utf-8")), graded)
+
+
+def grade_tree(workspace: Workspace, base_tree: str, tree: str, task: TaskSpec,
+               spec: Any) -> tuple[str, Any]:
+    """The tree grading measures for ``tree`` (issue 16), kept by a snapshot ref, and
+    what was caught: the task's tests (listed ids' files too), conftests, pytest's and
+    the server's configuration restored from ``base_tree``, added suppressions
+    stripped (:func:`lanser.rewards.integrity.graded_tree`)."""
+    from lanser.rewards.integrity import graded_tree
+
+    if tree == base_tree:
+        return tree, None
+    graded, found = graded_tree(workspace.root, tree, base_tree, task_globs(task),
+                                config_files=getattr(spec, "config_files", ()))
+    if graded != tree and graded != base_tree:
+        snapshots.keep(workspace, graded)
+    return graded, found
 
 
 def _apply(copy: Workspace, patch: str) -> tuple[Any, tuple[Any, ...]]:
@@ -299,7 +398,7 @@ def _kept_tree(workspace: Workspace, base_tree: str, effects: tuple[Any, ...]) -
     return snapshots.keep(workspace, tree)
 
 
-__all__ = ["SOURCES", "OneShot", "Side", "read_patch", "score"]
+__all__ = ["SOURCES", "Grader", "OneShot", "Side", "grade_tree", "read_patch", "score"]
 
 
 def _missing(tests: dict[str, Any], task: Task) -> list[str]:

@@ -35,10 +35,19 @@ from lanser.episodes.states import (
 )
 from lanser.episodes.task import TaskSpec
 from lanser.errors import NotResolved, UsageError
+from lanser.findings import to_json as findings_to_json
 from lanser.lsp.facts import FileChange, TextEdit
 from lanser.positions import Position, Span
 from lanser.rewards import ActionInfo, Profile, Reward, State, episode_return, resolved, step_reward
+from lanser.runner.run import Protect
 from lanser.workspace import Workspace
+
+
+def task_globs(task: TaskSpec) -> tuple[str, ...]:
+    """A task's own ``protected`` globs and the files of its listed tests (issue 16)."""
+    from lanser.rewards.integrity import listed_test_files
+
+    return (*task.protected, *listed_test_files((*task.fail_to_pass, *task.pass_to_pass)))
 
 
 def wants_tests(profile: Profile, task: TaskSpec) -> bool:
@@ -60,6 +69,7 @@ class Recorder:
     rewards: list[Reward] = field(default_factory=list)
     #: The task's tests on the final tree, run by :meth:`settle` for the footer.
     final_tests: dict[str, Any] | None = None
+    _base_files: Any = None
 
     async def start(self) -> dict[str, Any]:
         """Observe the base snapshot and write the header."""
@@ -69,12 +79,18 @@ class Recorder:
         base_tests = None
         if wants_tests(self.profile, self.task):
             base_tests, _ = await self.observer.tests(self.task.test_args)
-        self.state: State = base_state(base_diag, base_tests)
-        self.functional_task = task_of(self.task.to_json(), base_diag)
+        self.functional_task = task_of(self.task.to_json(), base_diag, base_tests)
+        self.state: State = base_state(base_diag, base_tests, self.functional_task)
         self.diag = base_diag
         self.last = self.base
         #: The tree the state's tests were run on (None: no scored run yet).
         self.tree_tested = self.base.tree if base_tests is not None else None
+        # issue 16: every later test run restores the task's protected files from the
+        # base in its sandbox copy (edits to them are refused below, this is the rest)
+        self.observer.protect = Protect(self.base.tree, repo=self.workspace.root,
+                                        globs=task_globs(self.task),
+                                        config_files=tuple(getattr(self.observer.spec,
+                                                                   "config_files", ())))
         self._diffs: dict[str, tuple[list[str], list[str]]] = {self.base.tree: ([], [])}
         header: dict[str, Any] = {
             "type": "header", "schema": SCHEMA,
@@ -150,7 +166,7 @@ class Recorder:
             self.observer.diagnostics(tree))
         self.last = snapshot
         prev, self.state = self.state, next_state(self.state, info, self.diag, runs["tests"],
-                                                  changed, deleted)
+                                                  changed, deleted, task=self.functional_task)
         reward = step_reward(prev, self.state, info, self.profile, self.functional_task)
         self.rewards.append(reward)
         self.writer.write({
@@ -158,6 +174,7 @@ class Recorder:
             else {"invalid": raw}, "info": info.to_json(),
             "envelope": _portable(envelope, self.workspace.root),
             "snapshot": snapshot.to_json(), "changed": changed, "deleted": deleted,
+            "integrity": findings_to_json(self.state.integrity),
             "observed": {"diagnostics": self.diag["hash"],
                          **{k: None if v is None else v["hash"] for k, v in runs.items()},
                          "query": query["hash"] if query else None},
@@ -166,6 +183,7 @@ class Recorder:
         self.steps = index
         return {"step": index, "kind": info.kind, "status": info.status, "reason": info.reason,
                 "reward": reward.to_json(), "done": self.done,
+                "integrity": findings_to_json(self.state.integrity),
                 "diagnostics": _summary(self.diag), **observation,
                 "timings_ms": {"step": round((time.perf_counter() - began) * 1000, 3)}}
 
@@ -223,6 +241,7 @@ class Recorder:
             changes, confidence = self._changes(action, envelope)
             preview = envelope.preview(changes, origin=f"episode:{action.kind}")
             refuse_syntax_errors(preview)
+            self._refuse_integrity(preview)
             if self.verify:
                 return await apply_verified(envelope, preview, self.observer.service), confidence
             return envelope.apply(preview), confidence
@@ -230,6 +249,25 @@ class Recorder:
             raise
         except (UsageError, NotResolved) as exc:
             return ApplyResult.refused(exc, preview), confidence
+
+    def _refuse_integrity(self, preview: Any) -> None:
+        """Refuse an edit of a protected file or one that adds a checker suppression
+        (issue 16). An episode's diagnostics come from the agent's own tree, so what
+        the one-shot reward restores or strips before measuring, an episode keeps out
+        of the tree: the two grade every tree an episode can reach alike."""
+        from lanser.runner.protected import GitTree, Overlay, plan
+
+        if self._base_files is None:
+            self._base_files = GitTree(self.workspace.root, self.base.tree)
+        found = plan(Overlay(self._base_files, {e.path: e.after for e in preview.effects}),
+                     self._base_files, task_globs(self.task),
+                     tuple(getattr(self.observer.spec, "config_files", ())))
+        for finding in found.findings:
+            if finding.count:
+                raise UsageError(f"{finding.kind}: {', '.join(finding.paths)} (grading "
+                                 "restores the task's tests and configuration and does not "
+                                 "count suppressions; fix the code instead)",
+                                 code=finding.kind)
 
     def _changes(self, action: Action, envelope: Any) -> tuple[list[FileChange], Any]:
         if action.kind == "patch":

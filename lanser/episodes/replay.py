@@ -29,6 +29,7 @@ from lanser.episodes.states import (
     tested_tree,
 )
 from lanser.errors import CheckFailed, UsageError
+from lanser.findings import to_json as findings_to_json
 from lanser.rewards import (
     ActionInfo,
     Profile,
@@ -138,13 +139,13 @@ def replay(workspace: Workspace, episode: Episode, profile_name: str | None = No
     header = episode.header
     base_diag = bundle(header["observed"]["diagnostics"], "diagnostics")
     assert base_diag is not None
-    task = task_of(header["task"], base_diag)
     checks = _Checks(header)
     base_tests = bundle(header["observed"]["tests"], "test")
+    task = task_of(header["task"], base_diag, base_tests)
     if base_tests is not None and checks.scored_run(base_tests, header["base"]["tree"]):
         raise MalformedEpisode("the header's test run is not the task's tests on the base "
                                "tree: the file was edited", bundle=header["observed"]["tests"])
-    state = base_state(base_diag, base_tests)
+    state = base_state(base_diag, base_tests, task)
     out = Replayed(profile, counterfactual)
     rewards = []
     for step in episode.steps:
@@ -163,7 +164,10 @@ def replay(workspace: Workspace, episode: Episode, profile_name: str | None = No
         if tests is not None and checks.scored_run(tests, step["snapshot"]["tree"]):
             differed.append("tests")
             tests = None  # not a run the recorder would have scored
-        prev, state = state, next_state(state, info, diag, tests, changed, deleted)
+        prev, state = state, next_state(state, info, diag, tests, changed, deleted,
+                                           task=task)
+        if "integrity" in step and step["integrity"] != findings_to_json(state.integrity):
+            differed.append("integrity")
         reward = step_reward(prev, state, info, profile, task)
         rewards.append(reward)
         replayed = reward.to_json()
@@ -293,7 +297,11 @@ async def reexecute(workspace: Workspace, episode: Episode, *, timeout: float,
                 for key in ("tests", "unscored_tests"):
                     if observed.get(key):
                         recorded = bundle(observed[key], "test")
-                        args = tuple((recorded or {}).get("request", {}).get("args") or ())
+                        asked = (recorded or {}).get("request", {})
+                        args = tuple(asked.get("args") or ())
+                        # a grading run restores protected files, as it was recorded
+                        observer.protect = None if asked.get("protected_base") is None \
+                            else _protect(workspace, header, asked["protected_base"], spec)
                         fresh[key] = (await observer.tests(args))[0]["hash"]
                 if step is not None:
                     # The changed paths from git itself, not from the file.
@@ -321,3 +329,17 @@ def require_match(replayed: Replayed) -> None:
     if not replayed.matches:
         bad = [str(s["index"]) for s in replayed.steps if not s["match"]]
         raise CheckFailed(f"replay differs from the recording at step(s) {', '.join(bad)}")
+
+
+def _protect(workspace: Workspace, header: dict[str, Any], base_tree: str, spec: Any) -> Any:
+    """The recorder's grading-run protection, rebuilt from the header (issue 16)."""
+    from lanser.episodes.recorder import task_globs
+    from lanser.episodes.task import TaskSpec
+    from lanser.runner.run import Protect
+
+    task = header["task"]
+    spec_task = TaskSpec(fail_to_pass=tuple(task.get("fail_to_pass", ())),
+                         pass_to_pass=tuple(task.get("pass_to_pass", ())),
+                         protected=tuple(task.get("protected", ())))
+    return Protect(base_tree, repo=workspace.root, globs=task_globs(spec_task),
+                   config_files=tuple(getattr(spec, "config_files", ())))

@@ -10,6 +10,8 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from lanser.findings import Finding, merge
+from lanser.findings import from_json as findings_from_json
 from lanser.rewards import ActionInfo, DiagnosticKey, State, Task, TestCredit, advance
 
 #: The envelope's ApplyResult status -> the functional's action status.
@@ -27,25 +29,50 @@ def test_credits(bundle: dict[str, Any]) -> tuple[TestCredit, ...]:
     return tuple(TestCredit.from_json(t) for t in bundle["facts"]["tests"])
 
 
-def task_of(spec: dict[str, Any], base_diagnostics: dict[str, Any]) -> Task:
-    """The functional's task: the header's task plus the base snapshot's diagnostics."""
-    return Task(diagnostic_keys(base_diagnostics), frozenset(spec.get("targets", ())),
+def task_of(spec: dict[str, Any], base_diagnostics: dict[str, Any],
+            base_tests: dict[str, Any] | None = None) -> Task:
+    """The functional's task: the header's task plus the base snapshot's diagnostics
+    and, when the base was tested, its outcomes (the regression term, SPEC §3)."""
+    task = Task(diagnostic_keys(base_diagnostics), frozenset(spec.get("targets", ())),
                 tuple(spec.get("fail_to_pass", ())), tuple(spec.get("pass_to_pass", ())))
+    return task if base_tests is None else Task.with_base_tests(task, test_credits(base_tests))
 
 
-def base_state(base_diagnostics: dict[str, Any], base_tests: dict[str, Any] | None) -> State:
+def run_integrity(bundle: dict[str, Any], task: Task) -> tuple[Finding, ...]:
+    """What a scored test bundle shows (SPEC §12): the runner's own findings plus the
+    task's tests that did not run, or were xfailed or skipped by the candidate."""
+    from lanser.rewards.integrity import run_findings
+
+    return run_findings(test_credits(bundle), task,
+                        findings_from_json(bundle["facts"].get("integrity")))
+
+
+def base_state(base_diagnostics: dict[str, Any], base_tests: dict[str, Any] | None,
+               task: Task | None = None) -> State:
     return State(diagnostic_keys(base_diagnostics),
-                 test_credits(base_tests) if base_tests is not None else ())
+                 test_credits(base_tests) if base_tests is not None else (),
+                 integrity=run_integrity(base_tests, task)
+                 if base_tests is not None and task is not None else ())
 
 
 def next_state(prev: State, info: ActionInfo, diagnostics: dict[str, Any],
                tests: dict[str, Any] | None, changed: list[str],
-               deleted: list[str] | None = None) -> State:
+               deleted: list[str] | None = None, *, task: Task | None = None,
+               tree_findings: tuple[Finding, ...] = ()) -> State:
     """The state a step produced: fresh diagnostics, the tests of a *scored* run
-    (None: the previous state's stand), changed and deleted paths."""
+    (None: the previous state's stand), changed and deleted paths, and what grading
+    caught: ``tree_findings`` of this tree, and the run's (carried, like its
+    credits, when no scored run was made)."""
+    from lanser.rewards.integrity import TREE_KINDS
+
+    if tests is not None and task is not None:
+        ran = run_integrity(tests, task)
+    else:
+        ran = tuple(f for f in prev.integrity if f.kind not in TREE_KINDS)
     return advance(prev, info, diagnostics=diagnostic_keys(diagnostics),
                    tests=None if tests is None else test_credits(tests), changed=changed,
-                   deleted=deleted if deleted is not None else ())
+                   deleted=deleted if deleted is not None else (),
+                   integrity=merge([*tree_findings, *ran]))
 
 
 def tested_tree(bundle: dict[str, Any]) -> str | None:

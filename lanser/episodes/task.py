@@ -28,11 +28,14 @@ class TaskSpec:
     fail_to_pass: tuple[str, ...] = ()
     pass_to_pass: tuple[str, ...] = ()
     test_args: tuple[str, ...] = ()
+    #: globs of paths grading restores from the base besides the default ones
+    #: (``lanser.runner.protected.GLOBS``): issue 16
+    protected: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, path: Path | None = None, *, f2p: Iterable[str] = (),
              p2p: Iterable[str] = (), targets: Iterable[str] = (),
-             test_args: Iterable[str] = ()) -> TaskSpec:
+             test_args: Iterable[str] = (), protected: Iterable[str] = ()) -> TaskSpec:
         """A task from a file (optional) and flags; flags add to the file's lists."""
         data: dict[str, Any] = {}
         file_f2p: tuple[str, ...] = ()
@@ -56,13 +59,16 @@ class TaskSpec:
             from lanser.runner.run import select_args
 
             args = (*args, *select_args(f2p, p2p))
-        return cls(name, (*_strings(data, "targets", path), *targets), f2p, p2p, args)
+        return cls(name, (*_strings(data, "targets", path), *targets), f2p, p2p, args,
+                   (*_strings(data, "protected", path), *protected))
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "targets": sorted(set(self.targets)),
                 "fail_to_pass": sorted(set(self.fail_to_pass)),
                 "pass_to_pass": sorted(set(self.pass_to_pass)),
-                "test_args": list(self.test_args)}
+                "test_args": list(self.test_args),
+                # only when set: the bytes of older task headers stay the same
+                **({"protected": sorted(set(self.protected))} if self.protected else {})}
 
     @property
     def lists_tests(self) -> bool:

@@ -14,10 +14,16 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from lanser.findings import Finding
+from lanser.findings import from_json as findings_from_json
+from lanser.findings import to_json as findings_to_json
 from lanser.rewards.profile import STATUSES, Profile, fraction_text
 
 PPM = 1_000_000
-COMPONENTS = ("diagnostics", "tests", "outcome", "confidence", "safety")
+COMPONENTS = ("diagnostics", "tests", "outcome", "confidence", "integrity", "safety")
+#: Outcomes pytest counts as a pass that the code under test can produce on its own
+#: (``pytest.xfail()`` in the code path): they count only where the base had them.
+XFAIL_OUTCOMES = ("xfailed", "xpassed")
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -82,11 +88,35 @@ class Task:
     targets: frozenset[str] = frozenset()
     fail_to_pass: tuple[str, ...] = ()
     pass_to_pass: tuple[str, ...] = ()
+    #: The base run's graded (not skipped) tests, those of them that passed, and
+    #: those that xfailed/xpassed there (SPEC §3: the regression term; what a
+    #: candidate cannot add). Empty when the base was not tested.
+    base_graded: tuple[str, ...] = ()
+    base_passing: frozenset[str] = frozenset()
+    base_xfail: frozenset[str] = frozenset()
+
+    @classmethod
+    def with_base_tests(cls, task: Task, tests: Iterable[TestCredit]) -> Task:
+        """``task`` knowing the base run's outcomes."""
+        tests = tuple(tests)
+        return cls(task.base_diagnostics, task.targets, task.fail_to_pass, task.pass_to_pass,
+                   tuple(sorted(t.nodeid for t in tests if t.credit_ppm is not None)),
+                   frozenset(t.nodeid for t in tests if (t.credit_ppm or 0) >= PPM),
+                   frozenset(t.nodeid for t in tests if t.outcome in XFAIL_OUTCOMES))
+
+    @property
+    def universe(self) -> tuple[str, ...]:
+        """The tests Phi_test grades: the listed ones, else the base run's graded ones."""
+        listed = set(self.fail_to_pass) | set(self.pass_to_pass)
+        return tuple(sorted(listed)) if listed else self.base_graded
 
     def to_json(self) -> dict[str, Any]:
         return {"base_diagnostics": [d.to_json() for d in sorted(self.base_diagnostics)],
                 "targets": sorted(self.targets), "fail_to_pass": sorted(self.fail_to_pass),
-                "pass_to_pass": sorted(self.pass_to_pass)}
+                "pass_to_pass": sorted(self.pass_to_pass),
+                "base_graded": list(self.base_graded),
+                "base_passing": sorted(self.base_passing),
+                "base_xfail": sorted(self.base_xfail)}
 
 
 @dataclass(frozen=True)
@@ -104,13 +134,17 @@ class State:
     changed: frozenset[str] = frozenset()
     confidence: Fraction = Fraction(1)
     deleted: frozenset[str] = frozenset()
+    #: What grading caught in this state's tree (protected edits restored,
+    #: suppressions stripped, outcomes missing, ...): priced by Phi_int (SPEC §12).
+    integrity: tuple[Finding, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"diagnostics": [d.to_json() for d in sorted(self.diagnostics)],
                 "tests": [t.to_json() for t in sorted(self.tests, key=lambda t: t.nodeid)],
                 "changed": sorted(self.changed),
                 "confidence": fraction_text(Fraction(self.confidence)),
-                "deleted": sorted(self.deleted)}
+                "deleted": sorted(self.deleted),
+                "integrity": findings_to_json(self.integrity)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any],
@@ -130,7 +164,8 @@ class State:
                    tuple(TestCredit.from_json(t) for t in data.get("tests", ())),
                    frozenset(data.get("changed", ())),
                    Fraction(str(data.get("confidence", "1"))),
-                   frozenset(data.get("deleted", ())))
+                   frozenset(data.get("deleted", ())),
+                   findings_from_json(data.get("integrity")))
 
 
 @dataclass(frozen=True)
@@ -167,7 +202,8 @@ class ActionInfo:
 def advance(prev: State, action: ActionInfo, *, diagnostics: Iterable[DiagnosticKey],
             tests: Iterable[TestCredit] | None = None,
             changed: Iterable[str] | None = None,
-            deleted: Iterable[str] | None = None) -> State:
+            deleted: Iterable[str] | None = None,
+            integrity: Iterable[Finding] | None = None) -> State:
     """The state after ``action``: fresh facts, and the confidence in force.
 
     A targeted action sets the confidence (even when refused: the agent still
@@ -179,7 +215,8 @@ def advance(prev: State, action: ActionInfo, *, diagnostics: Iterable[Diagnostic
                  prev.tests if tests is None else tuple(tests),
                  prev.changed if changed is None else frozenset(changed),
                  prev.confidence if action.confidence is None else Fraction(action.confidence),
-                 prev.deleted if deleted is None else frozenset(deleted))
+                 prev.deleted if deleted is None else frozenset(deleted),
+                 prev.integrity if integrity is None else tuple(integrity))
 
 
 def render(value: Fraction) -> dict[str, Any]:
@@ -264,29 +301,69 @@ def _mean(ids: Sequence[str], credit: dict[str, int]) -> Fraction | None:
     return Fraction(sum(credit.get(i, 0) for i in ids), PPM * len(ids))
 
 
-def phi_tests(state: State, task: Task, profile: Profile) -> Fraction:
-    """Phi_test(s) in [0, 1]: weighted mean of the F2P and P2P mean credits.
+def graded_credit(state: State, task: Task) -> dict[str, int]:
+    """The credit Phi_test reads: the runner's, with a skipped test at 0 and an
+    xfail/xpass the base did not have at 0 (the code under test can call
+    ``pytest.skip()``/``pytest.xfail()``; SPEC §3)."""
+    out = {}
+    for t in state.tests:
+        ppm = t.credit_ppm or 0
+        if t.outcome in XFAIL_OUTCOMES and t.nodeid not in task.base_xfail:
+            ppm = 0
+        out[t.nodeid] = ppm
+    return out
 
-    A listed test missing from the run counts 0. Without listed tests, the mean
-    credit of every test in the run (0 when none ran).
+
+def regressions(state: State, task: Task) -> tuple[str, ...]:
+    """Graded tests that passed at the base and do not pass in ``state`` (missing,
+    skipped and not-run ones included), sorted."""
+    credit = graded_credit(state, task)
+    return tuple(i for i in task.universe if i in task.base_passing and credit.get(i, 0) < PPM)
+
+
+def phi_tests(state: State, task: Task, profile: Profile) -> Fraction:
+    """Phi_test(s) = the weighted mean credit of the graded tests, minus the
+    regression term (SPEC §3).
+
+    Mean: of the F2P and P2P means (weights ``fail_to_pass``/``pass_to_pass``); with
+    no listed tests, of the base run's graded tests (a test the candidate adds is no
+    part of the task; one it removes counts 0); without a base run either, of every
+    graded test in the run. A listed test missing from the run counts 0.
+    Regression: with ``m`` of the ``n`` tests that passed at the base no longer
+    passing, ``rho * ([m > 0] + m / n)``: the first break costs ``rho`` (>= 1 by
+    default: more than any gain the mean can give), each further one ``rho / n``.
     """
-    credit = {t.nodeid: t.credit_ppm or 0 for t in state.tests}
+    credit = graded_credit(state, task)
     parts = [(profile.fail_to_pass, _mean(sorted(set(task.fail_to_pass)), credit)),
              (profile.pass_to_pass, _mean(sorted(set(task.pass_to_pass)), credit))]
     parts = [(w, m) for w, m in parts if m is not None and w > 0]
-    if not parts:
-        if task.fail_to_pass or task.pass_to_pass:
-            return Fraction(0)
+    if parts:
+        total_w = sum((w for w, _ in parts), Fraction(0))
+        mean = sum((w * m for w, m in parts), Fraction(0)) / total_w
+    elif task.fail_to_pass or task.pass_to_pass:
+        mean = Fraction(0)
+    elif task.base_graded:
+        mean = _mean(task.base_graded, credit) or Fraction(0)
+    else:
         graded = sorted(t.nodeid for t in state.tests if t.credit_ppm is not None)
-        return _mean(graded, credit) or Fraction(0)
-    total_w = sum((w for w, _ in parts), Fraction(0))
-    return sum((w * m for w, m in parts), Fraction(0)) / total_w
+        mean = _mean(graded, credit) or Fraction(0)
+    passing = [i for i in task.universe if i in task.base_passing]
+    broken = len(regressions(state, task))
+    if not broken or not profile.regression:
+        return mean
+    return mean - profile.regression * (1 + Fraction(broken, len(passing)))
+
+
+def phi_integrity(state: State, profile: Profile) -> Fraction:
+    """Phi_int(s) = -sum over findings of price(kind) * count (SPEC §12)."""
+    return -sum((profile.integrity.get(f.kind, Fraction(0)) * f.count
+                 for f in state.integrity), Fraction(0))
 
 
 def resolved(state: State, task: Task) -> bool:
     """Every listed test passes (credit 1 000 000); false when none are listed."""
     listed = set(task.fail_to_pass) | set(task.pass_to_pass)
-    credit = {t.nodeid: t.credit_ppm or 0 for t in state.tests}
+    credit = graded_credit(state, task)
     return bool(listed) and all(credit.get(i, 0) >= PPM for i in listed)
 
 
@@ -295,7 +372,8 @@ def potentials(state: State, task: Task, profile: Profile) -> dict[str, Fraction
     return {"diagnostics": phi_diagnostics(state, task, profile),
             "tests": phi_tests(state, task, profile),
             "outcome": Fraction(int(resolved(state, task))),
-            "confidence": Fraction(state.confidence) - 1}
+            "confidence": Fraction(state.confidence) - 1,
+            "integrity": phi_integrity(state, profile)}
 
 
 def step_reward(prev_state: State, next_state: State, action: ActionInfo,
@@ -312,7 +390,7 @@ def step_reward(prev_state: State, next_state: State, action: ActionInfo,
 
 def _reward(before: dict[str, Fraction], after: dict[str, Fraction], action: ActionInfo,
             profile: Profile) -> Reward:
-    comps = {k: profile.weights[k] * (after[k] - before[k]) for k in before}
+    comps = {k: profile.weights.get(k, Fraction(1)) * (after[k] - before[k]) for k in before}
     comps["safety"] = -profile.penalty(action.status, action.reason)
     return Reward(comps)
 

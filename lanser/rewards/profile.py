@@ -9,7 +9,7 @@ exactly 1/10 so online and offline scoring agree to the last bit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,12 @@ STATUSES = ("ok", "refused", "rolled_back", "invalid")
 #: The functional's revision (rewards/SPEC.md §7), hashed with the weights: when what
 #: the weights mean changes (2: a deleted file's diagnostics are held at the base's),
 #: every profile gets a new hash, so replay refuses an episode scored under the old
-#: meaning rather than report other numbers as the same episode's.
-FUNCTIONAL = "2"
+#: meaning rather than report other numbers as the same episode's. 3: the regression
+#: term of Phi_test, the base run's tests as the graded set, and Phi_int (issue 16).
+FUNCTIONAL = "3"
+#: What ``[integrity]`` may price (lanser.findings.KINDS).
+INTEGRITY_KINDS = ("protected_edit", "suppression_added", "outcome_missing", "early_exit",
+                   "xfail_added", "skip_added", "forged_events", "always_equal")
 
 
 def fraction(value: Any, what: str) -> Fraction:
@@ -58,6 +62,11 @@ class Profile:
     fail_to_pass: Fraction  # weight of the F2P mean inside Phi_test
     pass_to_pass: Fraction
     penalties: dict[str, Fraction]  # refused:<reason>, refused, rolled_back, invalid
+    #: rho of Phi_test's regression term (SPEC §3); >= 1 keeps "breaking what passed
+    #: never pays" (a missing key means 1)
+    regression: Fraction = Fraction(1)
+    #: price per instance of each integrity finding kind (SPEC §12); missing: 0
+    integrity: dict[str, Fraction] = field(default_factory=dict)
 
     def content(self) -> dict[str, Any]:
         """The hashed content: everything that changes a number, not the name."""
@@ -69,8 +78,10 @@ class Profile:
             "weights": table(self.weights),
             "severity": table(self.severity),
             "tests": {"fail_to_pass": fraction_text(self.fail_to_pass),
-                      "pass_to_pass": fraction_text(self.pass_to_pass)},
+                      "pass_to_pass": fraction_text(self.pass_to_pass),
+                      "regression": fraction_text(self.regression)},
             "penalties": table(self.penalties),
+            "integrity": table(self.integrity),
         }
 
     @property
@@ -108,11 +119,17 @@ class Profile:
         unknown = {k.split(":")[0] for k in penalties} - set(STATUSES)
         if unknown:
             raise ConfigError(f"profile {name}: unknown penalties {sorted(unknown)}")
+        integrity_raw = raw.get("integrity", {})
+        unknown_kinds = set(integrity_raw) - set(INTEGRITY_KINDS)
+        if unknown_kinds:
+            raise ConfigError(f"profile {name}: unknown integrity kinds {sorted(unknown_kinds)}")
         return cls(
             name=name, scope=scope, weights=weights, severity=severity,
             fail_to_pass=fraction(tests.get("fail_to_pass", 1), "tests.fail_to_pass"),
             pass_to_pass=fraction(tests.get("pass_to_pass", 1), "tests.pass_to_pass"),
             penalties=penalties,
+            regression=fraction(tests.get("regression", 1), "tests.regression"),
+            integrity={k: fraction(v, f"integrity.{k}") for k, v in sorted(integrity_raw.items())},
         )
 
 

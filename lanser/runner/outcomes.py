@@ -106,15 +106,42 @@ class Folder:
     done: dict[str, TestOutcome] = field(default_factory=dict)
     collected: list[str] = field(default_factory=list)
     rejected: int = 0  #: event lines that did not verify, over all the child runs
+    #: signed lines that broke the protocol (a report outside its test's start..finish,
+    #: a second report for one phase): evidence of code calling lanser's plugin
+    out_of_protocol: int = 0
+    #: tests the process died during, or never reached (issue 16: ``early_exit``)
+    early: set[str] = field(default_factory=set)
+    _running: str | None = None
 
     def feed(self, events: list[dict[str, Any]]) -> None:
+        """Fold one child's events. A report counts only between its own test's
+        ``start`` and ``finish``, once per phase: the code under test shares the
+        process with the plugin, and a report it makes the plugin emit for another
+        test, or a second one for its own, is dropped or fails that test."""
+        self._running = None
         for event in events:
             kind, nodeid = event.get("e"), event.get("nodeid")
             if kind == "collected" and not self.collected:
                 self.collected = list(event.get("nodeids") or [])
+            elif kind == "start" and isinstance(nodeid, str):
+                self._running = nodeid
             elif kind == "report" and isinstance(nodeid, str):
-                self.reports.setdefault(nodeid, []).append(event)
+                if nodeid != self._running or nodeid in self.done:
+                    self.out_of_protocol += 1
+                    continue
+                known = self.reports.setdefault(nodeid, [])
+                if any(r.get("when") == event.get("when") for r in known):
+                    self.out_of_protocol += 1
+                    known.append({**event, "outcome": "failed", "tampered": True,
+                                  "message": "two reports for one phase: the test's code "
+                                             "called lanser's plugin"})
+                    continue
+                known.append(event)
             elif kind == "finish" and isinstance(nodeid, str):
+                if nodeid != self._running:
+                    self.out_of_protocol += 1
+                    continue
+                self._running = None
                 self.done[nodeid] = self._fold(nodeid)
             elif kind == "collect_error" and isinstance(nodeid, str):
                 self.add(nodeid, "error", "collection", event.get("message"))
@@ -141,6 +168,11 @@ class Folder:
         (or xfailed) stops there too, with the interruption as its outcome.
         """
         by_when = {r.get("when"): r for r in self.reports.get(nodeid, [])}
+        if outcome == "crash":
+            # the process died: a passing report it sent just before is not evidence
+            # (code under test can make the plugin emit one and then os._exit)
+            self.early.add(nodeid)
+            by_when = {w: r for w, r in by_when.items() if r.get("outcome") != "passed"}
         stopped = next((w for w in ("setup", "call")
                         if w in by_when and by_when[w].get("outcome") != "passed"), None)
         if stopped is not None:
@@ -153,7 +185,7 @@ class Folder:
             phase = stopped
         else:
             phase = "teardown" if "call" in by_when else "call" if "setup" in by_when \
-                else "setup"
+                or (outcome == "crash" and nodeid in self.reports) else "setup"
         if outcome != "timeout":
             outcome = "failed" if phase == "call" else "error"
         self.add(nodeid, outcome, phase, message)
@@ -162,7 +194,10 @@ class Folder:
         return sum(float(r.get("duration") or 0) for r in self.reports.get(nodeid, []))
 
     def _fold(self, nodeid: str) -> TestOutcome:
-        by_when = {r.get("when"): r for r in self.reports.get(nodeid, [])}
+        by_when: dict[Any, dict[str, Any]] = {}
+        for report in self.reports.get(nodeid, []):  # a tampered phase keeps its failure
+            if not by_when.get(report.get("when"), {}).get("tampered"):
+                by_when[report.get("when")] = report
         outcome, phase, message, asserts = "passed", "teardown", None, None
         for when in ("setup", "call"):
             report = by_when.get(when)

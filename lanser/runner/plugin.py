@@ -53,13 +53,31 @@ except ImportError:  # pragma: no cover - depends on where the plugin runs
 
 MESSAGE_LIMIT = 4000
 COUNTER = "__lanser_assert_passed__"
-_SIGNER: Signer | None = None
 
 
-def use_signer(signer: Signer) -> None:
-    """Sign every event line from now on (child.py calls this before pytest starts)."""
-    global _SIGNER
-    _SIGNER = signer
+def _channel() -> tuple[Any, Any]:
+    """The signing end of the results channel, held in a closure (issue 16).
+
+    No module global holds the signer, so ``sys.modules[...]`` gives code under test
+    no handle on it; and a line is signed only when it is written by this module's
+    own writers (:func:`_append`, :meth:`EventLog.emit`) on behalf of a hook that
+    pluggy called. Code that calls the writers, or the plugin's hook methods, itself
+    gets an unsigned line, which the parent rejects and counts (``forged_events``).
+    """
+    held: list[Signer] = []
+
+    def use_signer(signer: Signer) -> None:
+        """Sign every event line from now on (child.py calls this once, first)."""
+        if held:
+            raise RuntimeError("the signer is set once")
+        held.append(signer)
+
+    def line(record: dict[str, Any]) -> bytes:
+        if held and _dispatched(sys._getframe(1)):
+            return held[0].line(record)
+        return (json.dumps(record, sort_keys=True, default=str) + "\n").encode()
+
+    return use_signer, line
 
 
 _PROJECT: tuple[str, tuple[str, ...]] | None = None
@@ -90,11 +108,18 @@ def foreign_imports() -> list[dict[str, str]]:
             found.append({"module": name, "file": str(places[0])})
     return sorted(found, key=lambda f: f["module"])
 
+def _dispatched(writer: Any) -> bool:
+    """``writer`` is one of our writers, called from one of our hooks, called by pluggy."""
+    hook = writer.f_back if writer is not None else None
+    caller = hook.f_back if hook is not None else None
+    return (writer.f_code in _WRITERS and hook is not None
+            and hook.f_code.co_filename == __file__ and caller is not None
+            and caller.f_code.co_filename.startswith(_PLUGGY))
 
-def _line(record: dict[str, Any]) -> bytes:
-    if _SIGNER is not None:
-        return _SIGNER.line(record)
-    return (json.dumps(record, sort_keys=True, default=str) + "\n").encode()
+
+use_signer, _line = _channel()
+#: pluggy's package folder: its hook callers live there (the module names vary by version)
+_PLUGGY = os.path.dirname(getattr(sys.modules.get("pluggy"), "__file__", None) or "/-") + os.sep
 
 
 def _append(path: str, record: dict[str, Any]) -> None:
@@ -488,3 +513,7 @@ def _last_error_line(text: str) -> str:
     lines = text.strip().splitlines()
     errors = [line[1:].strip() for line in lines if line.startswith("E ")]
     return (errors[-1] if errors else (lines[-1] if lines else ""))[:MESSAGE_LIMIT]
+
+
+#: the code objects allowed to write signed lines (:func:`_dispatched`)
+_WRITERS = frozenset({_append.__code__, EventLog.emit.__code__})

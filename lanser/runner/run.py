@@ -25,6 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from lanser import git
 from lanser.errors import UsageError
+from lanser.findings import Finding, merge
+from lanser.findings import from_json as findings_from_json
+from lanser.findings import to_json as findings_to_json
 from lanser.runner.credit import Credit, flaky_credit, run_credit
 from lanser.runner.impact import ImpactMap, impact_key
 from lanser.runner.outcomes import Folder, TestOutcome
@@ -52,6 +55,11 @@ class RunResult:
     selection: dict[str, Any] | None = None
     #: identity of the snapshot tested, taken when the copy was made (see ``bundle``)
     snapshot: dict[str, Any] | None = None
+    #: what grading caught (issue 16): protected files restored in the copy, tests the
+    #: process died during or never reached, lines on the channel that were not ours
+    integrity: tuple[Finding, ...] = ()
+    #: the base tree protected files were restored from (None: not a grading run)
+    protected_base: str | None = None
 
     @classmethod
     def from_bundle(cls, bundle: dict[str, Any]) -> RunResult:
@@ -68,7 +76,9 @@ class RunResult:
                    args=tuple(request.get("args") or ()), limits=limits,
                    reruns=int(request.get("reruns") or 0),
                    isolation=dict(bundle.get("provenance", {}).get("sandbox") or {}),
-                   selection=request.get("selection"), snapshot=bundle.get("snapshot"))
+                   selection=request.get("selection"), snapshot=bundle.get("snapshot"),
+                   integrity=findings_from_json(bundle["facts"].get("integrity")),
+                   protected_base=request.get("protected_base"))
 
     @property
     def credit(self) -> Credit:
@@ -97,18 +107,24 @@ class RunResult:
 
     def request(self) -> dict[str, Any]:
         """What was asked: hashed, so only what changes the outcomes."""
-        return {"args": list(self.args), "rev": self.rev, "reruns": self.reruns,
-                "test_timeout": _decimal(self.limits.test_timeout),
-                "memory_mb": self.limits.memory_mb,
-                "selection": None if self.selection is None else
-                {"base": self.selection.get("base"), "full": self.selection.get("full")}}
+        out = {"args": list(self.args), "rev": self.rev, "reruns": self.reruns,
+               "test_timeout": _decimal(self.limits.test_timeout),
+               "memory_mb": self.limits.memory_mb,
+               "selection": None if self.selection is None else
+               {"base": self.selection.get("base"), "full": self.selection.get("full")}}
+        if self.protected_base is not None:  # only grading runs: older hashes unchanged
+            out["protected_base"] = self.protected_base
+        return out
 
     def facts(self) -> dict[str, Any]:
         credit = self.credit
-        return {"tests": [t.to_json(volatile=False) for t in self.tests],
-                "summary": {"status": self.status, "counts": self.counts,
-                            "total": len(self.tests), "credit": credit.decimal,
-                            "credit_ppm": credit.ppm, "evidence": credit.evidence}}
+        out = {"tests": [t.to_json(volatile=False) for t in self.tests],
+               "summary": {"status": self.status, "counts": self.counts,
+                           "total": len(self.tests), "credit": credit.decimal,
+                           "credit_ppm": credit.ppm, "evidence": credit.evidence}}
+        if self.integrity:  # only when something was caught: older hashes unchanged
+            out["integrity"] = findings_to_json(self.integrity)
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` shape: facts plus the unhashed details a human wants."""
@@ -132,13 +148,18 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
               args: tuple[str, ...] | list[str] = (), timeout: float = 60.0,
               run_timeout: float = 1800.0, memory_mb: int = 4096, reruns: int = 0,
               select: ImpactMap | None = None, python: str | None = None,
-              isolation: str = "auto", coverage_map: Path | None = None) -> RunResult:
+              isolation: str = "auto", coverage_map: Path | None = None,
+              protect: Protect | None = None) -> RunResult:
     """Run pytest on ``workspace`` (or its git revision ``rev``) in a sandbox.
 
     ``timeout`` is the per-test wall-clock limit, ``run_timeout`` the whole run's.
     ``select`` (an :class:`~lanser.runner.impact.ImpactMap`) runs only the tests whose
     files changed since the map's base, and carries the others' base outcomes over.
     ``coverage_map`` asks the plugin to write a per-test coverage map there.
+    ``protect`` makes it a grading run (issue 16): the copy's protected files are
+    put back as the base tree has them before pytest starts (and again in the fresh
+    copy each restart gets), and a run that produced nothing is a scored failure
+    (one ``error`` record) rather than a runner error.
     """
     root = root_of(workspace)
     limits = Limits(test_timeout=timeout, run_timeout=run_timeout, memory_mb=memory_mb)
@@ -148,6 +169,10 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
     selection = None
     snapshot = _snapshot(root, rev)
     with Sandbox(root, rev=rev, python=python, limits=limits, isolation=isolation) as box:
+        caught: list[Finding] = []
+        if protect is not None:
+            box.prepare = protect.restorer(root, caught)
+            box.prepare(box.copy)
         if select is not None:
             selection = select.plan(box.copy)
             if not selection["full"]:
@@ -160,7 +185,8 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
             extra.append(f"--lanser-coverage={box.dir / 'coverage.json'}")
         user_args = tuple(_rebase(a, root, box.copy) for a in args)
         extra.extend(_listed_files(user_args, box.copy))
-        folder, last = _run_pytest(box, [*extra, *user_args], deadline)
+        folder, last = _run_pytest(box, [*extra, *user_args], deadline,
+                                   lenient=protect is not None)
         if coverage_map is not None and (box.dir / "coverage.json").is_file():
             Path(coverage_map).write_bytes((box.dir / "coverage.json").read_bytes())
         timings = {"copy_seconds": box.copy_seconds}
@@ -176,21 +202,61 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
         selection = {k: v for k, v in selection.items() if k not in ("skip", "paths")} | {
             "skipped": len(selection["skip"])}
     timings["run_seconds"] = time.perf_counter() - start
+    caught = caught[:1]  # the first copy's restoration; restarts repeat it
+    caught.append(Finding("early_exit", len(folder.early), tuple(sorted(folder.early))))
+    caught.append(Finding("forged_events", folder.rejected + folder.out_of_protocol))
     return RunResult(tests=tuple(tests[n] for n in sorted(tests)),
                      exitstatus=_exitstatus(last), rev=rev,
                      args=tuple(_swap_root(a, root, ".") for a in args), limits=limits,
                      reruns=reruns, isolation=_isolation(box, last, folder.rejected),
                      output=last.output,
-                     timings=timings, selection=selection, snapshot=snapshot)
+                     timings=timings, selection=selection, snapshot=snapshot,
+                     integrity=merge(f for c in caught for f in
+                                     (c if isinstance(c, tuple) else (c,))),
+                     protected_base=None if protect is None else protect.base_tree)
 
 
-def _run_pytest(box: Sandbox, argv: list[str], deadline: float) -> tuple[Folder, ChildRun]:
-    """Run, and restart after each kill or crash on what is left, until all is done."""
+@dataclass(frozen=True)
+class Protect:
+    """A grading run's protection: restore from ``base_tree`` of the repository at
+    ``repo`` (the workspace when None), plus a task's ``globs`` and a server's
+    ``config_files`` (:func:`lanser.runner.protected.plan`)."""
+
+    base_tree: str
+    repo: Path | None = None
+    globs: tuple[str, ...] = ()
+    config_files: tuple[str, ...] = ()
+
+    def restorer(self, root: Path, caught: list[Any]) -> Any:
+        from lanser.runner.protected import GitTree, restore_dir
+
+        base = GitTree(self.repo or root, self.base_tree)
+
+        def prepare(copy: Path) -> None:
+            # protected files only: suppressions are the graded tree's business (a
+            # copy of an already graded tree would count them twice)
+            plan = restore_dir(copy, base, self.globs, self.config_files,
+                               strip_suppressions=False)
+            caught.append(plan.findings)
+
+        return prepare
+
+
+def _run_pytest(box: Sandbox, argv: list[str], deadline: float, *,
+                lenient: bool = False) -> tuple[Folder, ChildRun]:
+    """Run, and restart after each kill or crash on what is left, until all is done.
+
+    Each restart gets a fresh copy of the snapshot: the process that died may have
+    rewritten the tests (or anything else) in the copy first, and the next process
+    must collect what the snapshot holds, not what the dead one left (issue 16).
+    """
     folder = Folder(roots=(str(box.copy), str(box.dir)))
     only: list[str] | None = None
     ignores: list[str] = []
     for attempt in range(10_000):
         done_before = len(folder.done)
+        if attempt:
+            box.refresh()
         run_argv = [*BASE_ARGS, *(f"--ignore={box.copy / i}" for i in ignores)]
         if only is not None:
             listing = box.dir / f"only-{attempt}.txt"
@@ -240,8 +306,16 @@ def _run_pytest(box: Sandbox, argv: list[str], deadline: float) -> tuple[Folder,
                 for nodeid in folder.remaining():
                     folder.add(nodeid, "error", "setup", "the process died before this "
                                f"test started ({_death(child)})", started=False)
+                    folder.early.add(nodeid)
                 return folder, child
         else:
+            if lenient and not folder.done and not folder.collected and child.returncode != 4:
+                # a grading run: the code under test ended the process (``sys.exit`` at
+                # import) before anything was collected: a scored failure, not exit 3
+                folder.add(CONFTESTS, "error", "collection", "the test process ended "
+                           f"before collecting anything ({_death(child)})")
+                folder.early.add(CONFTESTS)
+                return folder, child
             _check_ran(folder, child, finished)
             # collected, never reported: a test must not vanish (pytest.exit from a
             # test, -x/--maxfail, a listing tampered with): it ran for nothing
@@ -251,6 +325,7 @@ def _run_pytest(box: Sandbox, argv: list[str], deadline: float) -> tuple[Folder,
             for nodeid in folder.remaining():
                 folder.add(nodeid, "error", "setup", "never ran: the session ended "
                            "before it (pytest.exit, -x or --maxfail)", started=False)
+                folder.early.add(nodeid)
             return folder, child
         if folder.collected:
             only = folder.remaining()

@@ -169,6 +169,9 @@ class Sandbox:
         self.token = uuid.uuid4().hex
         self.cgroups = Cgroups.make(self.token, limits.max_procs, limits.memory_mb << 20)
         self._runs = 0
+        #: called on the copy after each (re)population (a grading run restores
+        #: protected files there, :class:`lanser.runner.run.Protect`)
+        self.prepare: Any = None
         try:
             self.copy_seconds = _timed(self._populate)
         except BaseException:
@@ -192,6 +195,18 @@ class Sandbox:
             shutil.rmtree(self.dir, onerror=writable)
 
     # -- the copy -------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """A fresh copy of the snapshot in place of the one a dead child used."""
+        def writable(func: Any, path: str, _exc: Any) -> None:
+            os.chmod(os.path.dirname(path), 0o700)
+            func(path)
+
+        shutil.rmtree(self.copy, onexc=writable) if sys.version_info >= (3, 12) else \
+            shutil.rmtree(self.copy, onerror=writable)
+        self.copy_seconds += _timed(self._populate)
+        if self.prepare is not None:
+            self.prepare(self.copy)
 
     def _populate(self) -> None:
         self.copy.mkdir()
