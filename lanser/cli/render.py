@@ -11,6 +11,22 @@ from rich.table import Table
 
 console = Console(highlight=False, soft_wrap=True)
 
+
+def plain() -> bool:
+    """Plain, untruncated lines when stdout is not a terminal (a pipe, a CI log):
+    ``path:line:col: severity code: message``, the convention editors and CI parse.
+    Tables are for people at a terminal (issue 15, defect 11)."""
+    return not console.is_terminal
+
+
+def line(text: str) -> None:
+    """One plain line, exactly as given: no markup, no wrapping, no cut."""
+    print(text, flush=False)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "information": "blue",
                    "hint": "dim"}
 
@@ -32,14 +48,30 @@ def answer(answer: dict[str, Any]) -> None:
     if "locations" in answer:
         locations(answer["locations"])
     elif "hover" in answer:
-        hover = answer["hover"]
-        console.print(hover["contents"] if hover else "[dim]nothing to show[/]", markup=False)
+        hover_text(answer["hover"])
     elif "symbols" in answer:
         symbols(answer["symbols"])
     elif "calls" in answer:
         calls(answer["calls"])
     elif "files" in answer:
         diagnostics(answer["files"], answer.get("summary", {}))
+
+
+def hover_text(hover: dict[str, Any] | None) -> None:
+    """The server's markdown: rendered at a terminal, as text elsewhere; HTML entities
+    (pyright's ``&nbsp;``) decoded either way."""
+    import html
+
+    if not hover:
+        console.print("[dim]nothing to show[/]")
+        return
+    text = html.unescape(hover["contents"]).replace("\u00a0", " ")
+    if plain():
+        line(text)
+    else:
+        from rich.markdown import Markdown
+
+        console.print(Markdown(text))
 
 
 def locations(items: list[dict[str, Any]]) -> None:
@@ -50,6 +82,10 @@ def locations(items: list[dict[str, Any]]) -> None:
 
 
 def symbols(items: list[dict[str, Any]]) -> None:
+    if plain():
+        for item in items:
+            line(f"{_where(item)}: {item['kind']} {item['qualname']}")
+        return
     table = Table("location", "kind", "qualified name", box=None)
     for item in items:
         table.add_row(_where(item), item["kind"], item["qualname"])
@@ -57,6 +93,13 @@ def symbols(items: list[dict[str, Any]]) -> None:
 
 
 def calls(items: list[dict[str, Any]]) -> None:
+    if plain():
+        for item in items:
+            sites = ", ".join(f"{s['line']}:{s['col']}" for s in item["call_sites"])
+            line(f"{_where(item)}: {item['name']} (call sites {sites})")
+        if not items:
+            line("no calls")
+        return
     table = Table("location", "name", "call sites", box=None)
     for item in items:
         sites = ", ".join(f"{s['line']}:{s['col']}" for s in item["call_sites"])
@@ -65,6 +108,16 @@ def calls(items: list[dict[str, Any]]) -> None:
 
 
 def diagnostics(files: list[dict[str, Any]], summary: dict[str, int]) -> None:
+    if plain():
+        for entry in files:
+            if entry["status"] != "ready":
+                line(f"{entry['path']}: not ready: the server did not answer in time "
+                     "(raise --timeout, or start the daemon: lanser daemon start)")
+            for diag in entry["diagnostics"]:
+                code = f" {diag['code']}" if diag["code"] else ""
+                line(f"{_where(diag)}: {diag['severity']}{code}: {_one_line(diag['message'])}")
+        line(", ".join(f"{n} {k}" for k, n in summary.items() if n) or "no diagnostics")
+        return
     table = Table("location", "severity", "code", "message", box=None)
     for entry in files:
         if entry["status"] != "ready":
@@ -76,9 +129,19 @@ def diagnostics(files: list[dict[str, Any]], summary: dict[str, int]) -> None:
                           diag["message"])
     console.print(table)
     console.print(", ".join(f"{n} {k}" for k, n in summary.items() if n) or "no diagnostics")
+    if summary.get("not_ready"):
+        console.print("[yellow]some files were not ready[/]: raise --timeout, or start the "
+                      "daemon (lanser daemon start) to keep the server warm")
 
 
 def servers(rows: list[dict[str, Any]]) -> None:
+    if plain():
+        for row in rows:
+            available = "yes" if row["available"] else f"no: {row['reason']}"
+            line(f"{row['name']}{' (default)' if row['default'] else ''}: pinned "
+                 f"{row['pinned'] or '-'}, installed {row['installed'] or '-'}, available "
+                 f"{available}, command {' '.join(row['command'])}")
+        return
     table = Table("server", "pinned", "installed", "available", "command")
     for row in rows:
         name = row["name"] + (" (default)" if row["default"] else "")
