@@ -59,13 +59,15 @@ def test_plain_lines_when_stdout_is_not_a_terminal(capsys):
 
     message = "Type \"Literal['not an int']\" is not assignable\n  to return type \"int\""
     long_path = "src/" + "deeply/" * 12 + "core.py"
-    render.diagnostics([{"path": long_path, "status": "ready", "diagnostics": [
-        {"path": long_path, "line": 2, "col": 12, "severity": "error",
-         "code": "reportReturnType", "message": message}]},
+    render.answer({"op": "diagnostics", "files": [
+        {"path": long_path, "status": "ready", "diagnostics": [
+            {"path": long_path, "line": 2, "col": 12, "severity": "error",
+             "code": "reportReturnType", "message": message}]},
         {"path": "src/late.py", "status": "not_ready", "diagnostics": []}],
-        {"error": 1, "not_ready": 1})
-    render.hover_text(None)
-    render.hover_text({"contents": "```python\nx: int\n```\n---\nA&nbsp;value"})
+        "summary": {"error": 1, "not_ready": 1}})
+    render.answer({"op": "hover", "hover": None})
+    markdown = "```python\nx: int\n```\n---\nA&nbsp;value"
+    render.answer({"op": "hover", "hover": {"contents": markdown}})
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == (f"{long_path}:2:12: error reportReturnType: Type \"Literal['not an "
                         "int']\" is not assignable to return type \"int\"")

@@ -148,12 +148,10 @@ def _report(payload: dict[str, Any], message: str, json_mode: bool) -> None:
         console = Console(stderr=True, highlight=False, soft_wrap=True)
         console.print(f"[bold red]error[/] ({payload['error']['code']}): {escape(message)}",
                       markup=True)
-        details = payload["error"].get("details") or {}
-        for row in details.get("candidates") or ():  # ambiguous: what to choose from
-            console.print(f"  candidate {row['path']}:{row['line']}:{row['col']} confidence "
-                          f"{row['confidence']} ({row['method']}"
-                          + (f"; {'; '.join(row['reasons'])}" if row.get("reasons") else "")
-                          + ")", markup=False)
+        from lanser.cli.plain import error
+
+        for text in error(payload)[1:]:  # ambiguous: the candidates to choose from
+            console.print(text, markup=False)
 
 
 def _write_crash_log() -> str:

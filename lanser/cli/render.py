@@ -21,11 +21,8 @@ def plain() -> bool:
 
 def line(text: str) -> None:
     """One plain line, exactly as given: no markup, no wrapping, no cut."""
-    print(text, flush=False)
+    print(text)
 
-
-def _one_line(text: str) -> str:
-    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "information": "blue",
                    "hint": "dim"}
@@ -44,6 +41,12 @@ def _target(answer: dict[str, Any]) -> None:
 
 
 def answer(answer: dict[str, Any]) -> None:
+    if plain():
+        from lanser.cli import plain as lines
+
+        for text in lines.answer(answer):
+            line(text)
+        return
     _target(answer)
     if "locations" in answer:
         locations(answer["locations"])
@@ -60,18 +63,16 @@ def answer(answer: dict[str, Any]) -> None:
 def hover_text(hover: dict[str, Any] | None) -> None:
     """The server's markdown: rendered at a terminal, as text elsewhere; HTML entities
     (pyright's ``&nbsp;``) decoded either way."""
-    import html
+    from lanser.cli.plain import hover as hover_plain
 
     if not hover:
         console.print("[dim]nothing to show[/]")
-        return
-    text = html.unescape(hover["contents"]).replace("\u00a0", " ")
-    if plain():
-        line(text)
+    elif plain():
+        line(hover_plain(hover))
     else:
         from rich.markdown import Markdown
 
-        console.print(Markdown(text))
+        console.print(Markdown(hover_plain(hover)))
 
 
 def locations(items: list[dict[str, Any]]) -> None:
@@ -82,51 +83,30 @@ def locations(items: list[dict[str, Any]]) -> None:
 
 
 def symbols(items: list[dict[str, Any]]) -> None:
-    if plain():
-        for item in items:
-            line(f"{_where(item)}: {item['kind']} {item['qualname']}")
-        return
     table = Table("location", "kind", "qualified name", box=None)
     for item in items:
-        table.add_row(_where(item), item["kind"], item["qualname"])
+        table.add_row(escape(_where(item)), item["kind"], escape(item["qualname"]))
     console.print(table)
 
 
 def calls(items: list[dict[str, Any]]) -> None:
-    if plain():
-        for item in items:
-            sites = ", ".join(f"{s['line']}:{s['col']}" for s in item["call_sites"])
-            line(f"{_where(item)}: {item['name']} (call sites {sites})")
-        if not items:
-            line("no calls")
-        return
     table = Table("location", "name", "call sites", box=None)
     for item in items:
         sites = ", ".join(f"{s['line']}:{s['col']}" for s in item["call_sites"])
-        table.add_row(_where(item), item["name"], sites)
+        table.add_row(escape(_where(item)), escape(item["name"]), sites)
     console.print(table if items else "[dim]no calls[/]")
 
 
 def diagnostics(files: list[dict[str, Any]], summary: dict[str, int]) -> None:
-    if plain():
-        for entry in files:
-            if entry["status"] != "ready":
-                line(f"{entry['path']}: not ready: the server did not answer in time "
-                     "(raise --timeout, or start the daemon: lanser daemon start)")
-            for diag in entry["diagnostics"]:
-                code = f" {diag['code']}" if diag["code"] else ""
-                line(f"{_where(diag)}: {diag['severity']}{code}: {_one_line(diag['message'])}")
-        line(", ".join(f"{n} {k}" for k, n in summary.items() if n) or "no diagnostics")
-        return
     table = Table("location", "severity", "code", "message", box=None)
     for entry in files:
         if entry["status"] != "ready":
-            table.add_row(entry["path"], "[bold red]not ready[/]", "",
+            table.add_row(escape(entry["path"]), "[bold red]not ready[/]", "",
                           "the server did not answer in time")
         for diag in entry["diagnostics"]:
             style = _SEVERITY_STYLE.get(diag["severity"], "")
-            table.add_row(_where(diag), f"[{style}]{diag['severity']}[/]", diag["code"] or "",
-                          diag["message"])
+            table.add_row(escape(_where(diag)), f"[{style}]{diag['severity']}[/]",
+                          diag["code"] or "", escape(diag["message"]))
     console.print(table)
     console.print(", ".join(f"{n} {k}" for k, n in summary.items() if n) or "no diagnostics")
     if summary.get("not_ready"):

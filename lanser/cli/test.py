@@ -153,6 +153,7 @@ def _show(inv: Invocation, payload: dict, output: str) -> None:
         emit_json(payload)
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(highlight=False, soft_wrap=True)
@@ -168,8 +169,9 @@ def _show(inv: Invocation, payload: dict, output: str) -> None:
         for name in ("outcome", "phase", "credit", "message"):
             table.add_column(name)
         for t in shown:
-            table.add_row(t["nodeid"], t["outcome"], t["phase"], t["credit"] or "-",
-                          (t["message"] or "").splitlines()[0][:80] if t["message"] else "")
+            table.add_row(escape(t["nodeid"]), t["outcome"], t["phase"], t["credit"] or "-",
+                          escape((t["message"] or "").splitlines()[0][:80]) if t["message"]
+                          else "")
         console.print(table)
     summary = payload["summary"]
     counts = ", ".join(f"{n} {k}" for k, n in summary["counts"].items()) or "no tests"
