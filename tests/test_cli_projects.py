@@ -108,3 +108,26 @@ def test_a_test_run_with_no_tests_is_not_a_pass(workspace):
     root = workspace({"test_nothing.py": "x = 1\n"}, git_repo=True)
     code, out = human(root, "test")
     assert code == 1 and "no tests ran" in out
+
+
+def test_the_common_options_are_where_the_readme_says():
+    import typer.main
+
+    exceptions = {"daemon start": {"--timeout"}, "daemon status": {"--server", "--timeout"},
+                  "daemon stop": {"--server", "--timeout"}, "demo": {"--root"},
+                  "episode serve": {"--json"}, "replay": {"--server"},
+                  "servers": {"--server", "--timeout"}, "trust": {"--server", "--timeout"}}
+
+    def walk(command, prefix=""):
+        if hasattr(command, "commands"):
+            for name, sub in sorted(command.commands.items()):
+                yield from walk(sub, f"{prefix}{name} ")
+        else:
+            yield prefix.strip(), command
+
+    for name, command in walk(typer.main.get_command(app)):
+        opts = {o for p in command.params for o in getattr(p, "opts", [])}
+        missing = {"--root", "--json", "--server", "--timeout"} - opts
+        allowed = {"--server", "--timeout"} if name.startswith("selector ") else \
+            exceptions.get(name, set())
+        assert missing <= allowed, (name, missing)

@@ -9,7 +9,6 @@ CI parse; nothing is cut, whatever the width.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 
@@ -25,6 +24,8 @@ def hover(hover: dict[str, Any] | None) -> str:
     """The hover's markdown as text, HTML entities (pyright's ``&nbsp;``) decoded."""
     if not hover:
         return "nothing to show"
+    import html  # here: its entity table costs the other answers' start-up
+
     return html.unescape(hover["contents"]).replace("\u00a0", " ")
 
 
