@@ -19,6 +19,21 @@ def plain() -> bool:
     return not console.is_terminal
 
 
+_stderr = Console(stderr=True, highlight=False)
+
+
+def busy(what: str):
+    """A spinner on stderr while long work runs; nothing when stderr is not a terminal
+    (issue 15, defect 11: whole-workspace diagnostics, verified applies, cold queries)."""
+    return _stderr.status(what)
+
+
+def progress(text: str) -> None:
+    """One line of progress on stderr, at a terminal only."""
+    if _stderr.is_terminal:
+        _stderr.print(text, markup=False)
+
+
 def line(text: str) -> None:
     """One plain line, exactly as given: no markup, no wrapping, no cut."""
     print(text)
