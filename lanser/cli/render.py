@@ -156,8 +156,27 @@ def _signed(value: dict[str, Any]) -> str:
 _COMPONENTS = ("diagnostics", "tests", "outcome", "confidence", "safety")
 
 
+def _decimal(exact: str) -> str:
+    """An exact fraction (``"-3/10"``) as the decimals the step table shows."""
+    from fractions import Fraction
+
+    value = Fraction(exact)
+    return (f"{float(value):.6f}".rstrip("0").rstrip(".") or "0") if value else "0"
+
+
 def step_rewards(observations: list[dict[str, Any]], title: str = "") -> None:
     """One row per episode step: what happened, each reward component, the total."""
+    if plain():  # whole labels, one step a line, whatever the width
+        if title:
+            line(title)
+        for obs in observations:
+            reward = obs["reward"]
+            status = obs["status"] + (f": {obs['reason']}" if obs.get("reason") else "")
+            parts = ", ".join(f"{k} {_decimal(reward['components'][k]['exact'])}"
+                              for k in _COMPONENTS)
+            line(f"step {obs['step']}: {obs.get('label', obs.get('kind', ''))} [{status}] "
+                 f"{parts}; total {_decimal(reward['total_exact'])}")
+        return
     table = Table("#", "action", "status", "diag", "tests", "outcome", "conf", "safety",
                   "total", title=title or None, box=box.SIMPLE_HEAD, pad_edge=False)
     for obs in observations:
@@ -183,21 +202,34 @@ def replayed(result: dict[str, Any]) -> None:
     recorded fields replay recomputed differently (``differed``: tampering shows)."""
     counterfactual = result["counterfactual"]
     mode = "counterfactual" if counterfactual else "replay"
+    title = f"{mode} with profile {result['profile']['name']}"
     table = Table("step", "action", "status", "recorded", "replayed", "match", "differed",
-                  title=f"{mode} with profile {result['profile']['name']}")
+                  title=title)
+    if plain():
+        line(title)
     for step in result["steps"]:
         differed = step.get("differed", [])
         ok = step["match"] if not counterfactual else not differed
         match = ("-" if counterfactual and ok else
                  "[green]yes[/]" if ok else "[bold red]NO[/]")
-        table.add_row(str(step["index"] or ""), step["kind"], step["status"], step["recorded"],
-                      step["reward"]["total_exact"], match, escape(", ".join(differed)))
-    console.print(table)
+        if plain():
+            line(f"step {step['index'] or ''}: {step['kind']} [{step['status']}] recorded "
+                 f"{_decimal(step['recorded'])}, replayed "
+                 f"{_decimal(step['reward']['total_exact'])}, match "
+                 f"{'-' if counterfactual and ok else 'yes' if ok else 'NO'}"
+                 + (f", differed: {', '.join(differed)}" if differed else ""))
+            continue
+        table.add_row(str(step["index"] or ""), step["kind"], step["status"],
+                      _decimal(step["recorded"]), _decimal(step["reward"]["total_exact"]),
+                      match, escape(", ".join(differed)))
+    if not plain():
+        console.print(table)
     total = result["return"]
     verdict = ("; every number matches the recording" if result["matches"] and not
                counterfactual else
                "" if result["matches"] else "; [bold red]differs from the recording[/]")
-    console.print(f"return {total['total_exact']}{verdict}")
+    console.print(f"return {_decimal(total['total_exact'])} (exact {total['total_exact']})"
+                  f"{verdict}")
 
 
 def reexecution(report: list[dict[str, Any]]) -> None:
