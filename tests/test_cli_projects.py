@@ -27,7 +27,8 @@ def invoke(root, *args):
 
 
 @pytest.mark.parametrize("args", [["diagnostics", "README.md"], ["symbols", "pyproject.toml"],
-                                  ["hover", "docs/index.rst:1:1"]])
+                                  ["hover", "docs/index.rst:1:1"],
+                                  ["bundle", "README.md:1:1", "--op", "hover"]])
 def test_non_python_files_are_refused(workspace, args):
     root = workspace(PROJECT, git_repo=True)
     code, payload = invoke(root, *args)
