@@ -1,11 +1,17 @@
 """Issue 3: end-to-end CLI wall time per query, cold (no daemon) vs warm (daemon).
 
     .venv/bin/python bench/daemon_latency.py [--files 200] [--cold 5] [--warm 40]
+    .venv/bin/python bench/daemon_latency.py --side-by-side 40 [--files 50]
 
 Runs the real `lanser ... --json` command as an agent would, on a generated
 workspace (bench/genworkspace.py), and prints p50/p95 per operation and the
 warm speed-up. Also splits a warm call into Python start-up, our imports and the
 rest, with `-X importtime`.
+
+``--side-by-side N`` (issue 15, defect 12) measures only the warm path, N rounds,
+each round running in turn `python -c pass`, a warm `definition --json` and the same
+query with human output (a pipe: plain lines), all through the `lanser` console
+script as users call it, and prints the p50 of each: one run, the same load.
 """
 
 from __future__ import annotations
@@ -46,12 +52,51 @@ def run(root: Path, args: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
+def side_by_side(files: int, rounds: int) -> None:
+    script = str(Path(sys.executable).parent / "lanser")
+    query = QUERIES["definition"]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = generate(Path(tmp) / "ws", files)
+        env = {**os.environ, "LANSER_RUNTIME_DIR": str(Path(tmp) / "run")}
+        subprocess.run([script, "daemon", "start"], cwd=root, env=env, check=True,
+                       capture_output=True)
+        full = {**env, "LANSER_NO_FAST_PATH": "1"}  # what human output cost before
+        kinds = {"python -c pass": ([sys.executable, "-c", "pass"], env),
+                 "definition --json": ([script, *query, "--json"], env),
+                 "definition (human, piped)": ([script, *query], env),
+                 "  same, full CLI (rich)": ([script, *query], full)}
+        times: dict[str, list[float]] = {k: [] for k in kinds}
+        try:
+            for argv, run_env in kinds.values():  # warm: the files open, caches filled
+                subprocess.run(argv, cwd=root, env=run_env, capture_output=True, check=True)
+            for _ in range(rounds):
+                for name, (argv, run_env) in kinds.items():
+                    t = time.perf_counter()
+                    subprocess.run(argv, cwd=root, env=run_env, capture_output=True,
+                                   check=True)
+                    times[name].append(time.perf_counter() - t)
+        finally:
+            subprocess.run([script, "daemon", "stop"], cwd=root, env=env, check=False,
+                           capture_output=True)
+    print(f"warm path, {files}-file workspace, {rounds} rounds side by side, load "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    base = pct(times["python -c pass"], 0.5)
+    for name, values in times.items():
+        p50 = pct(values, 0.5)
+        print(f"  {name:28s} p50 {p50:6.1f} ms  p95 {pct(values, 0.95):6.1f} ms  "
+              f"(+{p50 - base:5.1f} ms over python -c pass)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--cold", type=int, default=5)
     parser.add_argument("--warm", type=int, default=40)
+    parser.add_argument("--side-by-side", type=int, default=0, metavar="N")
     options = parser.parse_args()
+    if options.side_by_side:
+        side_by_side(options.files, options.side_by_side)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         root = generate(Path(tmp) / "ws", options.files)
         env = {**os.environ, "LANSER_RUNTIME_DIR": str(Path(tmp) / "run")}

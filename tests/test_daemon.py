@@ -303,3 +303,17 @@ def test_auto_daemon_starts_one_on_first_query(workspace, cli, runtime):
         assert daemon_client.is_running(root)
     finally:
         cli(["daemon", "stop"], cwd=root, env=runtime)
+
+
+@pytest.mark.slow
+def test_warm_human_output_is_the_full_clis_plain_lines(started, cli, runtime):
+    """In a pipe, the fast path prints human output itself (no rich, no typer: issue
+    15, defect 12), line for line what the full CLI prints there."""
+    root = started({"a.py": A, "b.py": B + "bad: int = 'x'\n"})
+    for args in (["definition", "b.py:4:9"], ["hover", "b.py:5:9"], ["symbols", "a.py"],
+                 ["diagnostics"], ["references", "a.py:1:5"], ["definition", "a.py:99:1"]):
+        fast = cli(args, cwd=root, env=runtime)
+        full = cli(args, cwd=root, env={**runtime, "LANSER_NO_FAST_PATH": "1"})
+        assert (fast.code, fast.stdout, fast.stderr) == (full.code, full.stdout, full.stderr)
+    assert "b.py:6:12: error reportAssignmentType: " in cli(["diagnostics"], cwd=root,
+                                                            env=runtime).stdout

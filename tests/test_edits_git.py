@@ -132,7 +132,38 @@ def test_dirty_after_lanser_wrote_then_human_edited(workspace, cli) -> None:
     assert result.code == 2 and result.json["error"]["code"] == "dirty"
 
 
-def test_undo_outside_git_is_a_clear_error(workspace, cli) -> None:
+def test_undo_outside_git_takes_back_what_apply_wrote(workspace, tmp_path) -> None:
+    """No git: applies are recorded under .lanser/applies/ (issue 15, defect 9)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from lanser.cli.app import app
+
     root = workspace(FILES)
-    result = cli(["undo", "--json"], cwd=root)
-    assert result.code == 2 and result.json["error"]["code"] == "not_git"
+    before = _snapshot(root)
+
+    def run(*args: str):
+        out = CliRunner().invoke(app, [*args, "--root", str(root), "--json"])
+        return out.exit_code, json.loads(out.stdout)
+
+    assert run("undo")[1]["error"]["code"] == "nothing_to_undo"
+    for name, (old, new) in (("p.diff", ("x = 1", "x = 10")), ("q.diff", ("x = 10", "x = 11"))):
+        (tmp_path / name).write_text(_patch("a.py", old, new))
+        assert run("apply", str(tmp_path / name))[0] == 0
+    (root / "b.py").unlink()  # files the applies did not touch do not matter
+    tip = run_tip(root, 2)
+    assert run("undo") == (0, {"status": "undone", "record": tip, "files": ["a.py"],
+                               "remaining": 1})
+    assert (root / "a.py").read_text() == "x = 10\n"
+    assert run("undo")[0] == 0
+    assert _snapshot(root) == {k: v for k, v in before.items() if k != "b.py"}
+    assert run("undo")[1]["error"]["code"] == "nothing_to_undo"
+
+
+def run_tip(root: Path, depth: int) -> str:
+    from lanser.edits.filehistory import FileHistory
+
+    history = FileHistory(root)
+    assert history.depth() == depth
+    return str(history.tip())

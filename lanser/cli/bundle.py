@@ -78,6 +78,8 @@ def bundle(args: Annotated[list[str] | None, typer.Argument(
         output.write_text(text, encoding="utf-8")
         if json_out:
             emit_json({"hash": made["hash"], "path": str(output)})
+        else:  # say what was written (issue 15, defect 11)
+            typer.echo(f"wrote {output}: {made['hash']}")
     else:
         typer.echo(text, nl=False)
     return 0

@@ -57,6 +57,13 @@ class Invocation:
     timeout: float | None
     auto_recover: bool = True
 
+    def __post_init__(self) -> None:
+        if self.timeout is not None and not self.timeout > 0:  # 0, negatives, nan
+            from lanser.errors import UsageError
+
+            raise UsageError(f"--timeout {self.timeout:g}: give a positive number of seconds",
+                             code="bad_timeout")
+
     @functools.cached_property
     def workspace(self) -> Any:
         from lanser.workspace import Workspace
@@ -138,9 +145,13 @@ def _report(payload: dict[str, Any], message: str, json_mode: bool) -> None:
         from rich.markup import escape
 
         # the message is data: "[servers.NAME]" must print as written (issue 15, 11)
-        Console(stderr=True, highlight=False, soft_wrap=True).print(
-            f"[bold red]error[/] ({payload['error']['code']}): {escape(message)}", markup=True
-        )
+        console = Console(stderr=True, highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error[/] ({payload['error']['code']}): {escape(message)}",
+                      markup=True)
+        from lanser.cli.plain import error
+
+        for text in error(payload)[1:]:  # ambiguous: the candidates to choose from
+            console.print(text, markup=False)
 
 
 def _write_crash_log() -> str:

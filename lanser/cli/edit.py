@@ -53,6 +53,17 @@ def _console() -> Any:
     return Console(highlight=False, soft_wrap=True)
 
 
+def _busy(inv: Invocation, what: str) -> Any:
+    """A spinner on stderr at a terminal (a verified apply takes a while)."""
+    import contextlib
+
+    if inv.json:
+        return contextlib.nullcontext()
+    from lanser.cli.render import busy
+
+    return busy(what)
+
+
 def _render_preview(preview: Any, console: Any) -> None:
     from rich.syntax import Syntax
 
@@ -110,10 +121,11 @@ def rename(loc: LocArg, new_name: Annotated[str, typer.Argument(help="The new na
     inv = Invocation(root, json_out, server, timeout)
     target = resolve_target(inv.workspace, loc,
                             threshold=inv.workspace.config.confidence_threshold)
-    outcome = run_async(flows.rename(
-        inv.workspace, inv.server_spec(), target.path, target.position, new_name,
-        apply=do_apply, verify=verify, allow_dirty=allow_dirty, timeout=inv.request_timeout,
-        keep_unverified=keep_unverified))
+    with _busy(inv, "renaming" + (", verifying" if verify else "")):
+        outcome = run_async(flows.rename(
+            inv.workspace, inv.server_spec(), target.path, target.position, new_name,
+            apply=do_apply, verify=verify, allow_dirty=allow_dirty,
+            timeout=inv.request_timeout, keep_unverified=keep_unverified))
     return _show(inv, outcome)
 
 
@@ -182,11 +194,12 @@ def apply(edit: Annotated[str, typer.Argument(
             raise MissingFile(f"{edit}: no such file", path=edit) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise MissingFile(f"{edit}: cannot read ({exc})", path=edit) from None
-    outcome = run_async(flows.apply_file(
-        inv.workspace, text, origin=f"apply {Path(edit).name}", apply=not check,
-        verify=verify, allow_dirty=allow_dirty,
-        spec=inv.server_spec() if verify and not check else None,
-        timeout=inv.request_timeout, keep_unverified=keep_unverified))
+    with _busy(inv, "applying" + (", verifying" if verify and not check else "")):
+        outcome = run_async(flows.apply_file(
+            inv.workspace, text, origin=f"apply {Path(edit).name}", apply=not check,
+            verify=verify, allow_dirty=allow_dirty,
+            spec=inv.server_spec() if verify and not check else None,
+            timeout=inv.request_timeout, keep_unverified=keep_unverified))
     return _show(inv, outcome)
 
 

@@ -134,10 +134,19 @@ def run(actions: Annotated[Path, typer.Argument(help="JSON lines of actions ('-'
 
     observations: list[dict[str, Any]] = []
     footer: dict[str, Any] = {}
+
+    def observed(obs: dict[str, Any]) -> None:
+        observations.append(obs)
+        if not json_out:  # each step as it happens, at a terminal (issue 15, defect 11)
+            from lanser.cli.render import progress
+
+            progress(f"step {obs['step']}: {obs.get('kind', '')} {obs['status']}, reward "
+                     f"{obs['reward']['total_decimal']}")
+
     run_async(record(inv.workspace, lines, path, profile=chosen, task=spec,
                      spec=inv.server_spec(), timeout=inv.request_timeout,
                      test_timeout=test_timeout, verify=verify,
-                     on_observation=observations.append, on_footer=footer.update))
+                     on_observation=observed, on_footer=footer.update))
     if json_out:
         emit_json({"file": str(path), "steps": observations, "footer": footer})
         return 0
@@ -165,9 +174,17 @@ def replay(episode: Annotated[Path, typer.Argument(help="The episode file (.json
     inv = Invocation(root, json_out, None, timeout)
     recorded = episode_format.load(episode)
     if reexecute:
-        report = run_async(replaying.reexecute(inv.workspace, recorded,
-                                               timeout=inv.request_timeout,
-                                               test_timeout=test_timeout))
+        import contextlib
+
+        waiting = contextlib.nullcontext()
+        if not json_out:
+            from lanser.cli.render import busy
+
+            waiting = busy("re-executing the episode: snapshots, servers, tests")
+        with waiting:
+            report = run_async(replaying.reexecute(inv.workspace, recorded,
+                                                   timeout=inv.request_timeout,
+                                                   test_timeout=test_timeout))
         matched = all(r["match"] for r in report)
         if json_out:
             emit_json({"matches": matched, "steps": report})

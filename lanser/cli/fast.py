@@ -2,11 +2,12 @@
 
 An agent calls lanser thousands of times; importing typer, rich and pygls costs
 more than a warm server takes to answer. When the command line is a plain query
-with ``--json`` and a daemon serves the workspace, this module parses it (a small,
-strict subset of the real options), sends it to the daemon, and prints the very
-bytes the full CLI would. Anything else — an unknown option, ``--help``, human
-output, no daemon, a crashed apply to recover — returns ``None`` and the full CLI
-takes over. Once the daemon has been asked, its answer (or its error, a timeout
+with ``--json`` (or human output to a pipe: plain lines, :mod:`lanser.cli.plain`)
+and a daemon serves the workspace, this module parses it (a small, strict subset of
+the real options), sends it to the daemon, and prints the very bytes the full CLI
+would. Anything else — an unknown option, ``--help``, human output at a terminal
+(rich's tables), no daemon, a crashed apply to recover — returns ``None`` and the
+full CLI takes over. Once the daemon has been asked, its answer (or its error, a timeout
 included) is final: the full CLI never asks again, so ``--timeout`` is waited once.
 """
 
@@ -45,8 +46,10 @@ def _parse(argv: list[str]) -> tuple[str, dict[str, Any], dict[str, str]] | None
         else:
             positional.append(arg)
         i += 1
+    if "--json" not in flags and os.isatty(1):
+        return None  # people at a terminal get rich's tables from the full CLI
     if "--json" not in flags:
-        return None
+        options["--human"] = ""  # plain lines (lanser.cli.plain), as the full CLI prints
     if any(_ONLY_ON[o] != command for o in [*options, *flags] if o in _ONLY_ON):
         return None  # the full CLI explains the mistake
     if command not in COMMANDS:
@@ -113,27 +116,49 @@ def try_fast(argv: list[str]) -> int | None:
         return None
     message = query_message(options.get("--server"), [{"op": command, **args}],
                             timeout=timeout, cwd=os.getcwd())
-    from lanser.cli.output import emit_json
     from lanser.errors import LanserError
 
+    human = "--human" in options
     try:
         reply = daemon_client.request(root, message, timeout=daemon_client.reply_wait(timeout))
     except daemon_client.DaemonUnavailable:
         return None
     except LanserError as exc:  # the daemon did not answer in time; asking again would not help
-        emit_json(exc.to_json())
+        _emit_error(exc.to_json(), human)
         return int(exc.exit_code)
     except Exception:
         return None
     if not reply.get("ok"):
         if reply.get("error", {}).get("code") == "internal":
             return None  # let the full CLI report (and log) it
-        emit_json({"error": reply["error"]})
+        _emit_error({"error": reply["error"]}, human)
         return int(reply.get("exit_code", 3))
     answer = reply["answers"][0]
-    emit_json(answer)
+    if human:  # no rich, no typer: the warm human path costs what --json does
+        import sys
+
+        from lanser.cli.plain import answer as plain_answer
+
+        sys.stdout.write("".join(line + "\n" for line in plain_answer(answer)))
+    else:
+        from lanser.cli.output import emit_json
+
+        emit_json(answer)
     if command == "diagnostics":
         from lanser.severities import diagnostics_exit_code
 
         return diagnostics_exit_code(answer["summary"], options.get("--fail-on", "never"))
     return 0
+
+
+def _emit_error(payload: dict[str, Any], human: bool) -> None:
+    if human:
+        import sys
+
+        from lanser.cli.plain import error
+
+        sys.stderr.write("".join(line + "\n" for line in error(payload)))
+    else:
+        from lanser.cli.output import emit_json
+
+        emit_json(payload)

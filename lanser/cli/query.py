@@ -44,10 +44,18 @@ def register(app: typer.Typer) -> None:
 
 
 def _run(inv: Invocation, command: str, no_daemon: bool, **args: Any) -> dict[str, Any]:
+    import contextlib
+
     from lanser.queries.ask import run
 
-    answer = run(inv.workspace, inv.server_spec(), {"op": command, **args},
-                 timeout=inv.request_timeout, use_daemon=not no_daemon)
+    waiting = contextlib.nullcontext()
+    if not inv.json:
+        from lanser.cli import render
+
+        waiting = render.busy(f"{command}: asking {inv.server_name}")
+    with waiting:
+        answer = run(inv.workspace, inv.server_spec(), {"op": command, **args},
+                     timeout=inv.request_timeout, use_daemon=not no_daemon)
     if inv.json:
         emit_json(answer)
     else:

@@ -11,6 +11,34 @@ from rich.table import Table
 
 console = Console(highlight=False, soft_wrap=True)
 
+
+def plain() -> bool:
+    """Plain, untruncated lines when stdout is not a terminal (a pipe, a CI log):
+    ``path:line:col: severity code: message``, the convention editors and CI parse.
+    Tables are for people at a terminal (issue 15, defect 11)."""
+    return not console.is_terminal
+
+
+_stderr = Console(stderr=True, highlight=False)
+
+
+def busy(what: str):
+    """A spinner on stderr while long work runs; nothing when stderr is not a terminal
+    (issue 15, defect 11: whole-workspace diagnostics, verified applies, cold queries)."""
+    return _stderr.status(what)
+
+
+def progress(text: str) -> None:
+    """One line of progress on stderr, at a terminal only."""
+    if _stderr.is_terminal:
+        _stderr.print(text, markup=False)
+
+
+def line(text: str) -> None:
+    """One plain line, exactly as given: no markup, no wrapping, no cut."""
+    print(text)
+
+
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "information": "blue",
                    "hint": "dim"}
 
@@ -28,18 +56,38 @@ def _target(answer: dict[str, Any]) -> None:
 
 
 def answer(answer: dict[str, Any]) -> None:
+    if plain():
+        from lanser.cli import plain as lines
+
+        for text in lines.answer(answer):
+            line(text)
+        return
     _target(answer)
     if "locations" in answer:
         locations(answer["locations"])
     elif "hover" in answer:
-        hover = answer["hover"]
-        console.print(hover["contents"] if hover else "[dim]nothing to show[/]", markup=False)
+        hover_text(answer["hover"])
     elif "symbols" in answer:
         symbols(answer["symbols"])
     elif "calls" in answer:
         calls(answer["calls"])
     elif "files" in answer:
         diagnostics(answer["files"], answer.get("summary", {}))
+
+
+def hover_text(hover: dict[str, Any] | None) -> None:
+    """The server's markdown: rendered at a terminal, as text elsewhere; HTML entities
+    (pyright's ``&nbsp;``) decoded either way."""
+    from lanser.cli.plain import hover as hover_plain
+
+    if not hover:
+        console.print("[dim]nothing to show[/]")
+    elif plain():
+        line(hover_plain(hover))
+    else:
+        from rich.markdown import Markdown
+
+        console.print(Markdown(hover_plain(hover)))
 
 
 def locations(items: list[dict[str, Any]]) -> None:
@@ -52,7 +100,7 @@ def locations(items: list[dict[str, Any]]) -> None:
 def symbols(items: list[dict[str, Any]]) -> None:
     table = Table("location", "kind", "qualified name", box=None)
     for item in items:
-        table.add_row(_where(item), item["kind"], item["qualname"])
+        table.add_row(escape(_where(item)), item["kind"], escape(item["qualname"]))
     console.print(table)
 
 
@@ -60,7 +108,7 @@ def calls(items: list[dict[str, Any]]) -> None:
     table = Table("location", "name", "call sites", box=None)
     for item in items:
         sites = ", ".join(f"{s['line']}:{s['col']}" for s in item["call_sites"])
-        table.add_row(_where(item), item["name"], sites)
+        table.add_row(escape(_where(item)), escape(item["name"]), sites)
     console.print(table if items else "[dim]no calls[/]")
 
 
@@ -68,17 +116,27 @@ def diagnostics(files: list[dict[str, Any]], summary: dict[str, int]) -> None:
     table = Table("location", "severity", "code", "message", box=None)
     for entry in files:
         if entry["status"] != "ready":
-            table.add_row(entry["path"], "[bold red]not ready[/]", "",
+            table.add_row(escape(entry["path"]), "[bold red]not ready[/]", "",
                           "the server did not answer in time")
         for diag in entry["diagnostics"]:
             style = _SEVERITY_STYLE.get(diag["severity"], "")
-            table.add_row(_where(diag), f"[{style}]{diag['severity']}[/]", diag["code"] or "",
-                          diag["message"])
+            table.add_row(escape(_where(diag)), f"[{style}]{diag['severity']}[/]",
+                          diag["code"] or "", escape(diag["message"]))
     console.print(table)
     console.print(", ".join(f"{n} {k}" for k, n in summary.items() if n) or "no diagnostics")
+    if summary.get("not_ready"):
+        console.print("[yellow]some files were not ready[/]: raise --timeout, or start the "
+                      "daemon (lanser daemon start) to keep the server warm")
 
 
 def servers(rows: list[dict[str, Any]]) -> None:
+    if plain():
+        for row in rows:
+            available = "yes" if row["available"] else f"no: {row['reason']}"
+            line(f"{row['name']}{' (default)' if row['default'] else ''}: pinned "
+                 f"{row['pinned'] or '-'}, installed {row['installed'] or '-'}, available "
+                 f"{available}, command {' '.join(row['command'])}")
+        return
     table = Table("server", "pinned", "installed", "available", "command")
     for row in rows:
         name = row["name"] + (" (default)" if row["default"] else "")
@@ -98,8 +156,27 @@ def _signed(value: dict[str, Any]) -> str:
 _COMPONENTS = ("diagnostics", "tests", "outcome", "confidence", "safety")
 
 
+def _decimal(exact: str) -> str:
+    """An exact fraction (``"-3/10"``) as the decimals the step table shows."""
+    from fractions import Fraction
+
+    value = Fraction(exact)
+    return (f"{float(value):.6f}".rstrip("0").rstrip(".") or "0") if value else "0"
+
+
 def step_rewards(observations: list[dict[str, Any]], title: str = "") -> None:
     """One row per episode step: what happened, each reward component, the total."""
+    if plain():  # whole labels, one step a line, whatever the width
+        if title:
+            line(title)
+        for obs in observations:
+            reward = obs["reward"]
+            status = obs["status"] + (f": {obs['reason']}" if obs.get("reason") else "")
+            parts = ", ".join(f"{k} {_decimal(reward['components'][k]['exact'])}"
+                              for k in _COMPONENTS)
+            line(f"step {obs['step']}: {obs.get('label', obs.get('kind', ''))} [{status}] "
+                 f"{parts}; total {_decimal(reward['total_exact'])}")
+        return
     table = Table("#", "action", "status", "diag", "tests", "outcome", "conf", "safety",
                   "total", title=title or None, box=box.SIMPLE_HEAD, pad_edge=False)
     for obs in observations:
@@ -125,21 +202,34 @@ def replayed(result: dict[str, Any]) -> None:
     recorded fields replay recomputed differently (``differed``: tampering shows)."""
     counterfactual = result["counterfactual"]
     mode = "counterfactual" if counterfactual else "replay"
+    title = f"{mode} with profile {result['profile']['name']}"
     table = Table("step", "action", "status", "recorded", "replayed", "match", "differed",
-                  title=f"{mode} with profile {result['profile']['name']}")
+                  title=title)
+    if plain():
+        line(title)
     for step in result["steps"]:
         differed = step.get("differed", [])
         ok = step["match"] if not counterfactual else not differed
         match = ("-" if counterfactual and ok else
                  "[green]yes[/]" if ok else "[bold red]NO[/]")
-        table.add_row(str(step["index"] or ""), step["kind"], step["status"], step["recorded"],
-                      step["reward"]["total_exact"], match, escape(", ".join(differed)))
-    console.print(table)
+        if plain():
+            line(f"step {step['index'] or ''}: {step['kind']} [{step['status']}] recorded "
+                 f"{_decimal(step['recorded'])}, replayed "
+                 f"{_decimal(step['reward']['total_exact'])}, match "
+                 f"{'-' if counterfactual and ok else 'yes' if ok else 'NO'}"
+                 + (f", differed: {', '.join(differed)}" if differed else ""))
+            continue
+        table.add_row(str(step["index"] or ""), step["kind"], step["status"],
+                      _decimal(step["recorded"]), _decimal(step["reward"]["total_exact"]),
+                      match, escape(", ".join(differed)))
+    if not plain():
+        console.print(table)
     total = result["return"]
     verdict = ("; every number matches the recording" if result["matches"] and not
                counterfactual else
                "" if result["matches"] else "; [bold red]differs from the recording[/]")
-    console.print(f"return {total['total_exact']}{verdict}")
+    console.print(f"return {_decimal(total['total_exact'])} (exact {total['total_exact']})"
+                  f"{verdict}")
 
 
 def reexecution(report: list[dict[str, Any]]) -> None:

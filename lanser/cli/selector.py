@@ -135,7 +135,7 @@ def _candidates(title: str, rows: list[dict[str, Any]]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")  # a selector's [options]
     for col in ("location", "confidence", "method", "reasons"):
         table.add_column(col)
     for row in rows:

@@ -1,7 +1,7 @@
 """``lanser test``: a sandboxed pytest run with per-test outcomes and partial credit.
 
 Exit status: 0 when every selected test passed (or the task resolved), 1 when some
-failed, 2 for bad input, 3 when the runner itself failed.
+failed or none ran, 2 for bad input, 3 when the runner itself failed.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def test(ctx: typer.Context,
 
     Arguments lanser does not know go to pytest (after `--`, all of them do).
     Exit status: 0 every selected test passed (or the --f2p/--p2p/--task set
-    resolved), 1 some failed, 2 bad input, 3 the runner itself failed.
+    resolved), 1 some failed or none ran, 2 bad input, 3 the runner itself failed.
     """
     inv = Invocation(root, json_out, server, timeout)
     ws = inv.workspace
@@ -112,6 +112,14 @@ def test(ctx: typer.Context,
     if graded is not None:
         payload["grade"] = graded
     _show(inv, payload, result.output)
+    if not result.tests and graded is None:
+        # nothing ran: not a pass (issue 15, defect 11)
+        if not inv.json:
+            from rich.console import Console
+
+            Console(stderr=True).print("no tests ran (check the paths, -k, or the test "
+                                       "configuration)", markup=False)
+        return int(ExitCode.CHECK_FAILED)
     ok = graded["resolved"] if graded is not None else not any(t.failing for t in result.tests)
     return 0 if ok else int(ExitCode.CHECK_FAILED)
 
@@ -145,18 +153,25 @@ def _show(inv: Invocation, payload: dict, output: str) -> None:
         emit_json(payload)
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(highlight=False, soft_wrap=True)
     shown = [t for t in payload["tests"] if t["outcome"] not in ("passed", "xfailed")]
-    if shown:
+    if shown and not console.is_terminal:  # a pipe, a CI log: whole node ids, one a line
+        for t in shown:
+            message = " ".join((t["message"] or "").split())
+            print(f"{t['nodeid']}: {t['outcome']} in {t['phase']}, credit "
+                  f"{t['credit'] or '-'}" + (f": {message}" if message else ""))
+    elif shown:
         table = Table(box=None)
         table.add_column("test", overflow="fold")
         for name in ("outcome", "phase", "credit", "message"):
             table.add_column(name)
         for t in shown:
-            table.add_row(t["nodeid"], t["outcome"], t["phase"], t["credit"] or "-",
-                          (t["message"] or "").splitlines()[0][:80] if t["message"] else "")
+            table.add_row(escape(t["nodeid"]), t["outcome"], t["phase"], t["credit"] or "-",
+                          escape((t["message"] or "").splitlines()[0][:80]) if t["message"]
+                          else "")
         console.print(table)
     summary = payload["summary"]
     counts = ", ".join(f"{n} {k}" for k, n in summary["counts"].items()) or "no tests"

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from lanser.edits import journal
-from lanser.edits.history import GitHistory, require
+from lanser.edits.filehistory import FileHistory
+from lanser.edits.history import GitHistory
 from lanser.edits.jail import Jail
 from lanser.edits.model import (
     APPLIED,
@@ -97,8 +98,10 @@ class Envelope:
         self.settings = Settings.from_workspace(workspace)
 
     @cached_property
-    def history(self) -> GitHistory | None:
-        return GitHistory.open(self.root)
+    def history(self) -> GitHistory | FileHistory:
+        """Applies are recorded on git's ``refs/lanser/applies``, or outside git under
+        ``.lanser/applies/``: whatever ``--apply`` writes, ``undo`` can take back."""
+        return GitHistory.open(self.root) or FileHistory(self.root)
 
     @property
     def state_dir(self) -> Path:
@@ -200,13 +203,15 @@ class Envelope:
 
     def undo(self) -> UndoResult:
         """Restore the files of the last recorded apply to their exact previous bytes."""
-        history = require(self.history)
+        history = self.history
         with journal.edit_lock(self.state_dir):
             journal.recover(self.root, self.state_dir, self.reset_history)
             record = history.last()
             if record is None:
-                raise UsageError("nothing to undo: no apply recorded on "
-                                 "refs/lanser/applies", code="nothing_to_undo")
+                where = "refs/lanser/applies" if isinstance(history, GitHistory) \
+                    else ".lanser/applies/"
+                raise UsageError(f"nothing to undo: no apply recorded on {where}",
+                                 code="nothing_to_undo")
             effects = history.undo_effects(record)
             txn = journal.begin(self.root, self.state_dir, effects, history=record.after)
             try:
@@ -236,7 +241,6 @@ def recover(workspace: Workspace, reset_history: Callable[[Any], None] | None = 
     git history (if any) of the workspace is reset to the manifest's token.
     """
     if reset_history is None:
-        history = GitHistory.open(workspace.root)
-        reset_history = history.reset if history is not None else None
+        reset_history = (GitHistory.open(workspace.root) or FileHistory(workspace.root)).reset
     with journal.edit_lock(workspace.state_dir):
         return journal.recover(workspace.root, workspace.state_dir, reset_history)

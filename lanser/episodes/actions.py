@@ -61,6 +61,10 @@ def parse_action(data: Any) -> Action:
     """Check one decoded JSON action; raise :class:`InvalidAction` with what is wrong."""
     if not isinstance(data, dict):
         raise InvalidAction("an action must be a JSON object")
+    if "action" not in data:  # name the missing key, not "unknown action None"
+        keys = ", ".join(repr(k) for k in sorted(data)) or "none"
+        raise InvalidAction(f'an action needs an "action" key (one of {", ".join(KINDS)}); '
+                            f"this one has {keys}")
     kind = data.get("action")
     if kind not in KINDS:
         raise InvalidAction(f"unknown action {kind!r}: expected one of {', '.join(KINDS)}")

@@ -95,7 +95,9 @@ class Observer:
         if late:
             # A reward on a partial answer would be a wrong number: say so instead.
             raise ServerTimeout(f"{self.spec.name} did not publish diagnostics in time for "
-                                f"{', '.join(late[:5])}{' ...' if len(late) > 5 else ''}",
+                                f"{', '.join(late[:5])}{' ...' if len(late) > 5 else ''} "
+                                f"({len(late)} file(s)): raise --timeout (or [lanser] "
+                                "timeout), or start the daemon (lanser daemon start)",
                                 paths=late)
         bundle = make_bundle(self.workspace, op="diagnostics", request=DIAGNOSTICS_REQUEST,
                              facts=answer, server=self._service().server_info(),

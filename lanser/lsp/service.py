@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lanser.errors import LanserError, ServerError, Unsupported, UsageError
+from lanser.errors import LanserError, ServerError, UnreadableFile, Unsupported, UsageError
 from lanser.lsp.dependents import DependencyGraph
 from lanser.lsp.facts import (
     Call,
@@ -187,6 +187,27 @@ class LanguageService:
             params["position"] = {"line": line, "character": character}
         return doc, params
 
+    async def _reach_all(self) -> list[str]:
+        """Open every Python file of the workspace in the server before a query that
+        searches the workspace (references, rename, incoming calls, implementations).
+
+        A server answers those from the files in its program: for pyright that is its
+        ``include`` (a project's ``[tool.pyright] include = ["src"]`` leaves tests and
+        examples out) plus the files open in it. Opening them all makes the answer
+        reach every Python file lanser sees, and the same whether the session is cold
+        or a daemon already opened them for diagnostics (issue 15, defect 5).
+        Returns the files that could not be opened (too large, not text).
+        """
+        files = list(self._paths.values()) if self._tracker is not None \
+            else self.workspace.python_files()
+        unread = []
+        for path in files:
+            try:
+                await self.session.sync_file(path)
+            except UnreadableFile:  # too large, not text: the server cannot look there
+                unread.append(self.workspace.relative(path))
+        return unread
+
     async def _ask(self, method: str, params: Any, timeout: float | None = None) -> Any:
         """A request, refused up front when the server did not announce the feature."""
         provider = PROVIDERS.get(method)
@@ -202,6 +223,8 @@ class LanguageService:
         """Locations ``method`` (``textDocument/definition``, ...) answers at ``pos``."""
         async with self._lock:
             await self.refresh()
+            if method == "textDocument/implementation":
+                await self._reach_all()
             _, params = await self._open(path, pos)
             raw = await self._ask(method, params, timeout)
             return self._normalizer().locations(raw)
@@ -210,6 +233,7 @@ class LanguageService:
                          timeout: float | None = None) -> list[Location]:
         async with self._lock:
             await self.refresh()
+            await self._reach_all()
             _, params = await self._open(path, pos)
             params["context"] = {"includeDeclaration": include_declaration}
             raw = await self._ask("textDocument/references", params, timeout)
@@ -241,6 +265,8 @@ class LanguageService:
                     timeout: float | None = None) -> list[Call]:
         async with self._lock:
             await self.refresh()
+            if incoming:
+                await self._reach_all()
             _, params = await self._open(path, pos)
             items = await self._ask("textDocument/prepareCallHierarchy", params, timeout)
             method, end = (("callHierarchy/incomingCalls", "from") if incoming
@@ -347,9 +373,14 @@ class LanguageService:
         """The server's edit for renaming the symbol at ``pos``; refused renames raise."""
         async with self._lock:
             await self.refresh()
+            unread = await self._reach_all()
             _, params = await self._open(path, pos)
             provider = self.session.capabilities.get("renameProvider")
             refused = f"{self.spec.name} cannot rename at {self.workspace.relative(path)}:{pos}"
+            if unread:  # a rename that may miss uses is refused, with where it could not look
+                raise UsageError(f"{refused}: the server cannot read {len(unread)} Python "
+                                 f"file(s) that may use the name: {', '.join(unread[:10])}",
+                                 code="rename_incomplete")
             if isinstance(provider, dict) and provider.get("prepareProvider"):
                 try:
                     prepared = await self.session.request("textDocument/prepareRename", params)
