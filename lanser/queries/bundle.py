@@ -84,7 +84,6 @@ def query_request(workspace: Workspace, loc: str | None, ops: list[str], *,
     workspace = Workspace(workspace.root, cwd=workspace.root)
     target = resolve_target(workspace, loc, threshold=workspace.config.confidence_threshold)
     workspace.check_python(target.path)  # a README is not analysed as Python
-    workspace.check_python(target.path)  # a README is not analysed as Python
     request["selector"] = loc
     request["target"] = {"path": workspace.relative(target.path), "line": target.position.line,
                          "col": target.position.col, "method": target.method,
