@@ -98,6 +98,7 @@ def server_checks(workspace: Any, names: list[str] | None, *, start: bool,
                   timeout: float) -> list[Check]:
     from lanser.errors import ServerUnavailable
     from lanser.lsp.registry import all_servers
+    from lanser.trust import UntrustedConfig
 
     config = workspace.config
     known = all_servers(config.servers)
@@ -121,6 +122,11 @@ def server_checks(workspace: Any, names: list[str] | None, *, start: bool,
             spec.resolved_command()
         except ServerUnavailable as exc:
             out.append(Check(label, missing, exc.message, fix))
+            continue
+        except UntrustedConfig as exc:
+            out.append(Check(label, missing, exc.message,
+                             "review the workspace's lanser configuration, then run "
+                             "`lanser trust` there"))
             continue
         installed = spec.installed_version()
         version = installed or "version unknown"

@@ -39,6 +39,14 @@ def test_a_missing_default_server_is_exit_1_with_a_fix(workspace):
     assert _checks(payload)["server nosuch"]["status"] == "warn"
 
 
+def test_an_untrusted_server_command_is_a_miss_not_a_crash(workspace):
+    root = workspace({"lanser.toml": GHOST}, trusted=False)
+    code, payload = _doctor("--root", str(root), "--server", "ghost", "--quick")
+    ghost = _checks(payload)["server ghost (default)"]
+    assert code == 1 and ghost["status"] == "fail"
+    assert "not trusted" in ghost["detail"] and "lanser trust" in ghost["fix"]
+
+
 def test_quick_doctor_on_a_healthy_machine_is_exit_0(workspace):
     root = workspace({"app.py": "x = 1\n"})
     code, payload = _doctor("--root", str(root), "--quick")
