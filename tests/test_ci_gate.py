@@ -58,6 +58,10 @@ def test_half():
 
 def test_old_failure():
     assert add(1, 1) == 3
+
+
+def test_gone():
+    assert add(0, 0) == 0
 '''
 #: broken() moved below half() (same error, other lines), add() broken, a new error.
 CHANGED = '''\
@@ -75,8 +79,15 @@ def broken() -> int:
 
 def fresh() -> str:
     return 1
+
+
+def quiet() -> str:
+    return 2  # type: ignore
 '''
-NEW_TEST = '''
+#: test_half skipped, test_gone deleted (both passed at base: lost), a failing test added.
+CHANGED_TESTS = TESTS.replace("def test_half", "@pytest.mark.skip\ndef test_half").replace(
+    "import add, half\n", "import add, half\nimport pytest\n").split("\n\n\ndef test_gone")[0] + '''
+
 
 def test_new_failure():
     assert half(2) == 3
@@ -91,7 +102,7 @@ def repo(tmp_path_factory) -> Path:
     init_repo(root)
     git(root, "tag", "base")
     git(root, "checkout", "-q", "-b", "change")
-    write_files(root, {"pkg/calc.py": CHANGED, "tests/test_calc.py": TESTS + NEW_TEST})
+    write_files(root, {"pkg/calc.py": CHANGED, "tests/test_calc.py": CHANGED_TESTS})
     git(root, "commit", "-qam", "change")
     git(root, "checkout", "-q", "-b", "clean", "base")
     write_files(root, {"pkg/calc.py": "# a comment above everything\n" + CALC})
@@ -115,10 +126,16 @@ def clean(repo, changed):  # after `changed`: the base's coverage map is cached 
     return _check(repo, "clean")
 
 
-def test_a_bad_change_fails_the_gate_on_new_errors_and_new_failures(changed):
+def test_a_bad_change_fails_the_gate_on_every_default_condition(changed):
     out = changed.to_json()
     assert not changed.passed
-    assert [b["condition"] for b in out["gate"]["breaches"]] == ["new-errors", "new-failures"]
+    assert [b["condition"] for b in out["gate"]["breaches"]] == [
+        "lost-tests", "new-errors", "new-failures", "new-suppressions"]
+    # the cheap ways around new errors and failures are caught, not paid
+    assert out["suppressions"] == [
+        {"path": "pkg/calc.py", "line": 18, "text": "return 2  # type: ignore"}]
+    assert out["tests"]["lost"] == ["tests/test_calc.py::test_gone",
+                                    "tests/test_calc.py::test_half"]
     new = out["diagnostics"]["new"]
     assert [(d["path"], d["line"], d["col"], d["code"]) for d in new] == [
         ("pkg/calc.py", 14, 12, "reportReturnType")]  # fresh(), not the moved broken()
@@ -187,6 +204,7 @@ def test_junit_validates_against_the_ant_schema(changed, tmp_path):
 def test_markdown_lists_what_failed(changed):
     text = markdown(changed.to_json())
     assert text.startswith("## ❌ lanser ci: failed")
+    assert "**Suppressions added**" in text and "tests/test_calc.py::test_gone" in text
     assert "`pkg/calc.py:14:12`" in text and "tests/test_calc.py::test_new_failure" in text
 
 
@@ -245,8 +263,20 @@ def test_identity_matching_moves_duplicates_and_renames():
     assert shifted == compare([], [base[0]]).findings[0].fingerprint
 
 
+def test_suppression_comments_are_recognized():
+    from lanser.gate.suppressions import PATTERN
+
+    for line in ("x = f()  # type: ignore", "x = f()  # type:ignore[assignment]",
+                 "x = f()  # pyright: ignore[reportCallIssue]", "# pyright: basic",
+                 "#basedpyright: ignore"):
+        assert PATTERN.search(line), line
+    for line in ("x = 'type: ignore'", "# a note about pyright", "# pyright:"):
+        assert not PATTERN.search(line), line
+
+
 def test_fail_on_parsing():
-    assert FailOn.parse(None).to_json() == ["new-errors", "new-failures"]
+    assert FailOn.parse(None).to_json() == [
+        "lost-tests", "new-errors", "new-failures", "new-suppressions"]
     assert FailOn.parse("").to_json() == []
     assert FailOn.parse(["new-warnings", "reward<-0.25"]).to_json() == [
         "new-warnings", "reward<-0.25"]
