@@ -208,24 +208,28 @@ def test_markdown_lists_what_failed(changed):
     assert "`pkg/calc.py:14:12`" in text and "tests/test_calc.py::test_new_failure" in text
 
 
-def test_cli_gives_the_librarys_bytes_and_exit_codes(repo, changed, tmp_path):
-    """The CLI (in process) on the same change, tests off, writes the library's SARIF
-    byte for byte (a second run: same input, same bytes) and exits 1; bad input is
-    exit 2 with a JSON error, before any server starts."""
+@pytest.mark.slow
+def test_a_second_run_through_the_cli_gives_the_same_bytes(repo, changed, tmp_path):
+    """Same change, same bytes: the CLI (in process, tests off) writes the library
+    run's SARIF byte for byte, the same diagnostics JSON, and exits 1."""
     from lanser.cli.app import app
     from lanser.cli.output import dumps
 
-    runner = CliRunner()
     out, summary = tmp_path / "change.sarif", tmp_path / "summary.md"
-    result = runner.invoke(app, ["ci", "--root", str(repo), "--base", "base", "--head",
-                                 "change", "--tests", "none", "--json", "--sarif", str(out),
-                                 "--markdown", str(summary)])
+    result = CliRunner().invoke(app, ["ci", "--root", str(repo), "--base", "base", "--head",
+                                      "change", "--tests", "none", "--json", "--sarif",
+                                      str(out), "--markdown", str(summary)])
     assert result.exit_code == 1, result.output
     assert out.read_text(encoding="utf-8") == dumps(sarif(changed)) + "\n"
     payload = json.loads(result.stdout)
     assert payload["diagnostics"] == changed.to_json()["diagnostics"]
     assert payload["tests"] is None and "Not run" in summary.read_text(encoding="utf-8")
 
+
+def test_bad_input_is_exit_2_with_a_json_error_before_any_server(repo, tmp_path):
+    from lanser.cli.app import app
+
+    runner = CliRunner()
     bad = runner.invoke(app, ["ci", "--root", str(repo), "--base", "base", "--json",
                               "--fail-on", "new-errors,reward<lots"])
     assert bad.exit_code == 2
@@ -233,6 +237,9 @@ def test_cli_gives_the_librarys_bytes_and_exit_codes(repo, changed, tmp_path):
     unknown = runner.invoke(app, ["ci", "--root", str(repo), "--base", "nope", "--json"])
     assert unknown.exit_code == 2
     assert json.loads(unknown.stdout)["error"]["code"] == "bad_rev"
+    mode = runner.invoke(app, ["ci", "--root", str(repo), "--base", "base", "--json",
+                               "--tests", "some"])
+    assert json.loads(mode.stdout)["error"]["code"] == "bad_tests_mode"
     plain = tmp_path / "plain"
     plain.mkdir()
     not_git = runner.invoke(app, ["ci", "--root", str(plain), "--base", "HEAD", "--json"])
