@@ -21,7 +21,7 @@ from typing import Any
 
 from lanser.gate import observe as observing
 from lanser.gate import testrun
-from lanser.gate.identity import Comparison, compare
+from lanser.gate.identity import Comparison, Observed, compare
 from lanser.gate.observe import End
 from lanser.gate.policy import Breach, FailOn, judge
 from lanser.gate.suppressions import Suppression
@@ -137,13 +137,14 @@ async def check(workspace: Workspace, *, base: str, head: str = "HEAD",
                       profile, before.bundle["server"], fail_on, breaches, silenced)
 
 
-def _within(observed: Iterable[Any], paths: tuple[str, ...],
-            renamed: dict[str, str] | None = None) -> list[Any]:
+def _within(observed: Iterable[Observed], paths: tuple[str, ...],
+            renamed: dict[str, str] | None = None) -> list[Observed]:
     if not paths:
         return list(observed)
 
+    moved: dict[str, str] = renamed or {}
     return [o for o in observed
-            if _inside((renamed or {}).get(o.diagnostic.path, o.diagnostic.path), paths)]
+            if _inside(moved.get(o.diagnostic.path, o.diagnostic.path), paths)]
 
 
 def _inside(path: str, paths: tuple[str, ...]) -> bool:

@@ -36,7 +36,7 @@ def added(workspace: Any, base_tree: str, head_tree: str) -> tuple[Suppression, 
     """The suppressions ``head_tree`` adds over ``base_tree`` (module docstring)."""
     if base_tree == head_tree:
         return ()
-    from unidiff import PatchSet
+    from unidiff.patch import PatchSet
 
     from lanser.episodes.snapshots import git
 
