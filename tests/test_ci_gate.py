@@ -63,6 +63,15 @@ def test_old_failure():
 def test_gone():
     assert add(0, 0) == 0
 '''
+#: Renamed by the clean change: its error and its suppression are not new.
+LEGACY = '''\
+def legacy() -> int:
+    return None
+
+
+def quiet() -> int:
+    return "x"  # type: ignore
+'''
 #: broken() moved below half() (same error, other lines), add() broken, a new error.
 CHANGED = '''\
 def half(n: int) -> float:
@@ -97,7 +106,7 @@ def test_new_failure():
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("ci") / "repo"
-    write_files(root, {"pkg/__init__.py": "", "pkg/calc.py": CALC,
+    write_files(root, {"pkg/__init__.py": "", "pkg/calc.py": CALC, "pkg/legacy.py": LEGACY,
                        "tests/test_calc.py": TESTS})
     init_repo(root)
     git(root, "tag", "base")
@@ -106,6 +115,7 @@ def repo(tmp_path_factory) -> Path:
     git(root, "commit", "-qam", "change")
     git(root, "checkout", "-q", "-b", "clean", "base")
     write_files(root, {"pkg/calc.py": "# a comment above everything\n" + CALC})
+    git(root, "mv", "pkg/legacy.py", "pkg/old.py")  # its error and suppression move along
     git(root, "commit", "-qam", "clean")
     return root
 
@@ -139,7 +149,7 @@ def test_a_bad_change_fails_the_gate_on_every_default_condition(changed):
     new = out["diagnostics"]["new"]
     assert [(d["path"], d["line"], d["col"], d["code"]) for d in new] == [
         ("pkg/calc.py", 14, 12, "reportReturnType")]  # fresh(), not the moved broken()
-    assert out["diagnostics"]["unchanged"] == 1 and out["diagnostics"]["fixed"] == 0
+    assert out["diagnostics"]["unchanged"] == 2 and out["diagnostics"]["fixed"] == 0
     tests = out["tests"]
     assert tests["new_failures"] == ["tests/test_calc.py::test_add",
                                      "tests/test_calc.py::test_new_failure"]
@@ -160,10 +170,15 @@ def test_a_bad_change_fails_the_gate_on_every_default_condition(changed):
 def test_a_clean_change_passes_and_old_failures_do_not_count(clean, changed):
     out = clean.to_json()
     assert clean.passed and out["gate"]["breaches"] == []
-    assert out["diagnostics"]["new"] == [] and out["diagnostics"]["unchanged"] == 1
+    assert out["diagnostics"]["new"] == [] and out["diagnostics"]["unchanged"] == 2
+    assert out["suppressions"] == [] and "pkg/old.py" in out["changed"]
     assert out["tests"]["new_failures"] == []
     assert out["tests"]["old_failures"] == ["tests/test_calc.py::test_old_failure"]
-    assert out["reward"]["total_exact"] == "0"
+    # The reward functional reads the rename as a deletion (held at the base) plus an
+    # addition carrying an error (rewards/SPEC.md §3): -1/10, which the gate, matching
+    # renamed paths, does not count as a new error.
+    assert out["reward"]["components"]["diagnostics"]["exact"] == "-1/10"
+    assert out["reward"]["components"]["tests"]["exact"] == "0"
     # the old error moved (change) or shifted (clean): one fingerprint in every run
     prints = {f.fingerprint for r in (clean, changed) for f in r.comparison.findings
               if f.diagnostic.message.startswith('Type "Literal[\'x\']"')}

@@ -110,7 +110,7 @@ async def check(workspace: Workspace, *, base: str, head: str = "HEAD",
     (before, after), report = await asyncio.gather(diagnostics_task, tests_task)
     renamed = observing.renames(workspace, start.tree, end.tree)
     comparison = compare(_within(before.observed, wanted, renamed),
-                         _within(after.observed, wanted))
+                         _within(after.observed, wanted), renamed)
     from lanser.episodes.snapshots import tree_changes
     from lanser.episodes.states import diagnostic_keys, task_of
 

@@ -4,8 +4,9 @@ A ``# type: ignore`` or ``# pyright: ignore[...]`` on the line of a new error, a
 file-level ``# pyright: basic`` directive, or a relaxed ``pyrightconfig.json``
 makes the head's diagnostics clean without fixing anything, so the gate counts
 them (``--fail-on new-suppressions``, on by default). Counted per file as added
-minus removed matching lines, so moving a suppressed line is not new; the ones
-listed are the added lines, in order, up to that count.
+minus removed matching lines, so moving a suppressed line is not new, nor is a file
+git sees as renamed (its unchanged lines are not in the diff); the ones listed are
+the added lines, in order, up to that count.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def added(workspace: Any, base_tree: str, head_tree: str) -> tuple[Suppression, 
 
     from lanser.episodes.snapshots import git
 
-    text = git(workspace.root, "diff", "--no-color", "--no-ext-diff", "--no-renames", "-U0",
+    text = git(workspace.root, "diff", "--no-color", "--no-ext-diff", "-M", "-U0",
                base_tree, head_tree, "--", "*.py", "*.pyi", *CONFIG_FILES)
     found: list[Suppression] = []
     for patched in PatchSet(text.splitlines(keepends=True)):
