@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import lanser
-from lanser.demo import prepare_workspace
+from lanser.episodes.demo import prepare_workspace
 from tests.conftest import REPO, run_cli
 
 
