@@ -28,6 +28,8 @@ from typing import Any
 
 from lanser.errors import LanserError, UsageError
 
+#: The program every command here runs (and the name ``lanser doctor`` reports it by).
+PROGRAM = "git"
 #: Seconds any one git command may take.
 TIMEOUT = 120.0
 #: What the environment always says, whatever the caller's: never prompt (no
@@ -91,7 +93,7 @@ def run(cwd: Path | str, *args: str, input: bytes | str | None = None,
         stdin.seek(0)
     try:
         status, out, err = Git(str(cwd)).execute(
-            ["git", *args], istream=stdin, with_extended_output=True, with_exceptions=False,
+            [PROGRAM, *args], istream=stdin, with_extended_output=True, with_exceptions=False,
             stdout_as_string=False, strip_newline_in_stdout=False,
             kill_after_timeout=timeout, env={**FIXED_ENV, **(env or {})})
     except GitCommandNotFound as exc:
@@ -121,7 +123,7 @@ def popen(cwd: Path | str, *args: str, stdin: int | None = subprocess.DEVNULL,
     """A long-lived ``git ARGS`` (streams: ``cat-file --batch``, ``archive``), stdout
     piped, in the one environment; the caller owns and closes it."""
     try:
-        return subprocess.Popen(["git", *args], cwd=str(cwd), stdin=stdin,
+        return subprocess.Popen([PROGRAM, *args], cwd=str(cwd), stdin=stdin,
                                 stdout=subprocess.PIPE, stderr=stderr, env=environment(env))
     except OSError as exc:
         raise GitError(f"git {' '.join(args[:2])} could not start: {exc}") from None

@@ -58,6 +58,19 @@ def test_half():
 
 def test_old_failure():
     assert add(1, 1) == 3
+
+
+def test_gone():
+    assert add(0, 0) == 0
+'''
+#: Renamed by the clean change: its error and its suppression are not new.
+LEGACY = '''\
+def legacy() -> int:
+    return None
+
+
+def quiet() -> int:
+    return "x"  # type: ignore
 '''
 #: broken() moved below half() (same error, other lines), add() broken, a new error.
 CHANGED = '''\
@@ -75,8 +88,15 @@ def broken() -> int:
 
 def fresh() -> str:
     return 1
+
+
+def quiet() -> str:
+    return 2  # type: ignore
 '''
-NEW_TEST = '''
+#: test_half skipped, test_gone deleted (both passed at base: lost), a failing test added.
+CHANGED_TESTS = TESTS.replace("def test_half", "@pytest.mark.skip\ndef test_half").replace(
+    "import add, half\n", "import add, half\nimport pytest\n").split("\n\n\ndef test_gone")[0] + '''
+
 
 def test_new_failure():
     assert half(2) == 3
@@ -86,15 +106,16 @@ def test_new_failure():
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("ci") / "repo"
-    write_files(root, {"pkg/__init__.py": "", "pkg/calc.py": CALC,
+    write_files(root, {"pkg/__init__.py": "", "pkg/calc.py": CALC, "pkg/legacy.py": LEGACY,
                        "tests/test_calc.py": TESTS})
     init_repo(root)
     git(root, "tag", "base")
     git(root, "checkout", "-q", "-b", "change")
-    write_files(root, {"pkg/calc.py": CHANGED, "tests/test_calc.py": TESTS + NEW_TEST})
+    write_files(root, {"pkg/calc.py": CHANGED, "tests/test_calc.py": CHANGED_TESTS})
     git(root, "commit", "-qam", "change")
     git(root, "checkout", "-q", "-b", "clean", "base")
     write_files(root, {"pkg/calc.py": "# a comment above everything\n" + CALC})
+    git(root, "mv", "pkg/legacy.py", "pkg/old.py")  # its error and suppression move along
     git(root, "commit", "-qam", "clean")
     return root
 
@@ -115,14 +136,20 @@ def clean(repo, changed):  # after `changed`: the base's coverage map is cached 
     return _check(repo, "clean")
 
 
-def test_a_bad_change_fails_the_gate_on_new_errors_and_new_failures(changed):
+def test_a_bad_change_fails_the_gate_on_every_default_condition(changed):
     out = changed.to_json()
     assert not changed.passed
-    assert [b["condition"] for b in out["gate"]["breaches"]] == ["new-errors", "new-failures"]
+    assert [b["condition"] for b in out["gate"]["breaches"]] == [
+        "lost-tests", "new-errors", "new-failures", "new-suppressions"]
+    # the cheap ways around new errors and failures are caught, not paid
+    assert out["suppressions"] == [
+        {"path": "pkg/calc.py", "line": 18, "text": "return 2  # type: ignore"}]
+    assert out["tests"]["lost"] == ["tests/test_calc.py::test_gone",
+                                    "tests/test_calc.py::test_half"]
     new = out["diagnostics"]["new"]
     assert [(d["path"], d["line"], d["col"], d["code"]) for d in new] == [
         ("pkg/calc.py", 14, 12, "reportReturnType")]  # fresh(), not the moved broken()
-    assert out["diagnostics"]["unchanged"] == 1 and out["diagnostics"]["fixed"] == 0
+    assert out["diagnostics"]["unchanged"] == 2 and out["diagnostics"]["fixed"] == 0
     tests = out["tests"]
     assert tests["new_failures"] == ["tests/test_calc.py::test_add",
                                      "tests/test_calc.py::test_new_failure"]
@@ -143,10 +170,15 @@ def test_a_bad_change_fails_the_gate_on_new_errors_and_new_failures(changed):
 def test_a_clean_change_passes_and_old_failures_do_not_count(clean, changed):
     out = clean.to_json()
     assert clean.passed and out["gate"]["breaches"] == []
-    assert out["diagnostics"]["new"] == [] and out["diagnostics"]["unchanged"] == 1
+    assert out["diagnostics"]["new"] == [] and out["diagnostics"]["unchanged"] == 2
+    assert out["suppressions"] == [] and "pkg/old.py" in out["changed"]
     assert out["tests"]["new_failures"] == []
     assert out["tests"]["old_failures"] == ["tests/test_calc.py::test_old_failure"]
-    assert out["reward"]["total_exact"] == "0"
+    # The reward functional reads the rename as a deletion (held at the base) plus an
+    # addition carrying an error (rewards/SPEC.md §3): -1/10, which the gate, matching
+    # renamed paths, does not count as a new error.
+    assert out["reward"]["components"]["diagnostics"]["exact"] == "-1/10"
+    assert out["reward"]["components"]["tests"]["exact"] == "0"
     # the old error moved (change) or shifted (clean): one fingerprint in every run
     prints = {f.fingerprint for r in (clean, changed) for f in r.comparison.findings
               if f.diagnostic.message.startswith('Type "Literal[\'x\']"')}
@@ -187,27 +219,32 @@ def test_junit_validates_against_the_ant_schema(changed, tmp_path):
 def test_markdown_lists_what_failed(changed):
     text = markdown(changed.to_json())
     assert text.startswith("## ❌ lanser ci: failed")
+    assert "**Suppressions added**" in text and "tests/test_calc.py::test_gone" in text
     assert "`pkg/calc.py:14:12`" in text and "tests/test_calc.py::test_new_failure" in text
 
 
-def test_cli_gives_the_librarys_bytes_and_exit_codes(repo, changed, tmp_path):
-    """The CLI (in process) on the same change, tests off, writes the library's SARIF
-    byte for byte (a second run: same input, same bytes) and exits 1; bad input is
-    exit 2 with a JSON error, before any server starts."""
+@pytest.mark.slow
+def test_a_second_run_through_the_cli_gives_the_same_bytes(repo, changed, tmp_path):
+    """Same change, same bytes: the CLI (in process, tests off) writes the library
+    run's SARIF byte for byte, the same diagnostics JSON, and exits 1."""
     from lanser.cli.app import app
     from lanser.cli.output import dumps
 
-    runner = CliRunner()
     out, summary = tmp_path / "change.sarif", tmp_path / "summary.md"
-    result = runner.invoke(app, ["ci", "--root", str(repo), "--base", "base", "--head",
-                                 "change", "--tests", "none", "--json", "--sarif", str(out),
-                                 "--markdown", str(summary)])
+    result = CliRunner().invoke(app, ["ci", "--root", str(repo), "--base", "base", "--head",
+                                      "change", "--tests", "none", "--json", "--sarif",
+                                      str(out), "--markdown", str(summary)])
     assert result.exit_code == 1, result.output
     assert out.read_text(encoding="utf-8") == dumps(sarif(changed)) + "\n"
     payload = json.loads(result.stdout)
     assert payload["diagnostics"] == changed.to_json()["diagnostics"]
     assert payload["tests"] is None and "Not run" in summary.read_text(encoding="utf-8")
 
+
+def test_bad_input_is_exit_2_with_a_json_error_before_any_server(repo, tmp_path):
+    from lanser.cli.app import app
+
+    runner = CliRunner()
     bad = runner.invoke(app, ["ci", "--root", str(repo), "--base", "base", "--json",
                               "--fail-on", "new-errors,reward<lots"])
     assert bad.exit_code == 2
@@ -215,6 +252,9 @@ def test_cli_gives_the_librarys_bytes_and_exit_codes(repo, changed, tmp_path):
     unknown = runner.invoke(app, ["ci", "--root", str(repo), "--base", "nope", "--json"])
     assert unknown.exit_code == 2
     assert json.loads(unknown.stdout)["error"]["code"] == "bad_rev"
+    mode = runner.invoke(app, ["ci", "--root", str(repo), "--base", "base", "--json",
+                               "--tests", "some"])
+    assert json.loads(mode.stdout)["error"]["code"] == "bad_tests_mode"
     plain = tmp_path / "plain"
     plain.mkdir()
     not_git = runner.invoke(app, ["ci", "--root", str(plain), "--base", "HEAD", "--json"])
@@ -245,8 +285,20 @@ def test_identity_matching_moves_duplicates_and_renames():
     assert shifted == compare([], [base[0]]).findings[0].fingerprint
 
 
+def test_suppression_comments_are_recognized():
+    from lanser.gate.suppressions import PATTERN
+
+    for line in ("x = f()  # type: ignore", "x = f()  # type:ignore[assignment]",
+                 "x = f()  # pyright: ignore[reportCallIssue]", "# pyright: basic",
+                 "#basedpyright: ignore"):
+        assert PATTERN.search(line), line
+    for line in ("x = 'type: ignore'", "# a note about pyright", "# pyright:"):
+        assert not PATTERN.search(line), line
+
+
 def test_fail_on_parsing():
-    assert FailOn.parse(None).to_json() == ["new-errors", "new-failures"]
+    assert FailOn.parse(None).to_json() == [
+        "lost-tests", "new-errors", "new-failures", "new-suppressions"]
     assert FailOn.parse("").to_json() == []
     assert FailOn.parse(["new-warnings", "reward<-0.25"]).to_json() == [
         "new-warnings", "reward<-0.25"]

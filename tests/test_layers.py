@@ -38,7 +38,9 @@ LAYERS: dict[str, int] = {
     "tasks": 10,
     "episodes": 11,
     "scoring": 12, "gate": 12,
-    "train": 13,
+    "train": 13, "doctor": 13,
+    # the Python SDK: a facade over every pillar (queries, edits, runner, episodes, gate)
+    "sdk": 13,
     "cli": 14, "__main__": 15,
 }
 

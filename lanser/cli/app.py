@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Annotated
 
 import typer
 
@@ -26,7 +27,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
-    add_completion=False,
+    # --install-completion / --show-completion (bash, zsh, fish, PowerShell): README.
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -47,7 +49,24 @@ COMMAND_MODULES = (
     "lanser.cli.ci",
     "lanser.cli.train",
     "lanser.cli.score",
+    "lanser.cli.doctor",
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from lanser import __version__
+
+        typer.echo(f"lanser {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", help="Print lanser's version and exit.", is_eager=True,
+        callback=_version)] = False) -> None:
+    """Verified code facts and process rewards for coding agents."""
+
 
 for _name in COMMAND_MODULES:
     importlib.import_module(_name).register(app)

@@ -99,7 +99,9 @@ def ci(ctx: typer.Context,
             spec=inv.server_spec(), timeout=inv.request_timeout,
             test_timeout=test_timeout if test_timeout is not None else
             float(runner.get("timeout", 60.0)),
-            test_args=tuple(ctx.args), python=runner.get("python"), paths=paths or ()))
+            test_args=tuple(ctx.args), paths=paths or (),
+            # an approved config's interpreter only (lanser trust), as `lanser test` does
+            python=workspace.config.program("runner", "python")))
     payload = report.to_json()
     if sarif_out is not None:
         _write(sarif_out, dumps(sarif(report)) + "\n")

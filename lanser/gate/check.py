@@ -21,9 +21,11 @@ from typing import Any
 
 from lanser.gate import observe as observing
 from lanser.gate import testrun
-from lanser.gate.identity import Comparison, compare
+from lanser.gate.identity import Comparison, Observed, compare
 from lanser.gate.observe import End
 from lanser.gate.policy import Breach, FailOn, judge
+from lanser.gate.suppressions import Suppression
+from lanser.gate.suppressions import added as added_suppressions
 from lanser.rewards import ActionInfo, Profile, Reward, State, TestCredit, advance, step_reward
 from lanser.workspace import Workspace
 
@@ -44,6 +46,7 @@ class GateReport:
     server: dict[str, Any]
     fail_on: FailOn
     breaches: tuple[Breach, ...] = field(default_factory=tuple)
+    suppressions: tuple[Suppression, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -69,6 +72,7 @@ class GateReport:
                 "unchanged": len(self.comparison.findings) - len(new),
                 "fixed": len(self.comparison.fixed),
                 "base": self.counts["base"], "head": self.counts["head"]},
+            "suppressions": [s.to_json() for s in self.suppressions],
             "tests": None if self.tests is None else self.tests.to_json(),
             "reward": {**self.reward.to_json(),
                        "profile": {"name": self.profile.name, "hash": self.profile.hash}},
@@ -106,7 +110,7 @@ async def check(workspace: Workspace, *, base: str, head: str = "HEAD",
     (before, after), report = await asyncio.gather(diagnostics_task, tests_task)
     renamed = observing.renames(workspace, start.tree, end.tree)
     comparison = compare(_within(before.observed, wanted, renamed),
-                         _within(after.observed, wanted))
+                         _within(after.observed, wanted), renamed)
     from lanser.episodes.snapshots import tree_changes
     from lanser.episodes.states import diagnostic_keys, task_of
 
@@ -119,27 +123,32 @@ async def check(workspace: Workspace, *, base: str, head: str = "HEAD",
                       tests=head_tests, changed=changed, deleted=deleted)
     reward = step_reward(b_state, a_state, ActionInfo("patch"), profile, functional_task)
     new_by_severity = Counter(f.diagnostic.severity for f in comparison.new)
+    silenced = tuple(s for s in added_suppressions(workspace, start.tree, end.tree)
+                     if not wanted or _inside(s.path, wanted))
     breaches = judge(fail_on, new_by_severity=dict(new_by_severity),
                      new_failures=0 if report is None else len(report.of(testrun.NEW_FAILURE)),
-                     reward=reward.total)
+                     reward=reward.total, suppressions=len(silenced),
+                     lost_tests=0 if report is None else len(report.lost))
     from lanser.queries.ops import diagnostics_summary
 
     counts = {"base": diagnostics_summary(before.bundle["facts"]["files"]),
               "head": diagnostics_summary(after.bundle["facts"]["files"])}
     return GateReport(start, end, tuple(changed), wanted, comparison, counts, report, reward,
-                      profile, before.bundle["server"], fail_on, breaches)
+                      profile, before.bundle["server"], fail_on, breaches, silenced)
 
 
-def _within(observed: Iterable[Any], paths: tuple[str, ...],
-            renamed: dict[str, str] | None = None) -> list[Any]:
+def _within(observed: Iterable[Observed], paths: tuple[str, ...],
+            renamed: dict[str, str] | None = None) -> list[Observed]:
     if not paths:
         return list(observed)
 
-    def inside(path: str) -> bool:
-        path = (renamed or {}).get(path, path)
-        return any(path == p or path.startswith(p + "/") for p in paths)
+    moved: dict[str, str] = renamed or {}
+    return [o for o in observed
+            if _inside(moved.get(o.diagnostic.path, o.diagnostic.path), paths)]
 
-    return [o for o in observed if inside(o.diagnostic.path)]
+
+def _inside(path: str, paths: tuple[str, ...]) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in paths)
 
 
 def _credit(outcome: Any) -> TestCredit:

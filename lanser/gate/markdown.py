@@ -38,6 +38,11 @@ def markdown(payload: dict[str, Any]) -> str:
         if len(diag["new"]) > LIMIT:
             lines.append(f"\n… and {len(diag['new']) - LIMIT} more")
         lines.append("")
+    if payload.get("suppressions"):
+        lines += ["**Suppressions added**", ""]
+        lines += [f"- `{x['path']}:{x['line']}` {_cell(x['text'])}"
+                  for x in payload["suppressions"][:LIMIT]]
+        lines.append("")
     tests = payload["tests"]
     lines += ["### Tests", ""]
     if tests is None:
@@ -49,7 +54,8 @@ def markdown(payload: dict[str, Any]) -> str:
                   f"credit {tests['credit']}", ""]
         for title, key in (("New failures", "new_failures"), ("Old failures (failing at base "
                                                                "too)", "old_failures"),
-                           ("Fixed", "fixed")):
+                           ("Fixed", "fixed"),
+                           ("Lost (passed at base; gone, skipped or xfailed now)", "lost")):
             if tests[key]:
                 lines.append(f"**{title}**")
                 lines.extend(f"- `{n}`" for n in tests[key][:LIMIT])
@@ -75,6 +81,9 @@ def summary_lines(payload: dict[str, Any]) -> list[str]:
     if tests is not None:
         out += [f"[red]new failure[/] {n}" for n in tests["new_failures"][:LIMIT]]
         out += [f"[dim]old failure[/] {n}" for n in tests["old_failures"][:LIMIT]]
+        out += [f"[red]lost test[/] {n}" for n in tests["lost"][:LIMIT]]
+    out += [f"[red]suppression added[/] {x['path']}:{x['line']} {x['text']}"
+            for x in payload.get("suppressions", [])[:LIMIT]]
     out.append(f"diagnostics: {len(diag['new'])} new, {diag['unchanged']} unchanged, "
                f"{diag['fixed']} fixed")
     if tests is not None:

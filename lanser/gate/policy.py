@@ -6,10 +6,16 @@ Conditions, comma-separated:
 ``new-warnings``      the same for warnings
 ``new-diagnostics``   any new diagnostic, whatever its severity
 ``new-failures``      a test that fails at head and did not fail at base
+``new-suppressions``  an added ``# type: ignore`` / ``# pyright:`` comment or a changed
+                      ``pyrightconfig.json`` (:mod:`lanser.gate.suppressions`)
+``lost-tests``        a test that passed at base and is gone, skipped or xfailed at head
 ``reward<X``          the change's reward below X (a decimal, may be negative)
 
 An empty string fails on nothing (the gate only reports). The default is
-``new-errors,new-failures``.
+``new-errors,new-failures,new-suppressions,lost-tests``: the last two are the
+cheapest ways to pass the first two without doing the work (silence the error,
+delete or skip the failing test), so they fail the gate unless a project says
+otherwise.
 """
 
 from __future__ import annotations
@@ -22,15 +28,16 @@ from typing import Any
 
 from lanser.errors import UsageError
 
-DEFAULT = "new-errors,new-failures"
-NAMED = ("new-errors", "new-warnings", "new-diagnostics", "new-failures")
+DEFAULT = "new-errors,new-failures,new-suppressions,lost-tests"
+NAMED = ("new-errors", "new-warnings", "new-diagnostics", "new-failures", "new-suppressions",
+         "lost-tests")
 
 
 @dataclass(frozen=True)
 class FailOn:
     """Parsed conditions; ``reward_below`` is the threshold of ``reward<X``."""
 
-    names: tuple[str, ...] = ("new-errors", "new-failures")
+    names: tuple[str, ...] = ("lost-tests", "new-errors", "new-failures", "new-suppressions")
     reward_below: Fraction | None = None
 
     @classmethod
@@ -85,19 +92,22 @@ class Breach:
 
 
 def judge(fail_on: FailOn, *, new_by_severity: dict[str, int], new_failures: int,
-          reward: Fraction | None) -> tuple[Breach, ...]:
+          reward: Fraction | None, suppressions: int = 0, lost_tests: int = 0
+          ) -> tuple[Breach, ...]:
     """The conditions broken, in the order of :meth:`FailOn.to_json`."""
     out = []
     counts = {"new-errors": new_by_severity.get("error", 0),
               "new-warnings": new_by_severity.get("warning", 0),
-              "new-diagnostics": sum(new_by_severity.values())}
+              "new-diagnostics": sum(new_by_severity.values()),
+              "new-failures": new_failures, "new-suppressions": suppressions,
+              "lost-tests": lost_tests}
+    words = {"new-errors": "new error(s)", "new-warnings": "new warning(s)",
+             "new-diagnostics": "new diagnostic(s)", "new-failures": "test(s) newly failing",
+             "new-suppressions": "suppression(s) added",
+             "lost-tests": "test(s) passing at base gone, skipped or xfailed at head"}
     for name in fail_on.names:
-        if name == "new-failures":
-            if new_failures:
-                out.append(Breach(name, f"{new_failures} test(s) newly failing"))
-        elif counts[name]:
-            what = name.removeprefix("new-")
-            out.append(Breach(name, f"{counts[name]} new {what}"))
+        if counts[name]:
+            out.append(Breach(name, f"{counts[name]} {words[name]}"))
     if fail_on.reward_below is not None and reward is not None and \
             reward < fail_on.reward_below:
         out.append(Breach(f"reward<{_decimal(fail_on.reward_below)}",

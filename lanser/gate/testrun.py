@@ -54,6 +54,8 @@ class TestReport:
     head: RunResult
     base: dict[str, TestOutcome]
     verdicts: tuple[TestVerdict, ...]
+    #: tests that passed at base and are gone, skipped or xfailed at head
+    lost: tuple[str, ...] = ()
 
     def of(self, status: str) -> tuple[TestVerdict, ...]:
         return tuple(v for v in self.verdicts if v.status == status)
@@ -72,6 +74,7 @@ class TestReport:
                 "new_failures": [v.nodeid for v in self.of(NEW_FAILURE)],
                 "old_failures": [v.nodeid for v in self.of(OLD_FAILURE)],
                 "fixed": [v.nodeid for v in self.of(FIXED)],
+                "lost": list(self.lost),
                 "selection": None if selection is None else
                 {"changed": selection.get("changed", []), "full": selection.get("full"),
                  "reused": selection.get("skipped", 0)},
@@ -95,7 +98,11 @@ def run(workspace: Any, base_commit: str, head_commit: str, *, mode: str = "impa
     if failing and not impact.fresh:  # a map built just now ran the base already
         base.update(_rerun_at_base(workspace, base_commit, failing, timeout, python))
     verdicts = tuple(_verdict(t, base) for t in head.tests)
-    return TestReport(mode, head, base, verdicts)
+    now = head.by_id()
+    lost = tuple(sorted(
+        n for n, o in base.items() if "::" in n and o.outcome in ("passed", "xpassed")
+        and (n not in now or now[n].outcome in ("skipped", "xfailed"))))
+    return TestReport(mode, head, base, verdicts, lost)
 
 
 def _rerun_at_base(workspace: Any, base_commit: str, nodeids: list[str], timeout: float,
