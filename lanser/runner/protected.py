@@ -40,7 +40,6 @@ import functools
 import hashlib
 import os
 import re
-import subprocess
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -83,11 +82,12 @@ class DirFiles:
     @functools.cache  # noqa: B019 - one listing per view; views are short-lived
     def paths(self) -> list[str]:
         if (self.root / ".git").exists():
-            out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
-                                  "--exclude-standard"], cwd=self.root, capture_output=True,
-                                 check=False)
-            if out.returncode == 0:
-                return sorted({n for n in os.fsdecode(out.stdout).split("\0")
+            from lanser import git
+
+            listed = git.run(self.root, "ls-files", "-z", "--cached", "--others",
+                             "--exclude-standard", binary=True, check=False)
+            if listed is not None:
+                return sorted({n for n in os.fsdecode(listed).split("\0")
                                if n and (self.root / n).is_file()})
         found = []
         for dirpath, dirnames, filenames in os.walk(self.root):
@@ -514,14 +514,9 @@ def _splice(new: bytes, old: bytes | None, patterns: list[str], toml: bool) -> b
 
 def _git(repo: Path, *args: str, env: dict[str, str] | None = None,
          input: bytes | None = None) -> bytes:
-    out = subprocess.run(["git", *args], cwd=repo, capture_output=True, input=input,
-                         env={**os.environ, **(env or {})}, check=False)
-    if out.returncode != 0:
-        from lanser.runner.sandbox import RunnerError
+    from lanser import git
 
-        raise RunnerError(f"git {args[0]} failed: {out.stderr.decode(errors='replace')[-500:]}",
-                          code="git_error")
-    return out.stdout
+    return git.run(repo, *args, env=env, input=input, binary=True)
 
 
 __all__ = ["GLOBS", "SECTIONS", "DirFiles", "Files", "GitTree", "Overlay", "Plan", "plan",

@@ -325,13 +325,13 @@ class TaskGrader:
 
 
 def _git_bytes(root: Path, tree: str, rel: str) -> bytes:
-    import subprocess
+    from lanser import git
 
-    out = subprocess.run(["git", "cat-file", "blob", f"{tree}:{rel}"], cwd=root,
-                         capture_output=True, check=False, timeout=60)
-    if out.returncode != 0:
+    out = git.run(root, "cat-file", "blob", f"{tree}:{rel}", binary=True, check=False,
+                  timeout=60)
+    if out is None:
         raise FileNotFoundError(rel)
-    return out.stdout
+    return out
 
 
 __all__ = ["TaskGrader", "restore_paths"]

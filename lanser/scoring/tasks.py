@@ -14,11 +14,11 @@ files.
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lanser import git
 from lanser.config import tomllib
 from lanser.errors import MissingFile, UsageError
 
@@ -173,13 +173,11 @@ def _workspace_task(path: Path) -> ScoringTask:
             raise MissingFile(f"{file}: no such task file", path=str(file)) from None
         except (ValueError, tomllib.TOMLDecodeError) as exc:
             raise UsageError(f"{file}: not a task file ({exc})", code="bad_task") from None
-    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=root, text=True,
-                         capture_output=True, check=False).stdout.strip()
+    top = (git.run(root, "rev-parse", "--show-toplevel", check=False) or "").strip()
     if not top:
         raise UsageError(f"{root}: a workspace task needs git (its base is HEAD)",
                          code="not_git")
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=top, text=True,
-                          capture_output=True, check=False).stdout.strip()
+    head = (git.run(top, "rev-parse", "HEAD", check=False) or "").strip()
     if not head:
         raise UsageError(f"{top}: no commit to grade against", code="not_git")
     f2p = data.get("FAIL_TO_PASS", data.get("f2p", data.get("fail_to_pass", [])))
