@@ -117,7 +117,12 @@ def test_the_common_options_are_where_the_readme_says():
     exceptions = {"daemon start": {"--timeout"}, "daemon status": {"--server", "--timeout"},
                   "daemon stop": {"--server", "--timeout"}, "demo": {"--root"},
                   "episode serve": {"--json"}, "replay": {"--server"},
-                  "servers": {"--server", "--timeout"}, "trust": {"--server", "--timeout"}}
+                  "servers": {"--server", "--timeout"}, "trust": {"--server", "--timeout"},
+                  # tasks name their own repositories; servers and tools speak JSON
+                  "score": {"--root"}, "tools": {"--root", "--server", "--timeout"},
+                  "serve env": {"--json", "--root", "--timeout"},
+                  "serve reward": {"--json", "--root", "--timeout"},
+                  "train": {"--root", "--server", "--timeout"}}
 
     def walk(command, prefix=""):
         if hasattr(command, "commands"):
