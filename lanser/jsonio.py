@@ -35,14 +35,14 @@ def read_bounded(path: str | Path, *, limit: int = MAX_BYTES, what: str = "input
         # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat says what it is.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
-        raise MissingFile(f"{name}: no such file", path=name) from None
+        raise MissingFile(f"{name}: no such {what} file", path=name) from None
     except OSError as exc:
         raise _os_error(name, exc) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise UsageError(f"{name}: {kind} (the {what} must be a file)",
+            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "a device, FIFO or socket"
+            raise UsageError(f"{name}: not a regular file ({kind}; the {what} must be a file)",
                              code="not_a_file", path=name)
         if info.st_size > limit:
             raise _too_large(name, limit, what)
@@ -171,5 +171,6 @@ def _os_error(name: str, exc: OSError) -> UsageError:
     if exc.errno == errno.ENAMETOOLONG:
         return UsageError(f"{name[:80]}...: path too long", code="bad_path")
     if exc.errno == errno.EISDIR:
-        return UsageError(f"{name}: a directory", code="not_a_file", path=name)
+        return UsageError(f"{name}: not a regular file (a directory)", code="not_a_file",
+                          path=name)
     return UnreadableFile(f"{name}: cannot read ({exc.strerror})", path=name)
