@@ -56,6 +56,10 @@ class Workspace:
 
     def resolve(self, given: str | Path, *, must_exist: bool = True) -> Path:
         """The real absolute path of a user-given path, jailed to the root."""
+        if len(str(given).encode("utf-8", "surrogateescape")) >= 4096 or any(
+                len(part.encode("utf-8", "surrogateescape")) > 255
+                for part in str(given).split("/")):
+            raise UsageError(f"{str(given)[:60]}...: path too long", code="bad_path")
         raw = Path(given).expanduser()
         if not raw.is_absolute():
             cwd = (self.cwd or Path.cwd()).resolve()

@@ -26,7 +26,8 @@ PACKAGE = REPO / "lanser"
 LAYERS: dict[str, int] = {
     # foundation: no lanser imports but each other, in this order
     "errors": 0, "__init__": 0, "resources": 0, "canonical": 1, "pathtext": 1,
-    "severities": 1, "positions": 1, "files": 1, "roots": 1, "findings": 1, "git": 2,
+    "severities": 1, "positions": 1, "files": 1, "roots": 1, "findings": 1, "jsonio": 1,
+    "git": 2,
     "config": 3,
     "workspace": 4,
     # the pillars

@@ -87,12 +87,14 @@ def check_bundle(bundle: Any) -> dict[str, Any]:
 
 
 def load_bundle(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such bundle file", code="missing_file") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedBundle(f"{path}: not JSON: {exc}") from None
+    from lanser.jsonio import load_json_bounded
+
+    try:  # bounded, a regular file, no NaN, limited depth
+        data = load_json_bounded(path, what="bundle")
+    except UsageError as exc:
+        if exc.code != "bad_json":
+            raise
+        raise MalformedBundle(exc.message) from None
     return check_bundle(data)
 
 

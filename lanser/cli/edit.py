@@ -182,18 +182,15 @@ def apply(edit: Annotated[str, typer.Argument(
           timeout: TimeoutOpt = None) -> int:
     """Apply an edit through the safety envelope (jail, stale check, journal, undo)."""
     from lanser.edits import flows
-    from lanser.errors import MissingFile
 
     inv = Invocation(root, json_out, server, timeout)
     if edit == "-":
         text = sys.stdin.read()
     else:
-        try:
-            text = Path(edit).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise MissingFile(f"{edit}: no such file", path=edit) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise MissingFile(f"{edit}: cannot read ({exc})", path=edit) from None
+        from lanser.jsonio import read_text_bounded
+
+        # universal newlines, as reading in text mode always did here
+        text = read_text_bounded(edit, what="edit").replace("\r\n", "\n").replace("\r", "\n")
     with _busy(inv, "applying" + (", verifying" if verify and not check else "")):
         outcome = run_async(flows.apply_file(
             inv.workspace, text, origin=f"apply {Path(edit).name}", apply=not check,

@@ -122,13 +122,15 @@ def run(actions: Annotated[Path, typer.Argument(help="JSON lines of actions ('-'
     if str(actions) == "-":
         lines = list(action_lines(sys.stdin))
     else:
-        try:
-            with actions.open(encoding="utf-8") as fh:
-                lines = list(action_lines(fh))
-        except FileNotFoundError:
-            raise UsageError(f"{actions}: no such actions file", code="missing_file") from None
+        import io
+
+        from lanser.jsonio import read_bounded
+
+        try:  # bounded, a regular file (a device or a FIFO is exit 2, not a hang)
+            text = read_bounded(actions, what="actions file").decode("utf-8")
         except UnicodeDecodeError as exc:
             raise UsageError(f"{actions}: not UTF-8 ({exc.reason})", code="bad_input") from None
+        lines = list(action_lines(io.StringIO(text)))
     path, chosen, spec = _start(inv, out, profile, task, f2p, p2p, target)
     from lanser.episodes.recorder import record
 

@@ -112,6 +112,8 @@ class Jail:
         """Jail one path named by an edit (relative to the root, or absolute)."""
         if not given or "\0" in given:
             raise UsageError(f"invalid path {given!r} in edit", code="bad_path", path=given)
+        if too_long(given):  # before any probe: the OS would answer ENAMETOOLONG
+            raise UsageError(f"{given[:60]}...: path too long", code="bad_path")
         head = given.split("/", 1)[0]
         if head.startswith("<") and head.endswith(">"):
             # An anchored name from a server answer (<stdlib>/..., <site-packages>/...).
@@ -161,6 +163,16 @@ class Jail:
             if fnmatch.fnmatchcase(subject, glob.lower()):
                 raise Denied(f"{shown}: denied by the edit rule {glob!r} "
                              "(see [edits] deny in lanser.toml)", path=given, rule=glob)
+
+
+#: Linux's limits: a name component, and a whole path, in bytes.
+NAME_MAX, PATH_MAX = 255, 4096
+
+
+def too_long(given: str) -> bool:
+    """Whether the OS would refuse ``given`` as too long (ENAMETOOLONG)."""
+    encoded = given.encode("utf-8", "surrogateescape")
+    return len(encoded) >= PATH_MAX or any(len(p) > NAME_MAX for p in encoded.split(b"/"))
 
 
 def outside_name(root: Path, target: str | Path) -> str:

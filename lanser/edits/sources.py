@@ -19,7 +19,6 @@ Three inputs are accepted by ``lanser apply``:
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,10 +44,12 @@ def parse_edit(text: str, root: Path, read: Callable[[str], SourceText | None]) 
     """Recognize and convert an edit file's text; ``read`` gives a file's current text."""
     stripped = text.lstrip()
     if stripped.startswith("{"):
+        from lanser.jsonio import loads_bounded
+
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"edit file: invalid JSON ({exc})", code="bad_edit") from None
+            data = loads_bounded(text, what="edit file")
+        except UsageError as exc:
+            raise UsageError(exc.message, code="bad_edit") from None
         return from_json(data, root)
     return EditInput(tuple(from_unified_diff(text, read)), "patch")
 
@@ -69,7 +70,7 @@ def from_json(data: Any, root: Path) -> EditInput:
         from lanser.lsp.facts import Normalizer, Texts
 
         try:
-            data = _apply_options(data)
+            data = _apply_options(data, root)
             changes = Normalizer(_LexicalNames(root), Texts()).workspace_edit(data)
         except (KeyError, TypeError, AttributeError) as exc:
             raise UsageError(f"edit file: bad WorkspaceEdit ({exc})", code="bad_edit") from None
@@ -78,7 +79,7 @@ def from_json(data: Any, root: Path) -> EditInput:
                      code="bad_edit")
 
 
-def _apply_options(data: dict[str, Any]) -> dict[str, Any]:
+def _apply_options(data: dict[str, Any], root: Path) -> dict[str, Any]:
     """Resolve the options of LSP file operations into plain operations.
 
     ``ignoreIfExists`` / ``ignoreIfNotExists`` drop an operation, ``overwrite``
@@ -86,6 +87,7 @@ def _apply_options(data: dict[str, Any]) -> dict[str, Any]:
     without options, creating or renaming onto an existing file is refused later.
     Existence is followed through the edit's own operations, in order.
     """
+    from lanser.edits.jail import too_long
     from lanser.workspace import uri_to_path
 
     if not data.get("documentChanges"):
@@ -93,10 +95,21 @@ def _apply_options(data: dict[str, Any]) -> dict[str, Any]:
     created: set[str] = set()
     deleted: set[str] = set()
 
+    def inside(uri: str) -> str | None:
+        """The real path of ``uri`` when it lies in the workspace, else None. The jail
+        comes before any probe: an edit must not learn whether an outside path exists
+        (or is a directory) from what lanser answers (issue 17)."""
+        path = str(uri_to_path(uri))
+        if too_long(path):
+            return None
+        real = os.path.realpath(path)
+        return real if real == str(root) or real.startswith(str(root) + os.sep) else None
+
     def exists(uri: str) -> bool:
         if uri in created:
             return True
-        return uri not in deleted and uri_to_path(uri).exists()
+        real = inside(uri)
+        return uri not in deleted and real is not None and os.path.exists(real)
 
     def gone(uri: str) -> None:
         created.discard(uri)
@@ -125,7 +138,11 @@ def _apply_options(data: dict[str, Any]) -> dict[str, Any]:
             gone(change["oldUri"])
             made(change["newUri"])
         elif kind == "delete":
-            if uri_to_path(change["uri"]).is_dir():
+            real = inside(change["uri"])
+            if real is None:  # kept as is, unprobed: the jail refuses it
+                out.append(change)
+                continue
+            if os.path.isdir(real):
                 raise UsageError(f"{change['uri']}: deleting directories is not supported",
                                  code="unsupported")
             if not exists(change["uri"]) and options.get("ignoreIfNotExists"):

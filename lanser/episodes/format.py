@@ -91,12 +91,10 @@ class Episode:
 
 def load(path: Path) -> Episode:
     """Read and validate an episode file (a missing footer means it was cut off)."""
+    from lanser.jsonio import loads_bounded, read_bounded
+
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such episode file", code="missing_file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: not a regular file", code="not_a_file") from None
+        lines = read_bounded(path, what="episode").decode("utf-8").splitlines()
     except UnicodeDecodeError as exc:
         raise MalformedEpisode(f"{path}: not UTF-8 ({exc.reason})") from None
     records = []
@@ -104,9 +102,9 @@ def load(path: Path) -> Episode:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except ValueError as exc:
-            raise MalformedEpisode(f"{path}:{number}: not JSON ({exc})") from None
+            record = loads_bounded(line, what=f"{path}:{number}")
+        except UsageError as exc:
+            raise MalformedEpisode(exc.message) from None
         validate(record, f"{path}:{number}")
         records.append(record)
     if not records or records[0]["type"] != "header":

@@ -26,9 +26,12 @@ def decode_line(line: str) -> Any:
     """
     text = line.encode("utf-8", "surrogateescape").decode("utf-8", "replace") \
         if _unencodable(line) else line
-    try:
-        decoded = json.loads(text)
-    except ValueError:
+    from lanser.errors import UsageError
+    from lanser.jsonio import loads_bounded
+
+    try:  # too deep, NaN, Infinity: not an action's JSON either (issue 17)
+        decoded = loads_bounded(text, what="action")
+    except UsageError:
         return text.rstrip("\n")
     return text.rstrip("\n") if _unencodable(json.dumps(decoded, ensure_ascii=False)) \
         else decoded

@@ -55,7 +55,7 @@ from lanser.episodes.recorder import task_globs, wants_tests
 from lanser.episodes.snapshots import Snapshot
 from lanser.episodes.states import base_state, next_state, task_of
 from lanser.episodes.task import TaskSpec
-from lanser.errors import MissingFile, UnreadableFile, UsageError
+from lanser.errors import UnreadableFile, UsageError
 from lanser.findings import to_json as findings_to_json
 from lanser.rewards import (
     ActionInfo,
@@ -84,17 +84,10 @@ def read_patch(given: str | Path) -> str:
     if str(given) == "-":
         data = sys.stdin.buffer.read()
     else:
-        path = Path(given)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise MissingFile(f"{given}: no such patch file", path=str(given)) from None
-        except IsADirectoryError:
-            raise UsageError(f"{given}: is a directory, not a patch file",
-                             code="not_a_file") from None
-        except OSError as exc:
-            raise UnreadableFile(f"{given}: cannot read the patch ({exc.strerror})",
-                                 path=str(given)) from None
+        from lanser.jsonio import read_bounded
+
+        # bounded, a regular file: /dev/zero or a FIFO is exit 2, not a hang
+        data = read_bounded(given, what="patch")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

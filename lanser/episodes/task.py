@@ -12,7 +12,6 @@ default: the listed tests are what runs, their ids go into ``test_args`` as
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +44,9 @@ class TaskSpec:
 
             lists = Task.load(path)
             file_f2p, file_p2p = lists.f2p, lists.p2p
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            from lanser.jsonio import load_json_bounded
+
+            data = load_json_bounded(path, what="task")  # Task.load checked it is an object
         name = data.get("name", "episode")
         if not isinstance(name, str):
             raise UsageError(f"{path}: 'name' must be a string", code="bad_task")

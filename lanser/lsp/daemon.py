@@ -40,13 +40,21 @@ LANSER_CONFIG = ("lanser.toml", "pyproject.toml:tool.lanser")
 Handler = Callable[["Daemon", dict[str, Any]], Awaitable[dict[str, Any]]]
 T = TypeVar("T")
 
+#: The fields each method's message needs (lanser.jsonio.require); a method a
+#: handler adds declares its own in :attr:`Daemon.request_fields`.
+REQUEST_FIELDS: dict[str, dict[str, str]] = {
+    "ping": {}, "status": {}, "stop": {},
+    "warm": {"servers": "str_list?"},
+}
+
 #: Latencies kept per server for the percentiles ``status`` reports.
 LATENCY_WINDOW = 2000
 
 
 class Daemon:
     def __init__(self, workspace: Workspace, *, idle_timeout: float | None = None,
-                 handlers: dict[str, Handler] | None = None) -> None:
+                 handlers: dict[str, Handler] | None = None,
+                 request_fields: dict[str, dict[str, str]] | None = None) -> None:
         self.workspace = workspace
         self._idle_timeout = idle_timeout
         self._apply_config()
@@ -57,6 +65,7 @@ class Daemon:
             "ping": Daemon._ping, "status": Daemon._status, "stop": Daemon._stop,
             "warm": Daemon._warm, **(handlers or {}),
         }
+        self.request_fields = {**REQUEST_FIELDS, **(request_fields or {})}
         self.started = time.time()
         self.last_activity = time.monotonic()
         self.latencies: dict[str, collections.deque[float]] = collections.defaultdict(
@@ -167,7 +176,13 @@ class Daemon:
         self._active += 1
         try:
             while not reader.at_eof():
-                line = await reader.readline()
+                try:
+                    line = await reader.readline()
+                except ValueError:  # a line over the reader's limit: answer, then hang up
+                    writer.write(json.dumps(_bad_request("request line too long")).encode()
+                                 + b"\n")
+                    await writer.drain()
+                    break
                 if not line:
                     break
                 self.last_activity = time.monotonic()
@@ -183,12 +198,20 @@ class Daemon:
                 writer.close()
 
     async def _dispatch(self, line: bytes) -> dict[str, Any]:
+        """One reply per request line; a malformed one is ``bad_request`` (exit 2),
+        never a dropped connection or an ``internal`` error (issue 17)."""
+        from lanser.jsonio import loads_bounded, require
+
         try:
-            message = json.loads(line)
-            handler = self.handlers[message["method"]]
-        except (ValueError, KeyError, TypeError):
-            return {"ok": False, "exit_code": 2,
-                    "error": {"code": "bad_request", "message": "malformed daemon request"}}
+            message = require(loads_bounded(line, what="daemon request"), {"method": "str"},
+                              what="daemon request")
+            method = message["method"]
+            if method not in self.handlers:
+                raise LanserError(f"unknown method {method[:40]!r}", code="bad_request")
+            require(message, self.request_fields.get(method, {}), what=f"{method} request")
+            handler = self.handlers[method]
+        except LanserError as exc:
+            return _bad_request(exc.message)
         try:
             return {"ok": True, **await handler(self, message)}
         except LanserError as exc:
@@ -230,6 +253,11 @@ class Daemon:
             path.unlink(missing_ok=True)
             lock.close()
         return 0
+
+
+def _bad_request(message: str) -> dict[str, Any]:
+    return {"ok": False, "exit_code": 2,
+            "error": {"code": "bad_request", "message": f"malformed daemon request: {message}"}}
 
 
 def client_timeout(message: dict[str, Any]) -> float | None:

@@ -18,6 +18,7 @@ from lanser.errors import UsageError
 from lanser.lsp.daemon import Daemon, client_timeout
 from lanser.lsp.logs import silence_pygls
 from lanser.lsp.service import LanguageService
+from lanser.queries.ops import check_query
 from lanser.queries.plan import run_queries
 from lanser.workspace import Workspace
 
@@ -28,6 +29,8 @@ async def query(daemon: Daemon, message: dict[str, Any]) -> dict[str, Any]:
     queries = message.get("queries")
     if not isinstance(queries, list):
         raise UsageError("a query message carries a list of queries", code="bad_request")
+    for one in queries:  # the whole batch's shape first: nothing half-answered
+        check_query(one)
     current = await daemon.refresh_config()
     workspace = Workspace(current.root, Path(message.get("cwd") or current.root))
     server = message.get("server") or current.config.server
@@ -40,8 +43,19 @@ async def query(daemon: Daemon, message: dict[str, Any]) -> dict[str, Any]:
     return {"answers": answers, "server": info}
 
 
+#: The fields of a ``query`` message (see :mod:`lanser.jsonio`); each query's own
+#: fields are checked by :func:`lanser.queries.ops.check_query`.
+QUERY_MESSAGE_FIELDS = {"server": "str?", "queries": "list", "cwd": "str?"}
+
+
+def daemon_for(root: Path) -> Daemon:
+    """The daemon of the workspace at ``root``, with the one ``query`` method."""
+    return Daemon(Workspace.open(root), handlers={"query": query},
+                  request_fields={"query": QUERY_MESSAGE_FIELDS})
+
+
 async def _main(root: Path) -> int:
-    daemon = Daemon(Workspace.open(root), handlers={"query": query})
+    daemon = daemon_for(root)
     return await daemon.serve()
 
 

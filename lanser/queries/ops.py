@@ -106,6 +106,30 @@ def get_op(name: Any) -> Op:
     return op
 
 
+#: The fields a query of each kind of place carries (:func:`lanser.jsonio.require`),
+#: beside ``op`` and the op's own options (booleans): a position is either ``loc`` (a
+#: selector) or a resolved ``path``, ``line``, ``col``.
+QUERY_FIELDS: dict[str, dict[str, str]] = {
+    "position": {"loc": "str?", "path": "str?", "line": "int?", "col": "int?"},
+    "file": {"path": "str"},
+    "files": {"paths": "str_list?"},
+    "query": {"query": "str?"},
+}
+
+
+def check_query(query: Any) -> Op:
+    """The op of ``query`` once its fields have the shapes its op reads, else
+    ``bad_request`` (issue 17: a daemon's malformed query is exit 2, never internal)."""
+    from lanser.jsonio import require
+
+    op = get_op(require(query, {"op": "str"}, what="query")["op"])
+    fields = {**QUERY_FIELDS[op.where], **{key: "bool?" for key, _ in op.options}}
+    if op.where == "position" and query.get("loc") is None:
+        fields.update(path="str", line="int", col="int")
+    require(query, fields, what=f"{op.name} query")
+    return op
+
+
 def request(op: Op, *, path: str | None = None, line: int | None = None,
             col: int | None = None, paths: list[str] | None = None, query: str | None = None,
             options: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -9,7 +9,6 @@ million, and an empty set has ratio 1 (nothing of it fails).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,12 +28,14 @@ class Task:
     def load(cls, path: str | Path) -> Task:
         """A JSON task file: ``FAIL_TO_PASS``/``PASS_TO_PASS`` (SWE-bench's names,
         lists or JSON-encoded lists) or ``f2p``/``p2p``."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UsageError(f"{path}: no such task file", code="missing_file") from None
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{path}: not JSON: {exc}", code="bad_task") from None
+        from lanser.jsonio import load_json_bounded
+
+        try:  # bounded, a regular file, no NaN, limited depth
+            data = load_json_bounded(path, what="task")
+        except UsageError as exc:
+            if exc.code != "bad_json":
+                raise
+            raise UsageError(exc.message, code="bad_task") from None
         if not isinstance(data, dict):
             raise UsageError(f"{path}: a task file holds a JSON object", code="bad_task")
         return cls(_ids(data, "FAIL_TO_PASS", "f2p", path), _ids(data, "PASS_TO_PASS", "p2p", path))
@@ -43,7 +44,13 @@ class Task:
 def _ids(data: dict[str, Any], name: str, short: str, path: Any) -> tuple[str, ...]:
     value = data.get(name, data.get(short, []))
     if isinstance(value, str):  # SWE-bench stores the lists JSON-encoded
-        value = json.loads(value)
+        from lanser.jsonio import loads_bounded
+
+        try:
+            value = loads_bounded(value, what=f"{name} in {path}")
+        except UsageError as exc:
+            raise UsageError(f"{exc.message} (a list of node ids, JSON-encoded)",
+                             code="bad_task") from None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise UsageError(f"{path}: {name} must be a list of node ids", code="bad_task")
     return tuple(value)
