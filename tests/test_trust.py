@@ -119,17 +119,17 @@ def test_the_daemon_does_not_start_a_changed_untrusted_server(workspace, tmp_pat
     after the user's approval is refused, not started."""
     import asyncio
 
-    from lanser.lsp.daemon import Daemon
+    from lanser.queries.daemon import daemon_for
 
     first, second = tmp_path / "first", tmp_path / "second"
     root = workspace({"m.py": "x = 1\n", "lanser.toml":
                       f"[servers.mine]\ncommand = {payload_command(first)}\n"})
 
     async def run() -> dict:
-        daemon = Daemon(Workspace(root))
+        daemon = daemon_for(root)
         (root / "lanser.toml").write_text(
             f"[servers.mine]\ncommand = {payload_command(second)}\n")
-        line = json.dumps({"method": "query", "server": "mine", "requests": []}).encode()
+        line = json.dumps({"method": "query", "server": "mine", "queries": []}).encode()
         return await daemon._dispatch(line)
 
     reply = asyncio.run(run())
