@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from lanser.rewards import Profile
-from lanser.scoring.serve import TooLarge, error, read_json
+from lanser.scoring.serve import error, json_or_error
 from lanser.scoring.tasks import ScoringTask
 
 
@@ -166,12 +166,9 @@ def env_app(sessions: Sessions, *, max_body: int = 16 * 1024 * 1024,
 
     @app.post("/reset")
     async def reset(request: Request) -> Any:
-        try:
-            data = await read_json(request, max_body)
-        except TooLarge as exc:
-            return error(413, "too_large", str(exc))
-        except ValueError as exc:
-            return error(400, "bad_request", str(exc))
+        data, refused = await json_or_error(request, max_body)
+        if refused is not None:
+            return refused
         task_id = data.get("task_id") if isinstance(data, dict) else None
         if task_id not in sessions.tasks:
             return error(404, "unknown_task", f"no task {task_id!r}")
@@ -186,12 +183,9 @@ def env_app(sessions: Sessions, *, max_body: int = 16 * 1024 * 1024,
 
     @app.post("/step")
     async def step(request: Request) -> Any:
-        try:
-            data = await read_json(request, max_body)
-        except TooLarge as exc:
-            return error(413, "too_large", str(exc))
-        except ValueError as exc:
-            return error(400, "bad_request", str(exc))
+        data, refused = await json_or_error(request, max_body)
+        if refused is not None:
+            return refused
         if not isinstance(data, dict):
             return error(400, "bad_request", "the body must be a JSON object")
         session = sessions.live.get(str(data.get("session_id")))

@@ -49,6 +49,16 @@ async def read_json(request: Any, limit: int) -> Any:
         raise ValueError(f"the body is not JSON ({exc})") from None
 
 
+async def json_or_error(request: Any, limit: int) -> tuple[Any, Any]:
+    """``(body, None)``, or ``(None, the 413/400 response)`` when :func:`read_json` refuses."""
+    try:
+        return await read_json(request, limit), None
+    except TooLarge as exc:
+        return None, error(413, "too_large", str(exc))
+    except ValueError as exc:
+        return None, error(400, "bad_request", str(exc))
+
+
 def reward_app(scorer: Any, *, max_concurrency: int = 4, max_items: int = 4096,
                max_body: int = 64 * 1024 * 1024, fmt: str = "auto") -> Any:
     """The FastAPI app (module docstring)."""
