@@ -307,8 +307,8 @@ def test_auto_daemon_starts_one_on_first_query(workspace, cli, runtime):
 
 @pytest.mark.slow
 def test_warm_human_output_is_the_full_clis_plain_lines(started, cli, runtime):
-    """In a pipe, the fast path prints human output itself (no rich, no typer: issue
-    15, defect 12), line for line what the full CLI prints there."""
+    """In a pipe and at a terminal, the fast path prints human output itself (no rich,
+    no typer: issue 15, defect 12), line for line what the full CLI prints there."""
     root = started({"a.py": A, "b.py": B + "bad: int = 'x'\n"})
     for args in (["definition", "b.py:4:9"], ["hover", "b.py:5:9"], ["symbols", "a.py"],
                  ["diagnostics"], ["references", "a.py:1:5"], ["definition", "a.py:99:1"]):
@@ -317,3 +317,38 @@ def test_warm_human_output_is_the_full_clis_plain_lines(started, cli, runtime):
         assert (fast.code, fast.stdout, fast.stderr) == (full.code, full.stdout, full.stderr)
     assert "b.py:6:12: error reportAssignmentType: " in cli(["diagnostics"], cwd=root,
                                                             env=runtime).stdout
+    # At a terminal too: the same lines, the severity coloured, daemon or not (the fast
+    # path answers people at a terminal as well; NO_COLOR turns the colour off).
+    fast = _at_a_terminal(["diagnostics"], root, runtime)
+    full = _at_a_terminal(["diagnostics"], root, {**runtime, "LANSER_NO_FAST_PATH": "1"})
+    assert fast == full
+    assert b"b.py:6:12: \x1b[1;31merror\x1b[0m reportAssignmentType: " in fast
+    plain = _at_a_terminal(["diagnostics"], root, {**runtime, "NO_COLOR": "1"})
+    assert b"\x1b[" not in plain and b"b.py:6:12: error reportAssignmentType: " in plain
+
+
+def _at_a_terminal(args: list[str], root: Path, env: dict[str, str]) -> bytes:
+    """What ``lanser ARGS`` writes to a terminal (its stdout a pseudo-terminal)."""
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        subprocess.run([sys.executable, "-m", "lanser", *args], cwd=root, stdout=follower,
+                       stderr=subprocess.DEVNULL, env={**os.environ, "TERM": "xterm", **env},
+                       timeout=120, check=False)
+        os.close(follower)
+        follower = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 1 << 16)
+            except OSError:  # EIO: the terminal's other end is closed, all read
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(leader)
+        if follower >= 0:
+            os.close(follower)
+    return b"".join(chunks).replace(b"\r\n", b"\n")

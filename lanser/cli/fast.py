@@ -2,13 +2,13 @@
 
 An agent calls lanser thousands of times; importing typer, rich and pygls costs
 more than a warm server takes to answer. When the command line is a plain query
-with ``--json`` (or human output to a pipe: plain lines, :mod:`lanser.cli.plain`)
-and a daemon serves the workspace, this module parses it (a small, strict subset of
-the real options), sends it to the daemon, and prints the very bytes the full CLI
-would. Anything else — an unknown option, ``--help``, human output at a terminal
-(rich's tables), no daemon, a crashed apply to recover — returns ``None`` and the
-full CLI takes over. Once the daemon has been asked, its answer (or its error, a timeout
-included) is final: the full CLI never asks again, so ``--timeout`` is waited once.
+with ``--json`` (or human output: plain lines, :mod:`lanser.cli.plain`) and a
+daemon serves the workspace, this module parses it (a small, strict subset of the
+real options), sends it to the daemon, and prints the very bytes the full CLI would.
+Anything else — an unknown option, ``--help``, no daemon, a crashed apply to recover —
+returns ``None`` and the full CLI takes over. Once the daemon has been asked, its
+answer (or its error, a timeout included) is final: the full CLI never asks again, so
+``--timeout`` is waited once.
 """
 
 from __future__ import annotations
@@ -46,8 +46,6 @@ def _parse(argv: list[str]) -> tuple[str, dict[str, Any], dict[str, str]] | None
         else:
             positional.append(arg)
         i += 1
-    if "--json" not in flags and os.isatty(1):
-        return None  # people at a terminal get rich's tables from the full CLI
     if "--json" not in flags:
         options["--human"] = ""  # plain lines (lanser.cli.plain), as the full CLI prints
     if any(_ONLY_ON[o] != command for o in [*options, *flags] if o in _ONLY_ON):
@@ -116,18 +114,16 @@ def try_fast(argv: list[str]) -> int | None:
         return None
     message = query_message(options.get("--server"), [{"op": command, **args}],
                             timeout=timeout, cwd=os.getcwd())
-    from lanser.errors import LanserError
-
     human = "--human" in options
     try:
         reply = daemon_client.request(root, message, timeout=daemon_client.reply_wait(timeout))
-    except daemon_client.DaemonUnavailable:
-        return None
-    except LanserError as exc:  # the daemon did not answer in time; asking again would not help
-        _emit_error(exc.to_json(), human)
-        return int(exc.exit_code)
-    except Exception:
-        return None
+    except Exception as exc:  # lanser.errors only now: the answered path never imports it
+        from lanser.errors import LanserError
+
+        if not isinstance(exc, LanserError):
+            return None  # no daemon after all (a stale socket): the full CLI runs
+        _emit_error(exc.to_json(), human)  # it did not answer in time: asking again
+        return int(exc.exit_code)  # would not help
     if not reply.get("ok"):
         if reply.get("error", {}).get("code") == "internal":
             return None  # let the full CLI report (and log) it
@@ -138,8 +134,10 @@ def try_fast(argv: list[str]) -> int | None:
         import sys
 
         from lanser.cli.plain import answer as plain_answer
+        from lanser.cli.plain import wants_color
 
-        sys.stdout.write("".join(line + "\n" for line in plain_answer(answer)))
+        lines = plain_answer(answer, color=wants_color())
+        sys.stdout.write("".join(line + "\n" for line in lines))
     else:
         from lanser.cli.output import emit_json
 

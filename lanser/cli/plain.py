@@ -1,15 +1,35 @@
-"""Plain lines for a query answer: what people read in a pipe or a CI log.
+"""Plain lines for a query answer: what people read at a terminal, in a pipe or a CI log.
 
 Standard library only: the daemon's fast path (:mod:`lanser.cli.fast`) prints these
 without importing rich or typer (issue 15, defect 12), and the full CLI prints the
-very same lines when stdout is not a terminal (:mod:`lanser.cli.render`). A
-diagnostic is ``path:line:col: severity code: message``, the convention editors and
-CI parse; nothing is cut, whatever the width.
+very same lines (:mod:`lanser.cli.render`), daemon or not. A diagnostic is
+``path:line:col: severity code: message``, the convention compilers, editors and CI
+parse (terminals make the location clickable); nothing is cut, whatever the width. At a
+terminal the severity and the answer's target are coloured (ANSI; ``NO_COLOR`` or
+``TERM=dumb`` turns it off), which is the only difference from a pipe.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+_RESET = "\x1b[0m"
+#: ANSI styles of the coloured parts (bold red, yellow, blue, dim; bold).
+_STYLE = {"error": "\x1b[1;31m", "warning": "\x1b[33m", "information": "\x1b[34m",
+          "hint": "\x1b[2m", "not ready": "\x1b[1;31m", "op": "\x1b[1m"}
+
+
+def wants_color() -> bool:
+    """Colour when stdout is a terminal, unless the user said no (https://no-color.org)."""
+    import sys
+
+    return (sys.stdout.isatty() and "NO_COLOR" not in os.environ
+            and os.environ.get("TERM") != "dumb")
+
+
+def _paint(text: str, style: str, color: bool) -> str:
+    return f"{_STYLE[style]}{text}{_RESET}" if color and style in _STYLE else text
 
 
 def where(item: dict[str, Any]) -> str:
@@ -29,25 +49,27 @@ def hover(hover: dict[str, Any] | None) -> str:
     return html.unescape(hover["contents"]).replace("\u00a0", " ")
 
 
-def target(answer: dict[str, Any]) -> list[str]:
+def target(answer: dict[str, Any], color: bool = False) -> list[str]:
     found = answer.get("target")
     if not found:
         return []
     extra = "" if found["method"] == "position" else (
         f"  (via {found['method']}, confidence {found['confidence']:.2f})")
-    return [f"{answer['op']} at {where(found)}{extra}"]
+    return [f"{_paint(answer['op'], 'op', color)} at {where(found)}{extra}"]
 
 
-def diagnostics(files: list[dict[str, Any]], summary: dict[str, int]) -> list[str]:
+def diagnostics(files: list[dict[str, Any]], summary: dict[str, int],
+                color: bool = False) -> list[str]:
     lines = []
     for entry in files:
         if entry["status"] != "ready":
-            lines.append(f"{entry['path']}: not ready: the server did not answer in time "
-                         "(raise --timeout, or start the daemon: lanser daemon start)")
+            lines.append(f"{entry['path']}: {_paint('not ready', 'not ready', color)}: the "
+                         "server did not answer in time (raise --timeout, or start the "
+                         "daemon: lanser daemon start)")
         for diag in entry["diagnostics"]:
             code = f" {diag['code']}" if diag["code"] else ""
-            lines.append(f"{where(diag)}: {diag['severity']}{code}: "
-                         f"{one_line(diag['message'])}")
+            lines.append(f"{where(diag)}: {_paint(diag['severity'], diag['severity'], color)}"
+                         f"{code}: {one_line(diag['message'])}")
     lines.append(", ".join(f"{n} {k}" for k, n in summary.items() if n) or "no diagnostics")
     return lines
 
@@ -68,9 +90,10 @@ def locations(items: list[dict[str, Any]]) -> list[str]:
     return [where(item) for item in items] or ["no locations"]
 
 
-def answer(answer: dict[str, Any]) -> list[str]:
-    """Every line of a query answer, in the order the full CLI prints them."""
-    lines = target(answer)
+def answer(answer: dict[str, Any], color: bool = False) -> list[str]:
+    """Every line of a query answer, in the order the full CLI prints them; ``color``
+    at a terminal (:func:`wants_color`)."""
+    lines = target(answer, color)
     if "locations" in answer:
         lines += locations(answer["locations"])
     elif "hover" in answer:
@@ -80,7 +103,7 @@ def answer(answer: dict[str, Any]) -> list[str]:
     elif "calls" in answer:
         lines += calls(answer["calls"])
     elif "files" in answer:
-        lines += diagnostics(answer["files"], answer.get("summary", {}))
+        lines += diagnostics(answer["files"], answer.get("summary", {}), color)
     return lines
 
 

@@ -39,94 +39,14 @@ def line(text: str) -> None:
     print(text)
 
 
-_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "information": "blue",
-                   "hint": "dim"}
-
-
-def _where(item: dict[str, Any]) -> str:
-    return f"{item['path']}:{item['line']}:{item['col']}"
-
-
-def _target(answer: dict[str, Any]) -> None:
-    target = answer.get("target")
-    if target:
-        extra = "" if target["method"] == "position" else (
-            f"  (via {target['method']}, confidence {target['confidence']:.2f})")
-        console.print(f"[bold]{answer['op']}[/] at {_where(target)}{extra}")
-
-
 def answer(answer: dict[str, Any]) -> None:
-    if plain():
-        from lanser.cli import plain as lines
+    """A query answer as plain lines (:mod:`lanser.cli.plain`), coloured at a terminal:
+    the very bytes the daemon's fast path prints, so output does not change with
+    whether a daemon is running (issue 15, defects 11 and 12)."""
+    from lanser.cli import plain as lines
 
-        for text in lines.answer(answer):
-            line(text)
-        return
-    _target(answer)
-    if "locations" in answer:
-        locations(answer["locations"])
-    elif "hover" in answer:
-        hover_text(answer["hover"])
-    elif "symbols" in answer:
-        symbols(answer["symbols"])
-    elif "calls" in answer:
-        calls(answer["calls"])
-    elif "files" in answer:
-        diagnostics(answer["files"], answer.get("summary", {}))
-
-
-def hover_text(hover: dict[str, Any] | None) -> None:
-    """The server's markdown: rendered at a terminal, as text elsewhere; HTML entities
-    (pyright's ``&nbsp;``) decoded either way."""
-    from lanser.cli.plain import hover as hover_plain
-
-    if not hover:
-        console.print("[dim]nothing to show[/]")
-    elif plain():
-        line(hover_plain(hover))
-    else:
-        from rich.markdown import Markdown
-
-        console.print(Markdown(hover_plain(hover)))
-
-
-def locations(items: list[dict[str, Any]]) -> None:
-    if not items:
-        console.print("[dim]no locations[/]")
-    for item in items:
-        console.print(_where(item), markup=False)
-
-
-def symbols(items: list[dict[str, Any]]) -> None:
-    table = Table("location", "kind", "qualified name", box=None)
-    for item in items:
-        table.add_row(escape(_where(item)), item["kind"], escape(item["qualname"]))
-    console.print(table)
-
-
-def calls(items: list[dict[str, Any]]) -> None:
-    table = Table("location", "name", "call sites", box=None)
-    for item in items:
-        sites = ", ".join(f"{s['line']}:{s['col']}" for s in item["call_sites"])
-        table.add_row(escape(_where(item)), escape(item["name"]), sites)
-    console.print(table if items else "[dim]no calls[/]")
-
-
-def diagnostics(files: list[dict[str, Any]], summary: dict[str, int]) -> None:
-    table = Table("location", "severity", "code", "message", box=None)
-    for entry in files:
-        if entry["status"] != "ready":
-            table.add_row(escape(entry["path"]), "[bold red]not ready[/]", "",
-                          "the server did not answer in time")
-        for diag in entry["diagnostics"]:
-            style = _SEVERITY_STYLE.get(diag["severity"], "")
-            table.add_row(escape(_where(diag)), f"[{style}]{diag['severity']}[/]",
-                          diag["code"] or "", escape(diag["message"]))
-    console.print(table)
-    console.print(", ".join(f"{n} {k}" for k, n in summary.items() if n) or "no diagnostics")
-    if summary.get("not_ready"):
-        console.print("[yellow]some files were not ready[/]: raise --timeout, or start the "
-                      "daemon (lanser daemon start) to keep the server warm")
+    for text in lines.answer(answer, color=lines.wants_color()):
+        line(text)
 
 
 def servers(rows: list[dict[str, Any]]) -> None:
