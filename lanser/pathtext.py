@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache, partial
 from urllib.parse import quote
 
 #: Any ``.../site-packages/`` or ``.../dist-packages/`` directory.
@@ -33,22 +34,26 @@ def scrub_paths(text: str, prefixes: Iterable[tuple[str, str]] = ()) -> str:
     installation shapes. A label ``""`` means "relative to this directory": the
     directory's own name becomes ``.``. Longest prefix first, so a server installed
     in site-packages keeps its own label."""
+    if "/" not in text:  # no absolute path, no URI: most messages (a whole workspace's
+        return text      # diagnostics spent 1.5 s here compiling patterns, issue 15)
     for prefix, label in sorted(prefixes, key=lambda p: len(p[0]), reverse=True):
-        text = _replace_prefix(text, prefix.rstrip("/") or "/", label)
+        text = _prefix_pattern(prefix.rstrip("/") or "/").sub(partial(_replacement, label), text)
     text = SITE.sub("<site-packages>/", text)
     return STDLIB.sub("<stdlib>/", text)
 
 
-def _replace_prefix(text: str, prefix: str, label: str) -> str:
+@lru_cache(maxsize=256)
+def _prefix_pattern(prefix: str) -> re.Pattern[str]:
+    """``prefix`` in plain and ``file://`` URI form, ending at a path boundary."""
     forms = {re.escape(prefix), re.escape(quote(prefix))}
     plain = re.escape(prefix)
-    pattern = re.compile(
+    return re.compile(
         rf"(?:file://(?:{'|'.join(sorted(forms))})|(?<![\w.~+%@/-]){plain})"
         rf"(?:(?P<slash>/)|(?!{_PATH_CHAR}))")
 
-    def replace(match: re.Match[str]) -> str:
-        if match.group("slash"):
-            return f"{label}/" if label else ""
-        return label or "."
 
-    return pattern.sub(replace, text)
+def _replacement(label: str, match: re.Match[str]) -> str:
+    """A matched prefix's replacement: its label (``.`` for the root itself)."""
+    if match.group("slash"):
+        return f"{label}/" if label else ""
+    return label or "."
