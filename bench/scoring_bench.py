@@ -121,7 +121,7 @@ async def naive_once(task: ScoringTask, n: int, tests: bool) -> float:
     """Fresh clone + fresh server + whole-workspace diagnostics (+ full pytest)."""
     from lanser.lsp.registry import get_server
     from lanser.lsp.service import LanguageService
-    from lanser.scoring.parse import parse_completion
+    from lanser.scoring.completion import parse_completion
     from lanser.scoring.patching import resolve
     from lanser.workspace import Workspace
 

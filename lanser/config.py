@@ -6,19 +6,24 @@ Each pillar reads its own table (``[edits]``, ``[runner]``, ``[rewards]``, ...) 
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lanser.configfiles import parse_toml, read_lanser_source, tomllib
 from lanser.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
 from lanser.roots import CONFIG_FILE, DEFAULT_TIMEOUT
+from lanser.trust import (
+    UNTRUSTED,
+    USER_CONFIG,
+    content_digest,
+    is_trusted,
+    program_settings,
+    refusal,
+    user_config_dir,
+)
+
+__all__ = ["DEFAULT_CONFIDENCE_THRESHOLD", "Config", "load_config", "tomllib"]
 
 #: Below this disambiguation confidence a query refuses and lists candidates.
 DEFAULT_CONFIDENCE_THRESHOLD = 0.8
@@ -52,8 +57,6 @@ class Config:
         when the user approved it, else from the user's config; ``None`` when neither
         sets it. Raises :class:`~lanser.trust.UntrustedConfig` when only an unapproved
         workspace file does."""
-        from lanser.trust import refusal
-
         value = self.raw.get(section, {}).get(key) if isinstance(
             self.raw.get(section), dict) else None
         if value is None:
@@ -66,7 +69,7 @@ class Config:
 
 def load_config(root: Path) -> Config:
     """Read the configuration of the workspace at ``root`` (defaults when there is none)."""
-    source, raw = _read_source(root)
+    source, raw = read_lanser_source(root)
     raw, untrusted = _gate_programs(source, raw)
     user = _read_user()
     try:
@@ -88,24 +91,6 @@ def load_config(root: Path) -> Config:
         raise ConfigError(f"invalid lanser configuration: {exc}") from None
 
 
-def _read_raw(root: Path) -> dict[str, Any]:
-    return _read_source(root)[1]
-
-
-def _read_source(root: Path) -> tuple[Path | None, dict[str, Any]]:
-    """The workspace file the configuration is read from, and its lanser table."""
-    own = root / CONFIG_FILE
-    if own.is_file():
-        return own, _parse(own)
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        table = _parse(pyproject).get("tool", {}).get("lanser", {})
-        if not isinstance(table, dict):
-            raise ConfigError("pyproject.toml: [tool.lanser] must be a table")
-        return (pyproject if table else None), table
-    return None, {}
-
-
 def _servers(raw: dict[str, Any]) -> dict[str, Any]:
     servers = raw.get("servers", {})
     if not isinstance(servers, dict):
@@ -118,8 +103,6 @@ def _gate_programs(source: Path | None, raw: dict[str, Any]
     """``raw`` without the program-starting settings the user has not approved
     (SECURITY.md): each ``[servers.NAME]`` becomes a marker the registry refuses to
     start, and ``[runner] python`` is dropped; returns them by name."""
-    from lanser.trust import UNTRUSTED, content_digest, is_trusted, program_settings
-
     found = program_settings(raw)
     if source is None or not found or is_trusted(source, content_digest(raw)):
         return raw, ()
@@ -135,14 +118,6 @@ def _gate_programs(source: Path | None, raw: dict[str, Any]
 
 def _read_user() -> dict[str, Any]:
     """The user-level ``config.toml`` (trusted: only the user writes it), or {}."""
-    from lanser.trust import USER_CONFIG, user_config_dir
-
     path = user_config_dir() / USER_CONFIG
-    return _parse(path) if path.is_file() else {}
+    return parse_toml(path) if path.is_file() else {}
 
-
-def _parse(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path.name}: {exc}") from None

@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from lanser.configfiles import lanser_files, read_lanser_source
 from lanser.errors import UsageError
 
 #: The user-level configuration file, in :func:`user_config_dir`.
@@ -116,9 +117,7 @@ def refusal(setting: str, source: str) -> UntrustedConfig:
 
 def workspace_status(root: Path) -> dict[str, Any]:
     """What ``lanser trust --status`` prints: the file, its hash, its program settings."""
-    from lanser.config import _read_source
-
-    source, raw = _read_source(root)
+    source, raw = read_lanser_source(root)
     if source is None:
         return {"file": None, "content": None, "trusted": False, "programs": []}
     digest = content_digest(raw)
@@ -128,9 +127,7 @@ def workspace_status(root: Path) -> dict[str, Any]:
 
 def trust_workspace(root: Path) -> dict[str, Any]:
     """Approve the workspace's config as it is now (``lanser trust``)."""
-    from lanser.config import _read_source
-
-    source, raw = _read_source(root)
+    source, raw = read_lanser_source(root)
     if source is None:
         raise UsageError(f"no lanser configuration in {root.name or root} (lanser.toml, "
                          "or [tool.lanser] in pyproject.toml): nothing to trust",
@@ -141,7 +138,5 @@ def trust_workspace(root: Path) -> dict[str, Any]:
 
 def revoke_workspace(root: Path) -> dict[str, Any]:
     """Forget every approval of the workspace's config files (``lanser trust --revoke``)."""
-    from lanser.roots import CONFIG_FILE
-
-    removed = sum(revoke(root / name) for name in (CONFIG_FILE, "pyproject.toml"))
+    removed = sum(revoke(path) for path in lanser_files(root))
     return {**workspace_status(root), "revoked": removed}

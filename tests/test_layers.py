@@ -23,12 +23,13 @@ PACKAGE = REPO / "lanser"
 
 #: Each unit's layer: a unit may import units of a *lower* layer only (and itself).
 #: Units on the same layer are siblings that must not import each other.
-LAYERS: dict[str, int] = {
+LAYERS: dict[str, float] = {
     # foundation: no lanser imports but each other, in this order
     "errors": 0, "__init__": 0, "resources": 0, "canonical": 1, "pathtext": 1,
     "severities": 1, "positions": 1, "files": 1, "roots": 1, "findings": 1, "jsonio": 1,
-    "git": 2,
-    "config": 3,
+    "git": 2, "configfiles": 2,
+    # which workspace configuration may start programs, then the loader that asks it
+    "trust": 2.5, "config": 3,
     "workspace": 4,
     # the pillars
     "lsp": 5,
@@ -46,15 +47,8 @@ LAYERS: dict[str, int] = {
 }
 
 
-#: Units that are one concern in two modules: ``trust`` decides which configuration
-#: may start programs, ``config`` reads it, and each asks the other (issue 17 merged
-#: them so; issue 14's "where config lives" module is to make them one: not done yet).
-ONE_UNIT = {"trust": "config"}
 #: Known cycles, each a debt with its issue: nothing else may join this list.
-KNOWN_CYCLES = [["lanser.config", "lanser.trust"],
-                # parse_completion dispatches to tools' reader, which reuses parse_diff
-                # (issue 19): the dispatcher belongs in a module of its own.
-                ["lanser.scoring.parse", "lanser.scoring.tools"]]
+KNOWN_CYCLES: list[list[str]] = []
 
 
 def _modules() -> dict[str, Path]:
@@ -99,7 +93,7 @@ GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
 def unit(module: str) -> str:
     parts = module.split(".")
     name = "__init__" if len(parts) == 1 else parts[1]
-    return ONE_UNIT.get(name, name)
+    return name
 
 
 def test_every_module_has_a_home() -> None:

@@ -43,6 +43,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lanser.configfiles import CONFIG_FILES, CONFIG_SECTIONS, PYPROJECT
 from lanser.edits.model import Denied
 from lanser.errors import ConfigError, OutsideWorkspace, UsageError
 from lanser.workspace import Workspace
@@ -59,10 +60,9 @@ DEFAULT_DENY = (
 #: Files that configure lanser, the language servers and pytest: an edit that could
 #: change them could change how it is itself checked and graded. Denied unless
 #: ``[edits] protect_config = false`` (see SECURITY.md).
-CONFIG_DENY = ("lanser.toml", "pyrightconfig.json", "pytest.ini", ".pytest.ini", "tox.ini",
-               "setup.cfg", "conftest.py")
+CONFIG_DENY = (*CONFIG_FILES, "setup.cfg", "tox.ini", "conftest.py")
 #: Tables of a ``pyproject.toml`` no edit may change (the rest of the file it may).
-PROTECTED_TABLES = ("tool.lanser", "tool.pytest", "tool.pyright", "tool.basedpyright")
+PROTECTED_TABLES = tuple(t for t in CONFIG_SECTIONS[PYPROJECT] if "*" not in t)
 
 #: Directory names no edit may enter.
 FORBIDDEN_DIRS = (".git", ".lanser")
@@ -186,7 +186,7 @@ def _protected_tables(data: bytes | None) -> dict[str, object]:
     a file that does not parse maps every table to its bytes' hash."""
     if data is None:
         return {}
-    from lanser.config import tomllib
+    from lanser.configfiles import tomllib
 
     try:
         parsed: object = tomllib.loads(data.decode("utf-8"))

@@ -141,7 +141,7 @@ def _content(raw: bytes | None, table: str) -> object:
     """What of a file matters: all of it, or one TOML table (raw bytes if unparsable)."""
     if raw is None or not table:
         return None if raw is None else hashlib.sha256(raw).hexdigest()
-    from lanser.config import tomllib
+    from lanser.configfiles import tomllib
 
     try:
         value: object = tomllib.loads(raw.decode("utf-8"))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lanser.canonical import content_hash
-from lanser.config import tomllib  # tomli on Python 3.10
+from lanser.configfiles import tomllib  # tomli on Python 3.10
 from lanser.errors import ConfigError
 from lanser.resources import PROFILES
 from lanser.severities import NAMES as SEVERITIES  # worst first, as bundles name them

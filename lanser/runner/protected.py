@@ -46,19 +46,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from lanser.configfiles import CONFIG_FILES, CONFIG_SECTIONS
 from lanser.findings import Finding, merge
 from lanser.runner import suppressions
 
+#: Test files, every conftest.py, and the whole files that configure pytest or a
+#: checker (:data:`lanser.configfiles.CONFIG_FILES`).
 GLOBS = ("**/conftest.py", "**/test_*.py", "**/*_test.py", "**/tests/**", "**/test/**",
-         "pytest.ini", ".pytest.ini", "pyrightconfig.json", "mypy.ini", ".mypy.ini",
-         "ruff.toml", ".ruff.toml", ".flake8", "lanser.toml")
+         *CONFIG_FILES)
 #: file -> section patterns (TOML dotted table names, INI section names; fnmatch)
-SECTIONS: dict[str, tuple[str, ...]] = {
-    "pyproject.toml": ("tool.pytest", "tool.pytest.*", "tool.pyright", "tool.basedpyright",
-                       "tool.mypy", "tool.ruff", "tool.lanser"),
-    "setup.cfg": ("tool:pytest", "flake8", "pycodestyle", "pyflakes", "mypy", "mypy-*"),
-    "tox.ini": ("pytest", "flake8", "pycodestyle", "mypy", "mypy-*"),
-}
+SECTIONS = CONFIG_SECTIONS
 _SKIP_DIRS = {".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", ".lanser",
               ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox"}
 _PY = (".py", ".pyi")
@@ -369,7 +366,7 @@ def _configured_globs(base: Files) -> list[str]:
 
 
 def _pytest_options(base: Files) -> dict[str, str]:
-    from lanser.config import tomllib
+    from lanser.configfiles import tomllib
 
     found: dict[str, str] = {}
     for name, section in (("pytest.ini", "pytest"), (".pytest.ini", "pytest"),
@@ -447,7 +444,7 @@ def _section_match(key: str, patterns: list[str]) -> bool:
 
 def _toml_sections(data: bytes) -> dict[str, object] | None:
     """Every table as dotted name -> its scalar keys (nested tables flattened)."""
-    from lanser.config import tomllib
+    from lanser.configfiles import tomllib
 
     try:
         doc = tomllib.loads(data.decode("utf-8"))

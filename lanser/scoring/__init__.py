@@ -14,7 +14,8 @@ processes; a Ray executor implements the same ``submit``/``close``);
 The contract (formats, reasons, statuses) is ``rewards/SCORING.md``.
 """
 
-from lanser.scoring.parse import FORMATS, Parsed, parse_completion
+from lanser.scoring.completion import parse_completion
+from lanser.scoring.parse import FORMATS, Parsed
 from lanser.scoring.result import ScoreResult
 from lanser.scoring.scorer import Scorer
 from lanser.scoring.tasks import ScoringTask, load_tasks

@@ -39,7 +39,8 @@ from typing import Any
 from lanser import rewards
 from lanser.errors import LanserError, ServerTimeout, UsageError
 from lanser.rewards import ActionInfo, DiagnosticKey, Profile, State, TestCredit
-from lanser.scoring.parse import Parsed, parse_completion
+from lanser.scoring.completion import parse_completion
+from lanser.scoring.parse import Parsed
 from lanser.scoring.patching import changes, resolve
 from lanser.scoring.result import ScoreResult, completion_hash
 from lanser.scoring.tasks import ScoringTask

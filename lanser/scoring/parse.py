@@ -16,13 +16,11 @@ files and turns into the envelope's one edit form (``FileChange`` lists):
   an empty SEARCH creates the file.
 - ``whole-file``: fenced code blocks with a path, in the info string
   (```` ```python src/app.py ````, ``path=...``) or on the line before the fence.
-- ``tool-calls``: OpenAI-style function calls of the episode actions
-  (:mod:`lanser.scoring.tools`), as a JSON object or list, or in ``<tool_call>``
-  tags; ``edit`` (path + content) and ``patch`` (a diff) change files, the others
-  change nothing.
+- ``tool-calls``: OpenAI-style function calls of the episode actions, read by
+  :mod:`lanser.scoring.tools` into the same record.
 
-Reasoning in ``<think>...</think>`` is dropped first: a draft diff inside it is not
-the answer. Nothing here raises on model text: a completion with no edit in it is a
+:mod:`lanser.scoring.completion` picks the reader (and drops ``<think>`` reasoning).
+Nothing here raises on model text: a completion with no edit in it is a
 :class:`Parsed` with a ``reason`` (``no_edit_found``, ``missing_path``,
 ``bad_tool_call``, ``unsupported_action``).
 """
@@ -78,43 +76,6 @@ class Parsed:
     @property
     def ok(self) -> bool:
         return self.reason is None
-
-
-def parse_completion(text: str, fmt: str = "auto") -> Parsed:
-    """Read ``text`` as ``fmt`` (``auto``: the first form found, tool calls first).
-
-    Raises ``ValueError`` only for an unknown ``fmt`` (the caller's mistake); every
-    model text gives a :class:`Parsed`.
-    """
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown completion format {fmt!r}: expected one of "
-                         f"{', '.join(FORMATS)}")
-    text = _answer(text)
-    if fmt != "auto":
-        return _READERS[fmt](text)
-    if _looks_like_tool_calls(text):
-        found = parse_tool_calls(text)
-        if found.reason != "no_edit_found":
-            return found
-    if SEARCH_RE.search(text):
-        return parse_search_replace(text)
-    if re.search(r"^@@.*@@|^--- \S", text, re.M):
-        found = parse_diff(text)
-        if found.ok:
-            return found
-    found = parse_whole_file(text)
-    if found.ok:
-        return found
-    return Parsed("auto", reason="no_edit_found", detail="no diff, SEARCH/REPLACE block, "
-                  "fenced file with a path or tool call found")
-
-
-def _answer(text: str) -> str:
-    """The text after the last ``</think>`` (the reasoning is not the answer)."""
-    if not isinstance(text, str):
-        return ""
-    end = text.rfind("</think>")
-    return text[end + len("</think>"):] if end >= 0 else text
 
 
 # -- paths --------------------------------------------------------------------------
@@ -371,19 +332,5 @@ def _info_path(info: str) -> str | None:
     return None
 
 
-def _looks_like_tool_calls(text: str) -> bool:
-    return "<tool_call>" in text or bool(re.match(r"\s*[\[{]", text)) or bool(
-        re.search(r"^```json", text, re.M))
-
-
-def parse_tool_calls(text: str) -> Parsed:
-    from lanser.scoring.tools import parse_tool_calls as read
-
-    return read(text)
-
-
-_READERS = {"diff": parse_diff, "search-replace": parse_search_replace,
-            "whole-file": parse_whole_file, "tool-calls": parse_tool_calls}
-
-__all__ = ["FORMATS", "Block", "FileOp", "Parsed", "clean_path", "parse_completion",
-           "parse_diff", "parse_search_replace", "parse_tool_calls", "parse_whole_file"]
+__all__ = ["FORMATS", "Block", "FileOp", "Parsed", "clean_path", "parse_diff",
+           "parse_search_replace", "parse_whole_file"]

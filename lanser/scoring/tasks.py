@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lanser import git
-from lanser.config import tomllib
+from lanser.configfiles import tomllib
 from lanser.errors import MissingFile, UsageError
 
 

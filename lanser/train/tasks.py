@@ -36,7 +36,7 @@ class TrainTask:
 
 def from_toml(path: Path) -> TrainTask:
     """The task of one ``task.toml`` workspace (its folder is the base checkout)."""
-    from lanser.config import tomllib
+    from lanser.configfiles import tomllib
 
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
