@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from lanser.cli.common import Boundary
+
 HELP = """\
 Verified code facts and process rewards for coding agents, from real language
 servers and real test runs.
@@ -23,6 +25,7 @@ location (not found, ambiguous: candidates are listed); 130 interrupted.
 
 app = typer.Typer(
     name="lanser",
+    cls=Boundary,
     help=HELP,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,

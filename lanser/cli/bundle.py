@@ -14,7 +14,6 @@ from lanser.cli.common import (
     ServerOpt,
     TimeoutOpt,
     emit_json,
-    handle_errors,
 )
 from lanser.errors import ExitCode, UsageError
 
@@ -39,7 +38,6 @@ def register(app: typer.Typer) -> None:
     app.command("bundle", help=HELP)(bundle)
 
 
-@handle_errors
 def bundle(args: Annotated[list[str] | None, typer.Argument(
                help="LOC | verify FILE | diff A B", show_default=False)] = None,
            op: Annotated[str, typer.Option("--op", help="Comma-separated operations.")] = "",

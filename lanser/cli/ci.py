@@ -19,7 +19,6 @@ from lanser.cli.common import (
     ServerOpt,
     TimeoutOpt,
     emit_json,
-    handle_errors,
     run_async,
 )
 from lanser.errors import ExitCode, UsageError
@@ -29,7 +28,6 @@ def register(app: typer.Typer) -> None:
     app.command("ci", context_settings={"allow_extra_args": True})(ci)
 
 
-@handle_errors
 def ci(ctx: typer.Context,
        paths: Annotated[list[str] | None, typer.Argument(
            help="Judge diagnostics in these files or folders only (pre-commit passes the "
@@ -80,11 +78,12 @@ def ci(ctx: typer.Context,
     from lanser.gate.observe import STAGED
     from lanser.gate.testrun import junit
     from lanser.rewards import profile_for_workspace
+    from lanser.runner.settings import RunnerSettings
 
     inv = Invocation(root, json_out, server, timeout)
     workspace = inv.workspace
     section = workspace.config.section("ci")
-    runner = workspace.config.section("runner")
+    runner = RunnerSettings.of(workspace.config, timeout=test_timeout)
     base = base or section.get("base")
     if not base:
         raise UsageError("give --base REV (the revision the change is judged against), or "
@@ -97,11 +96,10 @@ def ci(ctx: typer.Context,
             fail_on=FailOn.parse(fail_on if fail_on is not None else section.get("fail_on")),
             tests=tests or str(section.get("tests", "impact")), profile=chosen,
             spec=inv.server_spec(), timeout=inv.request_timeout,
-            test_timeout=test_timeout if test_timeout is not None else
-            float(runner.get("timeout", 60.0)),
+            test_timeout=runner.timeout,
             test_args=tuple(ctx.args), paths=paths or (),
             # an approved config's interpreter only (lanser trust), as `lanser test` does
-            python=workspace.config.program("runner", "python")))
+            python=runner.python))
     payload = report.to_json()
     if sarif_out is not None:
         _write(sarif_out, dumps(sarif(report)) + "\n")

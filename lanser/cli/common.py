@@ -1,36 +1,61 @@
-"""What every command shares: the common options, the error handler, JSON output.
+"""What every command shares: the common options, the one error boundary, JSON output.
 
 Commands stay thin: they take options, build an :class:`Invocation`, call one
-library function and render. Heavy modules (pygls, tree-sitter, git) are imported
-inside commands, never here, so ``lanser --help`` stays fast.
+library function and render, returning their exit code. :class:`Boundary` (the
+application's group class) is the one place errors become exit codes and messages:
+a :class:`~lanser.errors.LanserError` its code and message, Ctrl-C 130, anything else
+an internal error with a crash log, never a traceback. It is told whether the output
+is JSON by the command line itself: ``--json`` (:data:`JsonOpt`) and an
+:class:`Invocation` made with ``json=True`` (``episode serve`` speaks JSON lines)
+say so through :func:`output_json`. Heavy modules (pygls, tree-sitter, git) are
+imported inside commands, never here, so ``lanser --help`` stays fast.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from lanser.cli.output import dumps, emit_json
 from lanser.errors import ExitCode, LanserError
 
-__all__ = ["Invocation", "JsonOpt", "RootOpt", "ServerOpt", "TimeoutOpt", "dumps", "emit_json",
-           "handle_errors", "recover_crashed_apply", "run_async"]
+__all__ = ["Boundary", "Invocation", "JsonOpt", "RootOpt", "ServerOpt", "TimeoutOpt", "dumps",
+           "emit_json", "output_json", "recover_crashed_apply", "run_async"]
+
+#: Whether this command's output is JSON, so its errors are JSON too.
+_JSON_OUTPUT: contextvars.ContextVar[bool] = contextvars.ContextVar("json_output",
+                                                                    default=False)
+
+
+def output_json(value: bool = True) -> bool:
+    """Tell the error boundary whether this command's output is JSON."""
+    if value:
+        _JSON_OUTPUT.set(True)
+    return value
+
+
+def _json_flag(value: bool) -> bool:
+    return output_json(bool(value))
+
 
 RootOpt = Annotated[
     Path | None,
     typer.Option("--root", help="Workspace root (default: the git top-level, else the cwd).",
                  show_default=False),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print stable JSON on stdout.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print stable JSON on stdout.",
+                                        callback=_json_flag)]
 ServerOpt = Annotated[
     str | None,
     typer.Option("--server", help="Language server (default: basedpyright, or the config's).",
@@ -58,6 +83,7 @@ class Invocation:
     auto_recover: bool = True
 
     def __post_init__(self) -> None:
+        output_json(self.json)
         if self.timeout is not None and not self.timeout > 0:  # 0, negatives, nan
             from lanser.errors import UsageError
 
@@ -109,32 +135,28 @@ def recover_crashed_apply(workspace: Any) -> None:
     print(note, file=sys.stderr)
 
 
-F = TypeVar("F", bound=Callable[..., Any])
+class Boundary(TyperGroup):
+    """The application's group: runs the command and turns what it ends with into an
+    exit code (module docstring). A command's return value is its exit code."""
 
-
-def handle_errors(func: F) -> F:
-    """Run a command: known errors -> their exit code and message, never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        json_mode = bool(kwargs.get("json_out", False))
+    def invoke(self, ctx: click.Context) -> Any:
+        _JSON_OUTPUT.set(False)
         try:
-            code = func(*args, **kwargs)
+            code = super().invoke(ctx)
         except LanserError as exc:
-            _report(exc.to_json(), exc.message, json_mode)
+            _report(exc.to_json(), exc.message, _JSON_OUTPUT.get())
             raise typer.Exit(int(exc.exit_code)) from None
         except KeyboardInterrupt:
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        except typer.Exit:
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except Exception as exc:  # a bug of ours: say where the details are
             log = _write_crash_log()
             message = f"internal error: {type(exc).__name__}: {exc} (details in {log})"
-            _report({"error": {"code": "internal", "message": message}}, message, json_mode)
+            _report({"error": {"code": "internal", "message": message}}, message,
+                    _JSON_OUTPUT.get())
             raise typer.Exit(int(ExitCode.RUNTIME)) from None
         raise typer.Exit(int(code or 0))
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _report(payload: dict[str, Any], message: str, json_mode: bool) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from lanser.cli.common import Invocation, JsonOpt, RootOpt, emit_json, handle_errors
+from lanser.cli.common import Invocation, JsonOpt, RootOpt, emit_json
 
 daemon_app = typer.Typer(help="Warm language servers for a workspace (one daemon per root).",
                          no_args_is_help=True)
@@ -17,7 +17,6 @@ def register(app: typer.Typer) -> None:
 
 
 @daemon_app.command("start")
-@handle_errors
 def start(root: RootOpt = None, json_out: JsonOpt = False,
           server: Annotated[list[str] | None, typer.Option(
               "--server", help="Servers to warm up now (default: the configured one).")] = None,
@@ -35,7 +34,6 @@ def start(root: RootOpt = None, json_out: JsonOpt = False,
 
 
 @daemon_app.command("stop")
-@handle_errors
 def stop(root: RootOpt = None, json_out: JsonOpt = False) -> int:
     """Stop the workspace's daemon and its servers."""
     from lanser.lsp import daemon_client
@@ -50,7 +48,6 @@ def stop(root: RootOpt = None, json_out: JsonOpt = False) -> int:
 
 
 @daemon_app.command("status")
-@handle_errors
 def status(root: RootOpt = None, json_out: JsonOpt = False) -> int:
     """Servers, versions, uptime, open documents, request counts, latency percentiles."""
     from lanser.lsp import daemon_client

@@ -14,14 +14,13 @@ from typing import Annotated
 
 import typer
 
-from lanser.cli.common import JsonOpt, ServerOpt, TimeoutOpt, emit_json, handle_errors, run_async
+from lanser.cli.common import JsonOpt, ServerOpt, TimeoutOpt, emit_json, run_async
 
 
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
 
 
-@handle_errors
 def demo(keep: Annotated[Path | None, typer.Option(
              "--keep", help="Run in DIR (new) and keep it: the workspace, its episode "
              "and bundles, ready for `lanser replay`.", show_default=False)] = None,

@@ -15,7 +15,6 @@ from lanser.cli.common import (
     ServerOpt,
     TimeoutOpt,
     emit_json,
-    handle_errors,
 )
 from lanser.errors import ExitCode
 
@@ -26,7 +25,6 @@ def register(app: typer.Typer) -> None:
     app.command("doctor")(doctor)
 
 
-@handle_errors
 def doctor(quick: Annotated[bool, typer.Option(
                "--quick", help="Do not start the language servers (only look them up).")
            ] = False,

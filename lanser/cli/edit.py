@@ -21,7 +21,6 @@ from lanser.cli.common import (
     ServerOpt,
     TimeoutOpt,
     emit_json,
-    handle_errors,
     run_async,
 )
 from lanser.errors import ExitCode
@@ -107,7 +106,6 @@ def _exit(result: Any) -> int:
     return 0
 
 
-@handle_errors
 def rename(loc: LocArg, new_name: Annotated[str, typer.Argument(help="The new name.")],
            do_apply: Annotated[bool, typer.Option("--apply", help="Write the edit.")] = False,
            verify: VerifyOpt = False, keep_unverified: KeepOpt = None,
@@ -129,7 +127,6 @@ def rename(loc: LocArg, new_name: Annotated[str, typer.Argument(help="The new na
     return _show(inv, outcome)
 
 
-@handle_errors
 def actions(loc: LocArg,
             apply_id: Annotated[str | None, typer.Option(
                 "--apply", help="Apply the action with this id (or exact title).",
@@ -170,7 +167,6 @@ def actions(loc: LocArg,
     return _exit(outcome.chosen.result if outcome.chosen is not None else None)
 
 
-@handle_errors
 def apply(edit: Annotated[str, typer.Argument(
               help="A WorkspaceEdit JSON, a lanser preview JSON, or a unified diff; - reads "
               "stdin.")],
@@ -200,7 +196,6 @@ def apply(edit: Annotated[str, typer.Argument(
     return _show(inv, outcome)
 
 
-@handle_errors
 def undo(root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
          timeout: TimeoutOpt = None) -> int:
     """Roll back the last apply exactly (recorded on refs/lanser/applies)."""
@@ -216,7 +211,6 @@ def undo(root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = No
     return 0
 
 
-@handle_errors
 def recover(root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
             timeout: TimeoutOpt = None) -> int:
     """Finish a crashed apply: restore the exact bytes every file had before it."""

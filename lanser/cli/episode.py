@@ -22,7 +22,6 @@ from lanser.cli.common import (
     ServerOpt,
     TimeoutOpt,
     emit_json,
-    handle_errors,
     run_async,
 )
 from lanser.cli.output import dumps
@@ -44,8 +43,9 @@ P2POpt = Annotated[list[str] | None, typer.Option(
     "--p2p", help="A pass-to-pass test id (repeatable).")]
 TargetOpt = Annotated[list[str] | None, typer.Option(
     "--target", help="A target file of the task (repeatable; the 'targets' scope).")]
-TestTimeoutOpt = Annotated[float, typer.Option(
-    "--test-timeout", help="Seconds one test may run.")]
+TestTimeoutOpt = Annotated[float | None, typer.Option(
+    "--test-timeout", help="Seconds one test may run (default 60, or [runner] timeout).",
+    show_default=False)]
 VerifyOpt = Annotated[bool, typer.Option(
     "--verify/--no-verify", help="Check diagnostics after each edit; roll back new errors.")]
 
@@ -82,10 +82,9 @@ def _start(inv: Invocation, out: Path | None, profile: str | None, task: Path | 
     return path, chosen, spec
 
 
-@handle_errors
 def serve(out: OutOpt = None, profile: ProfileOpt = None, task: TaskOpt = None,
           f2p: F2POpt = None, p2p: P2POpt = None, target: TargetOpt = None,
-          test_timeout: TestTimeoutOpt = 60.0, verify: VerifyOpt = True,
+          test_timeout: TestTimeoutOpt = None, verify: VerifyOpt = True,
           root: RootOpt = None, server: ServerOpt = None, timeout: TimeoutOpt = None) -> int:
     """Agent loop on stdin/stdout: one JSON action per line in, one observation out."""
     inv = Invocation(root, True, server, timeout)
@@ -98,20 +97,19 @@ def serve(out: OutOpt = None, profile: ProfileOpt = None, task: TaskOpt = None,
         sys.stdout.flush()
 
     run_async(record(inv.workspace, read_action_lines(sys.stdin), path, profile=chosen,
-                     task=spec,
-                     spec=inv.server_spec(), timeout=inv.request_timeout,
-                     test_timeout=test_timeout, verify=verify, on_observation=emit,
+                     task=spec, spec=inv.server_spec(), timeout=inv.request_timeout,
+                     test_timeout=_test_timeout(inv, test_timeout), verify=verify,
+                     on_observation=emit,
                      on_header=lambda h: emit({"episode": {"id": h["id"], "file": str(path),
                                                            "base": h["base"]}}),
                      on_footer=lambda f: emit({"footer": f})))
     return 0
 
 
-@handle_errors
 def run(actions: Annotated[Path, typer.Argument(help="JSON lines of actions ('-': stdin).")],
         out: OutOpt = None, profile: ProfileOpt = None, task: TaskOpt = None,
         f2p: F2POpt = None, p2p: P2POpt = None, target: TargetOpt = None,
-        test_timeout: TestTimeoutOpt = 60.0, verify: VerifyOpt = True,
+        test_timeout: TestTimeoutOpt = None, verify: VerifyOpt = True,
         root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
         timeout: TimeoutOpt = None) -> int:
     """Run a file of actions as one recorded episode; show each step's reward."""
@@ -147,7 +145,7 @@ def run(actions: Annotated[Path, typer.Argument(help="JSON lines of actions ('-'
 
     run_async(record(inv.workspace, lines, path, profile=chosen, task=spec,
                      spec=inv.server_spec(), timeout=inv.request_timeout,
-                     test_timeout=test_timeout, verify=verify,
+                     test_timeout=_test_timeout(inv, test_timeout), verify=verify,
                      on_observation=observed, on_footer=footer.update))
     if json_out:
         emit_json({"file": str(path), "steps": observations, "footer": footer})
@@ -159,7 +157,6 @@ def run(actions: Annotated[Path, typer.Argument(help="JSON lines of actions ('-'
     return 0
 
 
-@handle_errors
 def replay(episode: Annotated[Path, typer.Argument(help="The episode file (.jsonl).")],
            profile: ProfileOpt = None,
            reexecute: Annotated[bool, typer.Option(
@@ -203,3 +200,10 @@ def replay(episode: Annotated[Path, typer.Argument(help="The episode file (.json
 
         render.replayed(result.to_json())
     return 0 if result.matches else 1
+
+
+def _test_timeout(inv: Invocation, given: float | None) -> float:
+    """``--test-timeout``, else ``[runner] timeout``, else the runner's default."""
+    from lanser.runner.settings import RunnerSettings
+
+    return RunnerSettings.of(inv.workspace.config, timeout=given).timeout

@@ -18,7 +18,6 @@ from lanser.cli.common import (
     ServerOpt,
     TimeoutOpt,
     emit_json,
-    handle_errors,
 )
 from lanser.queries.ops import BY_NAME, COMMANDS
 
@@ -66,7 +65,6 @@ def _run(inv: Invocation, command: str, no_daemon: bool, **args: Any) -> dict[st
 
 
 def _location_command(op: str):
-    @handle_errors
     def command(loc: LocArg, root: RootOpt = None, json_out: JsonOpt = False,
                 server: ServerOpt = None, timeout: TimeoutOpt = None,
                 no_daemon: NoDaemonOpt = False) -> int:
@@ -77,7 +75,6 @@ def _location_command(op: str):
     return command
 
 
-@handle_errors
 def references(loc: LocArg, include_declaration: Annotated[bool, typer.Option(
                    "--include-declaration", help="Count the declaration as a reference.")] = False,
                root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
@@ -88,7 +85,6 @@ def references(loc: LocArg, include_declaration: Annotated[bool, typer.Option(
     return 0
 
 
-@handle_errors
 def hover(loc: LocArg, root: RootOpt = None, json_out: JsonOpt = False,
           server: ServerOpt = None, timeout: TimeoutOpt = None,
           no_daemon: NoDaemonOpt = False) -> int:
@@ -97,7 +93,6 @@ def hover(loc: LocArg, root: RootOpt = None, json_out: JsonOpt = False,
     return 0
 
 
-@handle_errors
 def calls(loc: LocArg,
           incoming: Annotated[bool, typer.Option("--incoming/--outgoing",
                                                  help="Callers (default) or callees.")] = True,
@@ -109,7 +104,6 @@ def calls(loc: LocArg,
     return 0
 
 
-@handle_errors
 def symbols(path: Annotated[str, typer.Argument(help="A Python file.")],
             root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
             timeout: TimeoutOpt = None, no_daemon: NoDaemonOpt = False) -> int:
@@ -118,7 +112,6 @@ def symbols(path: Annotated[str, typer.Argument(help="A Python file.")],
     return 0
 
 
-@handle_errors
 def workspace_symbols(query: Annotated[str, typer.Argument(help="Name or fragment.")],
                       root: RootOpt = None, json_out: JsonOpt = False,
                       server: ServerOpt = None, timeout: TimeoutOpt = None,
@@ -129,7 +122,6 @@ def workspace_symbols(query: Annotated[str, typer.Argument(help="Name or fragmen
     return 0
 
 
-@handle_errors
 def diagnostics(paths: Annotated[list[str] | None, typer.Argument(
                     help="Files to check (default: every Python file not ignored by git).")] = None,
                 fail_on: Annotated[str, typer.Option(

@@ -22,7 +22,6 @@ from lanser.cli.common import (
     ServerOpt,
     TimeoutOpt,
     emit_json,
-    handle_errors,
     run_async,
 )
 
@@ -32,7 +31,6 @@ def register(app: typer.Typer) -> None:
     app.command("reward", context_settings={"allow_extra_args": True})(reward)
 
 
-@handle_errors
 def reward(ctx: typer.Context,
            before: Annotated[str, typer.Option(
                "--before", help="The base revision the change is scored against.")] = "HEAD",
@@ -58,8 +56,9 @@ def reward(ctx: typer.Context,
            target: Annotated[list[str] | None, typer.Option(
                "--target", help="A target file of the task (repeatable; the 'targets' "
                "scope).")] = None,
-           test_timeout: Annotated[float, typer.Option(
-               "--test-timeout", help="Seconds one test may run.")] = 60.0,
+           test_timeout: Annotated[float | None, typer.Option(
+               "--test-timeout", help="Seconds one test may run (default 60, or [runner] "
+               "timeout).", show_default=False)] = None,
            root: RootOpt = None, json_out: JsonOpt = False, server: ServerOpt = None,
            timeout: TimeoutOpt = None) -> int:
     """Score one change against a base revision: one step of the process reward.
@@ -74,6 +73,7 @@ def reward(ctx: typer.Context,
     from lanser.episodes import oneshot
     from lanser.episodes.task import TaskSpec
     from lanser.rewards import profile_for_workspace
+    from lanser.runner.settings import RunnerSettings
 
     inv = Invocation(root, json_out, server, timeout)
     workspace = inv.workspace
@@ -86,7 +86,8 @@ def reward(ctx: typer.Context,
         result = run_async(oneshot.score(workspace, before=before, after=after, patch=text,
                                          profile=chosen, task=spec, spec=inv.server_spec(),
                                          timeout=inv.request_timeout,
-                                         test_timeout=test_timeout))
+                                         test_timeout=RunnerSettings.of(
+                                             workspace.config, timeout=test_timeout).timeout))
     payload = result.to_json()
     if json_out:
         emit_json(payload)

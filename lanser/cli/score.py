@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from lanser.cli.common import JsonOpt, ServerOpt, TimeoutOpt, emit_json, handle_errors
+from lanser.cli.common import JsonOpt, ServerOpt, TimeoutOpt, emit_json
 
 
 def register(app: typer.Typer) -> None:
@@ -38,7 +38,6 @@ HostOpt = Annotated[str, typer.Option("--host", help="Address to bind (loopback 
 PortOpt = Annotated[int, typer.Option("--port", help="Port to listen on.")]
 
 
-@handle_errors
 def score(tasks: TasksArg,
           completions: Annotated[Path, typer.Argument(
               help="JSONL: instance_id, completion, optional format.")],
@@ -119,7 +118,6 @@ def _need_serve() -> None:
                          code="missing_extra") from None
 
 
-@handle_errors
 def serve_reward(tasks: TasksArg, repo: RepoOpt = None, profile: ProfileOpt = "default",
                  workers: Annotated[int, typer.Option("--workers", min=1)] = 1,
                  host: HostOpt = "127.0.0.1", port: PortOpt = 8000,
@@ -138,7 +136,6 @@ def serve_reward(tasks: TasksArg, repo: RepoOpt = None, profile: ProfileOpt = "d
     return 0
 
 
-@handle_errors
 def serve_env(tasks: TasksArg, repo: RepoOpt = None, profile: ProfileOpt = "default",
               host: HostOpt = "127.0.0.1", port: PortOpt = 8001,
               max_sessions: Annotated[int, typer.Option("--max-sessions", min=1)] = 8,
@@ -159,7 +156,6 @@ def serve_env(tasks: TasksArg, repo: RepoOpt = None, profile: ProfileOpt = "defa
     return 0
 
 
-@handle_errors
 def tools(json_out: JsonOpt = False) -> int:
     """The episode actions as OpenAI-style tools (JSON Schemas) for a prompt's tool list."""
     from lanser.scoring.tools import tool_schemas

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lanser.cli.common import Invocation, JsonOpt, RootOpt, emit_json, handle_errors
+from lanser.cli.common import Invocation, JsonOpt, RootOpt, emit_json
 
 HELP = """\
 Address code robustly, and find it again after it changed (selectors/SPEC.md).
@@ -38,7 +38,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(group)
 
 
-@handle_errors
 def parse(selector: SelArg, root: RootOpt = None, json_out: JsonOpt = False) -> int:
     """Parse SELECTOR and print its parsed form and canonical spelling (no files read)."""
     from lanser.selectors.api import parse as parse_text
@@ -58,7 +57,6 @@ def parse(selector: SelArg, root: RootOpt = None, json_out: JsonOpt = False) -> 
     return 0
 
 
-@handle_errors
 def resolve(selector: SelArg,
             rev: Annotated[str | None, typer.Option(
                 "--rev", help="Resolve in this git revision instead of the working tree.",
@@ -80,7 +78,6 @@ def resolve(selector: SelArg,
     return 0
 
 
-@handle_errors
 def capture(loc: Annotated[str, typer.Argument(help="path:line:col (or a selector).")],
             rev: Annotated[str | None, typer.Option(
                 "--rev", help="Capture in this git revision instead of the working tree.",
@@ -98,7 +95,6 @@ def capture(loc: Annotated[str, typer.Argument(help="path:line:col (or a selecto
     return 0
 
 
-@handle_errors
 def relocate(selector: SelArg,
              rev_from: Annotated[str, typer.Option(
                  "--from", help="The revision SELECTOR was captured on.")],

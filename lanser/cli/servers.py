@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from lanser.cli.common import Invocation, JsonOpt, RootOpt, emit_json, handle_errors
+from lanser.cli.common import Invocation, JsonOpt, RootOpt, emit_json
 
 
 def register(app: typer.Typer) -> None:
     app.command("servers")(servers)
 
 
-@handle_errors
 def servers(root: RootOpt = None, json_out: JsonOpt = False) -> int:
     """List known servers: pinned and installed versions, availability, command."""
     from lanser.lsp.registry import all_servers

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from lanser.cli.common import Invocation, JsonOpt, RootOpt, ServerOpt, emit_json, handle_errors
+from lanser.cli.common import Invocation, JsonOpt, RootOpt, ServerOpt, emit_json
 from lanser.errors import ExitCode
 
 TestTimeoutOpt = Annotated[float | None, typer.Option(
@@ -24,7 +24,6 @@ def register(app: typer.Typer) -> None:
                                           "ignore_unknown_options": True})(test)
 
 
-@handle_errors
 def test(ctx: typer.Context,
          rev: Annotated[str | None, typer.Option(
              "--rev", help="Test this git revision instead of the working tree.")] = None,
@@ -70,14 +69,11 @@ def test(ctx: typer.Context,
     """
     inv = Invocation(root, json_out, server, timeout)
     ws = inv.workspace
-    section = ws.config.section("runner")  # [runner] timeout, run_timeout, memory_mb, python
-    per_test = timeout if timeout is not None else float(section.get("timeout", 60.0))
-    run_timeout = run_timeout if run_timeout is not None else \
-        float(section.get("run_timeout", 1800.0))
-    memory = memory if memory is not None else int(section.get("memory_mb", 4096))
-    # The interpreter: the command line's, else an approved config's (lanser trust),
-    # else the user's; never one an unapproved workspace file names (SECURITY.md).
-    python = python or ws.config.program("runner", "python")
+    from lanser.runner.settings import RunnerSettings
+
+    settings = RunnerSettings.of(ws.config, timeout=timeout, run_timeout=run_timeout,
+                                 memory_mb=memory, python=python)
+    per_test, memory, python = settings.timeout, settings.memory_mb, settings.python
     if script is not None:
         from lanser.runner.checkpoint import run_script
 
@@ -97,7 +93,7 @@ def test(ctx: typer.Context,
         selector = _impact_map(ws, base, args, per_test, python) \
             if base and not full else None
         result = run_tests(ws, rev=rev, args=args, timeout=per_test,
-                           run_timeout=run_timeout, memory_mb=memory, reruns=reruns,
+                           run_timeout=settings.run_timeout, memory_mb=memory, reruns=reruns,
                            select=selector, python=python)
     graded = grade(result, wanted.f2p, wanted.p2p) if (wanted.f2p or wanted.p2p) else None
     if junit is not None:

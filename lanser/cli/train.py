@@ -13,14 +13,13 @@ from typing import Annotated, Any
 
 import typer
 
-from lanser.cli.common import JsonOpt, emit_json, handle_errors
+from lanser.cli.common import JsonOpt, emit_json
 
 
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
 
 
-@handle_errors
 def train(first: Annotated[str, typer.Argument(
               help="TASKS (a folder of task.toml workspaces, one workspace, or a "
               "tasks.jsonl), or the word 'eval' followed by TASKS.", metavar="[eval] TASKS")],

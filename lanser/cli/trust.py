@@ -6,14 +6,13 @@ from typing import Annotated
 
 import typer
 
-from lanser.cli.common import Invocation, JsonOpt, RootOpt, emit_json, handle_errors
+from lanser.cli.common import Invocation, JsonOpt, RootOpt, emit_json
 
 
 def register(app: typer.Typer) -> None:
     app.command("trust")(trust)
 
 
-@handle_errors
 def trust(revoke: Annotated[bool, typer.Option(
               "--revoke", help="Withdraw the approval of this workspace's config.")] = False,
           status: Annotated[bool, typer.Option(

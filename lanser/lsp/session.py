@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import contextvars
 import enum
 import hashlib
 import itertools
@@ -45,12 +44,11 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types as lsp
-from pygls.lsp.client import LanguageClient
-from pygls.protocol import LanguageServerProtocol
 
 from lanser import __version__
 from lanser.errors import ServerCrash, ServerError, ServerTimeout, ServerUnavailable, UnreadableFile
 from lanser.lsp.capabilities import client_capabilities
+from lanser.lsp.pygls_client import PyglsClient, ignore, kill_tree, typed_params
 from lanser.lsp.registry import ServerSpec
 from lanser.positions import MAX_SOURCE_BYTES, SourceText, decode_source
 from lanser.workspace import path_to_uri
@@ -94,48 +92,6 @@ class _Published:
     diagnostics: list[dict[str, Any]]
 
 
-class _Protocol(LanguageServerProtocol):
-    """pygls's protocol, with the kind of each incoming message decided cheaply.
-
-    pygls tells requests, notifications, responses and errors apart by ``isinstance``
-    against runtime-checkable Protocols, which Python 3.11 answers by walking each
-    Protocol's attributes anew on every call: about a quarter of the client's time in
-    a 200-file whole-workspace diagnostics pull (1,600 messages; cProfile of
-    ``LanguageService.diagnostics``). The same attribute tests, asked directly, decide
-    the same way; anything unusual (another JSON-RPC version, a message during
-    shutdown) still goes through pygls's own handling.
-    """
-
-    def handle_message(self, message: Any) -> None:
-        if (getattr(message, "jsonrpc", None) != self.VERSION
-                or (self._shutdown and getattr(message, "method", "") != lsp.EXIT)):
-            super().handle_message(message)
-            return
-        ctx = contextvars.copy_context()
-        if hasattr(message, "method") and hasattr(message, "params"):
-            if hasattr(message, "id"):
-                ctx.run(self._handle_request, message.id, message.method, message.params)
-            else:
-                ctx.run(self._handle_notification, message.method, message.params)
-        elif hasattr(message, "result"):
-            ctx.run(self._handle_response, message.id, message.result)
-        else:
-            ctx.run(self._handle_response, message.id, None, message.error)
-
-
-class _Client(LanguageClient):
-    def __init__(self, session: Session) -> None:
-        super().__init__("lanser", __version__, protocol_cls=_Protocol)
-        self._session = session
-        _decode_code_actions_by_shape(self.protocol._converter)
-
-    async def server_exit(self, server: asyncio.subprocess.Process) -> None:
-        self._session._on_server_exit(server.returncode)
-
-    def report_server_error(self, error: Exception, source: Any) -> None:
-        log.debug("server error from %s: %s", self._session.spec.name, error)
-
-
 class Session:
     """A language server for one workspace root."""
 
@@ -155,7 +111,7 @@ class Session:
         self.requests = 0
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL)
         self.command: list[str] = []
-        self._client: _Client | None = None
+        self._client: PyglsClient | None = None
         self._published: dict[str, _Published] = {}
         self._published_changed = asyncio.Event()
         self._pull_registered = asyncio.Event()
@@ -174,7 +130,7 @@ class Session:
     async def start(self) -> Session:
         self.command = self.spec.resolved_command()
         self._pull = None
-        client = _Client(self)
+        client = PyglsClient(self._on_server_exit, self.spec.name)
         self._install_handlers(client)
         env = dict(os.environ)
         env.setdefault("NODE_OPTIONS", "--max-old-space-size=4096")
@@ -233,14 +189,14 @@ class Session:
             try:
                 await asyncio.wait_for(process.wait(), CLOSE_GRACE)
             except asyncio.TimeoutError:
-                _kill_tree(process.pid)
+                kill_tree(process.pid)
                 try:
                     await asyncio.wait_for(process.wait(), CLOSE_GRACE)
                 except asyncio.TimeoutError:
                     pass
         await self._release(client)
 
-    async def _release(self, client: _Client) -> None:
+    async def _release(self, client: PyglsClient) -> None:
         """Stop ``client``'s reader and our stderr drain; nothing of it stays running."""
         client._stop_event.set()
         tasks = [*client._async_tasks, *self._tasks]
@@ -255,7 +211,7 @@ class Session:
         documents."""
         old = self._client
         if old is not None and old._server is not None and old._server.returncode is None:
-            _kill_tree(old._server.pid)
+            kill_tree(old._server.pid)
         self.state = SessionState.CLOSED
         if old is not None:
             if old._server is not None:
@@ -329,7 +285,7 @@ class Session:
         self.requests += 1
         try:
             future = client.protocol.send_request_async(
-                method, _typed(client, method, params), msg_id=msg_id
+                method, typed_params(client, method, params), msg_id=msg_id
             )
             result = await asyncio.wait_for(future, limit)
         except asyncio.TimeoutError:
@@ -360,7 +316,7 @@ class Session:
     def notify(self, method: str, params: Any) -> None:
         if self._client is None or self.state is not SessionState.RUNNING:
             return
-        self._client.protocol.notify(method, _typed(self._client, method, params))
+        self._client.protocol.notify(method, typed_params(self._client, method, params))
 
     # -- documents ------------------------------------------------------------
 
@@ -490,7 +446,7 @@ class Session:
 
     # -- the server's own messages ---------------------------------------------
 
-    def _install_handlers(self, client: _Client) -> None:
+    def _install_handlers(self, client: PyglsClient) -> None:
         converter = client.protocol._converter
 
         @client.feature("workspace/configuration")
@@ -541,12 +497,12 @@ class Session:
                        "workspace/semanticTokens/refresh", "workspace/inlayHint/refresh",
                        "workspace/inlineValue/refresh", "workspace/codeLens/refresh",
                        "workspace/foldingRange/refresh", "window/showDocument"):
-            client.feature(method)(_ignore)
+            client.feature(method)(ignore)
 
         for method in ("$/progress", "window/showMessage", "telemetry/event",
                        "pyright/beginProgress", "pyright/reportProgress",
                        "pyright/endProgress", "$/logTrace"):
-            client.feature(method)(_ignore)
+            client.feature(method)(ignore)
 
     def _setting(self, section: str | None) -> Any:
         value: Any = self.spec.settings
@@ -564,49 +520,3 @@ class Session:
             if not line:
                 return
             self.stderr_tail.append(line.decode("utf-8", "replace").rstrip())
-
-
-def _decode_code_actions_by_shape(converter: Any) -> None:
-    """Tell a bare ``Command`` from a ``CodeAction`` by the type of ``command``.
-
-    lsprotocol's hook for ``Command | CodeAction`` takes anything with a ``command``
-    key for a Command, so a CodeAction carrying an edit *and* a command (a string in
-    a Command, an object in a CodeAction) came back as a Command with its edit lost.
-    """
-
-    def structure(obj: Any, _: type) -> lsp.Command | lsp.CodeAction:
-        if isinstance(obj.get("command"), str):
-            return converter.structure(obj, lsp.Command)
-        return converter.structure(obj, lsp.CodeAction)
-
-    converter.register_structure_hook(lsp.Command | lsp.CodeAction, structure)
-
-
-def _typed(client: _Client, method: str, params: Any) -> Any:
-    """Structure plain-JSON params into the lsprotocol type pygls expects for ``method``.
-
-    pygls serializes known methods through their lsprotocol types and fails on plain
-    dicts; lanser builds params as JSON (one shape for every server), so convert here.
-    """
-    if not isinstance(params, dict):
-        return params
-    types = lsp.METHOD_TO_TYPES.get(method)
-    if types is None or types[2] is None:
-        return params
-    return client.protocol._converter.structure(params, types[2])
-
-
-def _ignore(params: Any) -> None:
-    return None
-
-
-def _kill_tree(pid: int) -> None:
-    try:
-        import psutil
-
-        parent = psutil.Process(pid)
-        for child in parent.children(recursive=True):
-            child.kill()
-        parent.kill()
-    except Exception:
-        pass
