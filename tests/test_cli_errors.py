@@ -62,3 +62,12 @@ def test_help_lists_exit_codes(cli, tmp_path) -> None:
     result = cli(["--help"], cwd=tmp_path)
     assert result.code == 0
     assert "Exit codes" in result.stdout and "4 the target did not resolve" in result.stdout
+
+
+def test_a_json_lines_command_reports_errors_as_json(tmp_path, cli) -> None:
+    """``episode serve`` speaks JSON lines without --json: its errors are JSON too (the
+    one boundary is told so by the command, not guessed from a parameter name)."""
+    result = cli(["episode", "serve", "--root", str(tmp_path / "gone")], cwd=tmp_path)
+    assert result.code == 2
+    assert result.json["error"]["code"] == "bad_root"
+    assert result.stderr == ""
