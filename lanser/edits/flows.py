@@ -24,6 +24,8 @@ from lanser.workspace import Workspace
 
 if TYPE_CHECKING:  # the server stack (pygls) is imported only when a server is started
     from lanser.lsp.facts import CodeAction
+    from lanser.lsp.registry import ServerSpec
+    from lanser.lsp.service import LanguageService
 
 
 @dataclass(frozen=True)
@@ -68,12 +70,15 @@ class ActionsOutcome:
                 "chosen": self.chosen.to_json() if self.chosen else None}
 
 
-async def _finish(envelope: Envelope, preview: Preview, service: Any, *, apply: bool,
-                  verify: bool, keep_unverified: bool | None = None) -> Outcome:
+async def _finish(envelope: Envelope, preview: Preview, service: LanguageService | None, *,
+                  apply: bool, verify: bool, keep_unverified: bool | None = None) -> Outcome:
     if not apply:
         return Outcome(preview)
     if verify:
         from lanser.edits.verify import apply_verified
+
+        if service is None:  # a verify that cannot happen is not a pass (issue 15, 4)
+            raise UsageError("--verify needs a language server", code="usage")
 
         result = await apply_verified(envelope, preview, service,
                                       keep_unverified=keep_unverified)
@@ -83,12 +88,14 @@ async def _finish(envelope: Envelope, preview: Preview, service: Any, *, apply: 
 
 
 @contextlib.asynccontextmanager
-async def _service(workspace: Workspace, spec: Any, timeout: float,
-                   given: Any = None) -> AsyncIterator[Any]:
+async def _service(workspace: Workspace, spec: ServerSpec | None, timeout: float,
+                   given: LanguageService | None = None) -> AsyncIterator[LanguageService]:
     """``given`` (a started service, e.g. a warm one an episode holds), else a fresh one."""
     if given is not None:
         yield given
         return
+    if spec is None:
+        raise UsageError("this edit needs a language server: give --server", code="usage")
     from lanser.lsp.service import LanguageService
 
     async with LanguageService(workspace, spec, timeout=timeout, track_disk=True) as service:
@@ -108,9 +115,9 @@ def check_name(path: Path, new_name: str) -> None:
         raise UsageError(f"{new_name!r} is not a valid Python identifier", code="bad_name")
 
 
-async def rename(workspace: Workspace, spec: Any, path: Path, pos: Position, new_name: str,
+async def rename(workspace: Workspace, spec: ServerSpec, path: Path, pos: Position, new_name: str,
                  *, apply: bool = False, verify: bool = False, allow_dirty: bool = False,
-                 timeout: float = 30.0, service: Any = None,
+                 timeout: float = 30.0, service: LanguageService | None = None,
                  keep_unverified: bool | None = None) -> Outcome:
     """Rename the symbol at ``pos`` through the server (prepareRename first)."""
     check_verify(apply, verify)
@@ -138,10 +145,11 @@ def _word_at(line: str, col: int) -> str:
     return line[start:end]
 
 
-async def actions(workspace: Workspace, spec: Any, path: Path, span: Span, *,
+async def actions(workspace: Workspace, spec: ServerSpec, path: Path, span: Span, *,
                   choose: str | None = None, apply: bool = False, verify: bool = False,
                   allow_dirty: bool = False, timeout: float = 30.0,
-                  service: Any = None, keep_unverified: bool | None = None) -> ActionsOutcome:
+                  service: LanguageService | None = None,
+                  keep_unverified: bool | None = None) -> ActionsOutcome:
     """Code actions at ``span``, each previewed; ``choose`` (id or title) picks one.
 
     An action that also carries a server command is previewed but refused: lanser
@@ -191,8 +199,9 @@ def _with_command(action: CodeAction) -> EditRefused:
 
 
 async def apply_file(workspace: Workspace, text: str, *, origin: str, apply: bool = True,
-                     verify: bool = False, allow_dirty: bool = False, spec: Any = None,
-                     timeout: float = 30.0, service: Any = None,
+                     verify: bool = False, allow_dirty: bool = False,
+                     spec: ServerSpec | None = None,
+                     timeout: float = 30.0, service: LanguageService | None = None,
                      keep_unverified: bool | None = None) -> Outcome:
     """Preview (and apply) an edit file: WorkspaceEdit JSON, lanser preview, or a diff."""
     check_verify(apply, verify)

@@ -17,11 +17,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lanser.edits.envelope import Envelope, applied
 from lanser.edits.model import ROLLED_BACK, ApplyResult, EditRefused, Preview
 from lanser.lsp.facts import Diagnostic
+
+if TYPE_CHECKING:
+    from lanser.lsp.service import LanguageService
 
 _PYTHON = (".py", ".pyi")
 
@@ -75,7 +78,7 @@ def _python(paths: Iterable[str]) -> list[str]:
     return sorted(p for p in paths if p.endswith(_PYTHON))
 
 
-async def apply_verified(envelope: Envelope, preview: Preview, service: Any, *,
+async def apply_verified(envelope: Envelope, preview: Preview, service: LanguageService, *,
                          keep_unverified: bool | None = None) -> ApplyResult:
     """Apply ``preview`` with diagnostics of ``service`` checked before and after.
 
