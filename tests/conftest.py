@@ -19,6 +19,10 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "lanser-tests", "GIT_COMMITTER_EMAIL": "tests@lanser.invalid",
     "GIT_CONFIG_NOSYSTEM": "1", "HOME": os.environ.get("HOME", "/tmp"),
 }
+# Subprocesses (the CLI, sandboxed pytest, servers) cache their bytecode, as on a
+# user's machine: with PYTHONDONTWRITEBYTECODE set (some CI images, this sandbox) every
+# `python -m lanser` of the suite compiled lanser's modules anew.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 # The user's lanser config dir (approvals of `lanser trust`, config.toml): a fresh one
 # for the run, never the real user's; CLI subprocesses inherit it.
 os.environ["LANSER_CONFIG_DIR"] = tempfile.mkdtemp(prefix="lanser-test-config-")
