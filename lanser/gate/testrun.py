@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lanser.runner.outcomes import TestOutcome
-from lanser.runner.run import RunResult
+from lanser.runner.result import RunResult
 
 MODES = ("impact", "all", "none")
 #: ``TestVerdict.status`` values.

@@ -21,7 +21,8 @@ from lanser.runner.credit import Credit
 from lanser.runner.grading import Task, grade
 from lanser.runner.impact import ImpactMap
 from lanser.runner.outcomes import TestOutcome
-from lanser.runner.run import RunResult, map_impact, run_tests, select_args
+from lanser.runner.result import RunResult
+from lanser.runner.run import map_impact, run_tests, select_args
 from lanser.runner.sandbox import Limits, RunnerError
 
 __all__ = ["Credit", "ImpactMap", "Limits", "RunResult", "RunnerError", "ScriptResult", "Task",

@@ -16,7 +16,7 @@ from typing import Any
 from lanser.errors import UsageError
 from lanser.runner.credit import PPM, Credit, run_credit
 from lanser.runner.outcomes import TestOutcome
-from lanser.runner.run import RunResult
+from lanser.runner.result import RunResult
 
 
 @dataclass(frozen=True)

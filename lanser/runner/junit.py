@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from lanser.files import atomic_write
-from lanser.runner.run import RunResult
+from lanser.runner.result import RunResult
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
