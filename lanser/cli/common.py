@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -139,7 +138,7 @@ class Boundary(TyperGroup):
     """The application's group: runs the command and turns what it ends with into an
     exit code (module docstring). A command's return value is its exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         _JSON_OUTPUT.set(False)
         try:
             code = super().invoke(ctx)
@@ -148,7 +147,7 @@ class Boundary(TyperGroup):
             raise typer.Exit(int(exc.exit_code)) from None
         except KeyboardInterrupt:
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+        except (typer.Exit, typer.Abort, typer.TyperException):  # usage errors: typer's own
             raise
         except Exception as exc:  # a bug of ours: say where the details are
             log = _write_crash_log()
