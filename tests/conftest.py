@@ -107,6 +107,36 @@ def workspace(tmp_path: Path) -> Callable[[dict[str, str | bytes]], Path]:
     return make
 
 
+def run_cli_in_process(args: list[str], *, cwd: Path, timeout: float = 180,
+                       env: dict[str, str] | None = None) -> CliResult:
+    """The same command through the same application, in this process (typer's runner):
+    no interpreter start-up per call. Only for what a subprocess would show the same
+    way: :func:`cli` sends calls with their own environment (crash injection, a private
+    daemon runtime dir) and the daemon's fast path through :func:`run_cli`."""
+    from typer.testing import CliRunner
+
+    from lanser.cli.app import app
+
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(app, args, catch_exceptions=False)
+    finally:
+        os.chdir(here)
+    return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
 @pytest.fixture
-def cli() -> Callable[..., CliResult]:
-    return run_cli
+def cli(request: pytest.FixtureRequest) -> Callable[..., CliResult]:
+    """Run the CLI: in process by default; in a subprocess for a call with its own
+    environment, and for every call of a test marked ``cli_subprocess``."""
+    if request.node.get_closest_marker("cli_subprocess"):
+        return run_cli
+
+    def run(args: list[str], *, cwd: Path, timeout: float = 180,
+            env: dict[str, str] | None = None) -> CliResult:
+        if env:
+            return run_cli(args, cwd=cwd, timeout=timeout, env=env)
+        return run_cli_in_process(args, cwd=cwd, timeout=timeout)
+
+    return run

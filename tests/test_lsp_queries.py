@@ -149,8 +149,10 @@ def test_fresh_runs_answer_what_the_workspace_says(two_fresh_runs) -> None:
     assert hover["hover"] is not None and hover["server"]["name"] == server
 
 
+@pytest.mark.cli_subprocess
 def test_two_fresh_cli_runs_give_identical_bytes(workspace, cli) -> None:
-    """The same through the real command, once: nothing the CLI adds varies."""
+    """The same through the real command in two fresh processes: nothing the CLI adds
+    varies."""
     root = workspace(PACKAGE, git_repo=True)
     first = cli(["diagnostics", "--json"], cwd=root)
     second = cli(["diagnostics", "--json"], cwd=root)
