@@ -142,3 +142,41 @@ def resolve(root: Path, rev: str, kind: str = "commit") -> str:
         raise BadRevision(f"{rev}: not a revision (it starts with '-')", rev=rev)
     return run(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{{kind}}}",
                revision=rev).strip()
+
+
+#: The identity and dates of the commits lanser writes itself (snapshots, task
+#: trees): fixed, so the same tree gives the same commit id anywhere.
+FIXED_IDENTITY = {"GIT_AUTHOR_NAME": "lanser", "GIT_AUTHOR_EMAIL": "lanser@localhost",
+                  "GIT_COMMITTER_NAME": "lanser", "GIT_COMMITTER_EMAIL": "lanser@localhost",
+                  "GIT_AUTHOR_DATE": "2000-01-01T00:00:00Z",
+                  "GIT_COMMITTER_DATE": "2000-01-01T00:00:00Z"}
+
+
+class PatchDoesNotApply(UsageError):
+    """A patch that does not apply to the tree it was given (exit 2)."""
+
+    code = "patch_does_not_apply"
+
+
+def tree_with_patch(root: Path, tree: str, patch: str) -> str:
+    """The tree ``tree`` with the unified diff ``patch`` applied, written to the object
+    store of ``root``'s repository (a private index: no working tree is touched).
+    :class:`PatchDoesNotApply` says why git refused it."""
+    if not patch.strip():
+        return tree
+    with tempfile.TemporaryDirectory(prefix="lanser-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        run(root, "read-tree", tree, env=env)
+        try:
+            run(root, "apply", "--cached", "--whitespace=nowarn", "-",
+                input=patch if patch.endswith("\n") else patch + "\n", env=env)
+        except LanserError as exc:
+            raise PatchDoesNotApply(f"the patch does not apply ({exc.message})") from None
+        return run(root, "write-tree", env=env).strip()
+
+
+def commit_tree(root: Path, tree: str, message: str, parent: str | None = None) -> str:
+    """A commit of ``tree`` with lanser's fixed identity and dates (the same id
+    everywhere for the same tree, parent and message)."""
+    args = ["commit-tree", tree, "-m", message, *(["-p", parent] if parent else [])]
+    return run(root, *args, env=FIXED_IDENTITY).strip()

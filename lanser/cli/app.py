@@ -52,6 +52,7 @@ COMMAND_MODULES = (
     "lanser.cli.ci",
     "lanser.cli.train",
     "lanser.cli.score",
+    "lanser.cli.tasks",
     "lanser.cli.doctor",
 )
 

@@ -19,14 +19,12 @@ from pathlib import Path
 from lanser import git as gateway
 from lanser.bundles.snapshot import working_tree_hash
 from lanser.errors import UsageError
+from lanser.git import FIXED_IDENTITY
 from lanser.workspace import Workspace
 
 REF_PREFIX = "refs/lanser/snapshots/"
 #: Fixed identity and date: the wrapping commit depends on the tree only.
-_FIXED = {"GIT_AUTHOR_NAME": "lanser", "GIT_AUTHOR_EMAIL": "lanser@localhost",
-          "GIT_COMMITTER_NAME": "lanser", "GIT_COMMITTER_EMAIL": "lanser@localhost",
-          "GIT_AUTHOR_DATE": "2000-01-01T00:00:00Z",
-          "GIT_COMMITTER_DATE": "2000-01-01T00:00:00Z"}
+_FIXED = FIXED_IDENTITY
 
 
 @dataclass(frozen=True)

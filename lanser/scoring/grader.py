@@ -36,7 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lanser import rewards
+from lanser import git, rewards
 from lanser.errors import LanserError, ServerTimeout, UsageError
 from lanser.rewards import ActionInfo, DiagnosticKey, Profile, State, TestCredit
 from lanser.scoring.completion import parse_completion
@@ -151,16 +151,11 @@ class TaskGrader:
         return self
 
     def _tree_with(self, tree: str, patch: str) -> str:
-        with tempfile.TemporaryDirectory(prefix="lanser-index-") as tmp:
-            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-            _git(self.root, "read-tree", tree, env=env)
-            try:
-                _git(self.root, "apply", "--cached", "--whitespace=nowarn", "-",
-                     input=patch if patch.endswith("\n") else patch + "\n", env=env)
-            except LanserError as exc:
-                raise UsageError(f"{self.task.instance_id}: the test_patch does not apply "
-                                 f"to the base ({exc.message})", code="bad_task") from None
-            return _git(self.root, "write-tree", env=env)
+        try:
+            return git.tree_with_patch(self.root, tree, patch)
+        except git.PatchDoesNotApply as exc:
+            raise UsageError(f"{self.task.instance_id}: the test_patch does not apply "
+                             f"to the base ({exc.message})", code="bad_task") from None
 
     async def close(self) -> None:
         if self.service is not None:

@@ -7,8 +7,8 @@ Two sources:
 - a folder of ``task.toml`` workspaces (each a git repository at the task's base,
   with ``task.toml``: ``name``, ``problem_statement``, ``FAIL_TO_PASS``,
   ``PASS_TO_PASS``, ``targets``, ``test_args``), or one such workspace;
-- a ``tasks.jsonl`` of ``lanser.tasks`` records (the tasks issue), when that package
-  is installed: each agent view is materialized from ``repos/<repo name>``.
+- a ``tasks.jsonl`` of :class:`lanser.tasks.Task` records: each agent view (the base,
+  no history) is materialized from ``repos/<repo name>``.
 """
 
 from __future__ import annotations
@@ -36,31 +36,13 @@ class TrainTask:
 
 def from_toml(path: Path) -> TrainTask:
     """The task of one ``task.toml`` workspace (its folder is the base checkout)."""
-    from lanser.configfiles import tomllib
+    from lanser.tasks.io import TaskFile
 
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MissingFile(f"{path}: no such task file", path=str(path)) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot parse: {exc}", code="bad_task") from None
-
-    def strings(key: str, *alt: str) -> tuple[str, ...]:
-        for name in (key, *alt):
-            value = data.get(name)
-            if value is None:
-                continue
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise UsageError(f"{path}: {name!r} must be a list of strings", code="bad_task")
-            return tuple(value)
-        return ()
-
+    fields = TaskFile.read(path)
     root = path.resolve().parent
-    return TrainTask(str(data.get("instance_id") or data.get("name") or root.name),
-                     str(data.get("problem_statement", "")), root,
-                     strings("FAIL_TO_PASS", "fail_to_pass", "f2p"),
-                     strings("PASS_TO_PASS", "pass_to_pass", "p2p"),
-                     strings("targets"), strings("test_args"))
+    return TrainTask(fields.name or root.name, fields.problem_statement, root,
+                     fields.fail_to_pass, fields.pass_to_pass, fields.targets,
+                     fields.test_args)
 
 
 def load(path: str | Path, *, repos: Path | None = None,
@@ -89,12 +71,8 @@ def load(path: str | Path, *, repos: Path | None = None,
 
 def _from_jsonl(path: Path, repos: Path | None, views: Path | None) -> list[TrainTask]:
     """``lanser.tasks`` records (the shared contract), each given an agent view."""
-    try:
-        from lanser.tasks import agent_view, load_tasks  # type: ignore[attr-defined]
-    except ImportError:
-        raise UsageError(f"{path}: reading tasks.jsonl needs lanser.tasks (not installed "
-                         "in this build); give a folder of task.toml workspaces",
-                         code="no_tasks") from None
+    from lanser.tasks import agent_view, load_tasks
+
     if repos is None or views is None:
         raise UsageError("a tasks.jsonl needs --repos DIR (the clones, by repository "
                          "name)", code="usage")
@@ -104,8 +82,7 @@ def _from_jsonl(path: Path, repos: Path | None, views: Path | None) -> list[Trai
         root = Path(agent_view(task, repo_dir, views / task.instance_id))
         out.append(TrainTask(task.instance_id, task.problem_statement, root,
                              tuple(task.fail_to_pass), tuple(task.pass_to_pass),
-                             tuple(getattr(task.lanser, "targets", ()) or ()),
-                             tuple(getattr(task.lanser, "test_args", ()) or ())))
+                             task.lanser.targets, task.lanser.test_args))
     return out
 
 

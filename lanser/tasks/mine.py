@@ -1,0 +1,130 @@
+"""``lanser tasks mine``: tasks from a repository's history (R2E-Gym / SWE-rebench style).
+
+Each non-merge commit in range (``--since``/``--until``, ``--paths``, newest first up to
+``--limit``, then oldest first so the output order is the history's) is a candidate:
+base = its parent, ``test_patch`` = its test changes, ``patch`` = the rest
+(:func:`lanser.tasks.trees.split_commit`). The test files the commit touched run on
+base + test_patch and on the commit's tree (:func:`lanser.tasks.validate.check_sides`);
+it is kept when at least one test goes fail -> pass and every test that passed before
+still passes. The problem statement is the commit message (never the diff).
+
+Resumable: the ids already in the output are skipped; each kept task is appended as
+one durable line as soon as it is judged, and each rejection is reported with its
+reason (:data:`lanser.tasks.validate.REASONS`).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from lanser import git
+from lanser.runner.settings import RunnerSettings
+from lanser.tasks.record import Task, TaskMeta
+from lanser.tasks.trees import Split, parents, split_commit
+from lanser.tasks.validate import Verdict, check_sides
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What mining one commit gave: a task, or the reason there is none."""
+
+    commit: str
+    task: Task | None = None
+    reason: str | None = None
+    detail: str = ""
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"commit": self.commit, "instance_id": self.task.instance_id if self.task
+                else None, "reason": self.reason, "detail": self.detail[:500]}
+
+
+def commits(repo: Path, *, since: str | None = None, until: str | None = None,
+            limit: int | None = None, paths: tuple[str, ...] = (),
+            rev: str = "HEAD") -> list[str]:
+    """The candidate commits, oldest first (module docstring)."""
+    args = ["rev-list", "--no-merges", "--first-parent"]
+    if since:
+        args.append(f"--since={since}")
+    if until:
+        args.append(f"--until={until}")
+    if limit:
+        args.append(f"--max-count={limit}")
+    git.resolve(repo, rev)
+    out = git.run(repo, *args, rev, "--", *paths, revision=rev)
+    return list(reversed(out.split()))
+
+
+def instance_id(repo_name: str, commit: str) -> str:
+    return f"{repo_name}-{commit[:12]}"
+
+
+def mine_commit(repo: Path, commit: str, repo_name: str, settings: RunnerSettings, *,
+                runs: int = 1) -> Candidate:
+    """One commit judged (module docstring)."""
+    count = len(parents(repo, commit))
+    if count != 1:
+        return Candidate(commit, reason="root_commit" if count == 0 else "merge_commit")
+    split = split_commit(repo, commit)
+    if not split.test_files:
+        return Candidate(commit, reason="no_test_change")
+    if not [p for p in split.code_files if p not in split.opaque]:
+        return Candidate(commit, reason="no_code_change")
+    if split.opaque:
+        return Candidate(commit, reason="binary", detail=", ".join(split.opaque[:5]))
+    targets = tuple(p for p in split.test_files if p.endswith(".py")
+                    and _exists(repo, commit, p) and not p.endswith("conftest.py"))
+    if not targets:
+        return Candidate(commit, reason="no_test_change", detail="no test module remains")
+    verdict = check_sides(repo, split.parent, split.test_patch, split.patch, targets,
+                          settings, runs=runs)
+    if verdict.reason is not None:
+        return Candidate(commit, reason=verdict.reason, detail=verdict.detail)
+    return Candidate(commit, _task(repo, split, repo_name, verdict))
+
+
+def _task(repo: Path, split: Split, repo_name: str, verdict: Verdict) -> Task:
+    base_tree = git.resolve(repo, split.parent, "tree")
+    meta = TaskMeta(source="mined", base_tree=base_tree,
+                    targets=tuple(p for p in split.code_files if p.endswith(".py")),
+                    python=f"{sys.version_info.major}.{sys.version_info.minor}",
+                    origin={"commit": split.commit})
+    task = Task(instance_id(repo_name, split.commit), repo_name, split.parent, split.patch,
+                split.test_patch, problem_statement(split.message), (), created_at=split.created_at,
+                lanser=meta)
+    assert verdict.validation is not None
+    return task.with_validation(verdict.validation, verdict.fail_to_pass,
+                                verdict.pass_to_pass)
+
+
+_TRAILER = re.compile(r"^(Signed-off-by|Co-authored-by|Reviewed-by|Change-Id):", re.I)
+
+
+def problem_statement(message: str) -> str:
+    """The commit message as a problem statement: its trailers dropped."""
+    lines = [line for line in message.splitlines() if not _TRAILER.match(line.strip())]
+    return "\n".join(lines).strip()
+
+
+def _exists(repo: Path, commit: str, path: str) -> bool:
+    return git.run(repo, "cat-file", "-e", f"{commit}:{path}", check=False) is not None
+
+
+def mine(repo: Path, *, repo_name: str | None = None, seen: set[str] | None = None,
+         settings: RunnerSettings | None = None, runs: int = 1,
+         on_candidate: Callable[[Candidate], None] | None = None,
+         **selection: object) -> Iterator[Candidate]:
+    """Judge every candidate commit of ``repo`` in history order (module docstring);
+    ``seen`` ids are skipped. ``selection``: :func:`commits`' filters."""
+    name = repo_name or repo.resolve().name
+    settings = settings or RunnerSettings()
+    for commit in commits(repo, **selection):  # type: ignore[arg-type]
+        if seen is not None and instance_id(name, commit) in seen:
+            continue
+        found = mine_commit(repo, commit, name, settings, runs=runs)
+        if on_candidate is not None:
+            on_candidate(found)
+        yield found
