@@ -19,8 +19,8 @@ from fractions import Fraction
 from lanser.rewards import (
     ActionInfo,
     DiagnosticKey,
+    Goal,
     State,
-    Task,
     TestCredit,
     episode_return,
     episode_rewards,
@@ -28,7 +28,7 @@ from lanser.rewards import (
 )
 
 
-def trajectory(steps: int, seed: int = 0) -> tuple[Task, list[State], list[ActionInfo]]:
+def trajectory(steps: int, seed: int = 0) -> tuple[Goal, list[State], list[ActionInfo]]:
     rng = random.Random(seed)
     paths = [f"pkg/mod{i:03d}.py" for i in range(200)]
     nodeids = [f"tests/test_x.py::test_{i}" for i in range(50)]
@@ -39,7 +39,7 @@ def trajectory(steps: int, seed: int = 0) -> tuple[Task, list[State], list[Actio
                      for _ in range(n))
 
     base = diags(400)
-    task = Task(base, frozenset(paths[:5]), tuple(nodeids[:10]), tuple(nodeids[10:]))
+    task = Goal(base, frozenset(paths[:5]), tuple(nodeids[:10]), tuple(nodeids[10:]))
     states, actions = [State(base, tuple(TestCredit(n, "failed", 0) for n in nodeids))], []
     for _ in range(steps):
         prev = states[-1]

@@ -96,7 +96,7 @@ def test_fuzz_file_readers(tmp_path, record_property) -> None:
     from lanser.bundles import load_bundle
     from lanser.edits.sources import parse_edit
     from lanser.episodes.format import load as load_episode
-    from lanser.runner.grading import Task
+    from lanser.runner.grading import TestLists
 
     path = tmp_path / "input"
     texts = st.one_of(
@@ -110,7 +110,7 @@ def test_fuzz_file_readers(tmp_path, record_property) -> None:
     )
     readers = {"bundle": lambda text: load_bundle(path),
                "episode": lambda text: load_episode(path),
-               "task": lambda text: Task.load(path),
+               "task": lambda text: TestLists.load(path),
                "edit": lambda text: parse_edit(text, tmp_path, lambda rel: None)}
     count = 0
 

@@ -71,11 +71,11 @@ def test_episode_path_that_is_a_directory(tmp_path) -> None:
 @pytest.mark.parametrize("data", [{"FAIL_TO_PASS": "not json ["}, {"FAIL_TO_PASS": "[NaN]"},
                                   {"PASS_TO_PASS": "[" * 5000 + "]" * 5000}])
 def test_task_lists_encoded_as_strings_are_checked(tmp_path, data) -> None:
-    from lanser.runner.grading import Task
+    from lanser.runner.grading import TestLists
 
     (tmp_path / "task.json").write_text(json.dumps(data))
     with pytest.raises(UsageError) as info:
-        Task.load(tmp_path / "task.json")
+        TestLists.load(tmp_path / "task.json")
     assert info.value.code == "bad_task"
 
 

@@ -158,12 +158,12 @@ def test_worked_example_matches_the_spec():
     """default profile, touched scope: b.py has a base error; the agent edits b.py
     (it enters scope: 0), fixes a.py's base error (+1/10), adds a warning in b.py
     (-1/40), raises F2P credit from 0 to 1/2 (+1/4 over F and P), confidence 1 -> 3/5."""
-    from lanser.rewards import Task, TestCredit
+    from lanser.rewards import Goal, TestCredit
     profile = load_profile("default")
     e_a = DiagnosticKey("a.py", "error", "x", "m")
     e_b = DiagnosticKey("b.py", "error", "y", "n")
     warn = DiagnosticKey("b.py", "warning", "w", "unused")
-    task = Task(base_diagnostics=(e_a, e_b), fail_to_pass=("f",), pass_to_pass=("p",))
+    task = Goal(base_diagnostics=(e_a, e_b), fail_to_pass=("f",), pass_to_pass=("p",))
     s0 = State((e_a, e_b), (TestCredit("f", "failed", 0), TestCredit("p", "passed", 10**6)),
                frozenset({"a.py"}))
     s1 = State((e_b, warn), (TestCredit("f", "failed", 500_000),
@@ -179,7 +179,7 @@ def test_worked_example_matches_the_spec():
 def test_runner_json_and_skipped_tests():
     """Per-test JSON as the runner writes it; a skipped test is out of the run mean
     but counts 0 where the task lists it."""
-    from lanser.rewards import Task, TestCredit, phi_tests
+    from lanser.rewards import Goal, TestCredit, phi_tests
     rows = [{"nodeid": "a", "outcome": "passed", "credit": "1.000000", "credit_ppm": 1000000},
             {"nodeid": "b", "outcome": "skipped", "credit": None, "credit_ppm": None},
             {"nodeid": "c", "outcome": "failed", "credit": "0.200000"}]
@@ -187,8 +187,8 @@ def test_runner_json_and_skipped_tests():
     assert [t.credit_ppm for t in tests] == [1_000_000, None, 200_000]
     profile = load_profile("tests-only")
     state = State(tests=tests)
-    assert phi_tests(state, Task(), profile) == Fraction(3, 5)
-    assert phi_tests(state, Task(fail_to_pass=("a", "b")), profile) == Fraction(1, 2)
+    assert phi_tests(state, Goal(), profile) == Fraction(3, 5)
+    assert phi_tests(state, Goal(fail_to_pass=("a", "b")), profile) == Fraction(1, 2)
     assert State.from_json(state.to_json()) == state
 
 

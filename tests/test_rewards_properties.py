@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from lanser.rewards import (
     ActionInfo,
     DiagnosticKey,
+    Goal,
     Profile,
     State,
-    Task,
     TestCredit,
     episode_return,
     episode_rewards,
@@ -30,7 +30,7 @@ PROFILES = [load_profile(n) for n in ("default", "diagnostics-only", "tests-only
 ]
 PATHS = ["a.py", "b.py", "c.py"]
 NODEIDS = ["t.py::f1", "t.py::f2", "t.py::p1", "t.py::p2"]
-TASK = Task(base_diagnostics=(DiagnosticKey("a.py", "error", "x", "m"),),
+TASK = Goal(base_diagnostics=(DiagnosticKey("a.py", "error", "x", "m"),),
             targets=frozenset({"a.py", "b.py"}),
             fail_to_pass=("t.py::f1", "t.py::f2"), pass_to_pass=("t.py::p1", "t.py::p2"))
 
@@ -41,11 +41,11 @@ credits = st.lists(st.integers(0, 1_000_000) | st.just(1_000_000), min_size=4, m
 confidence = st.fractions(0, 1, max_denominator=100)
 profiles = st.sampled_from(PROFILES)
 #: TASK with a base run: f1, f2 failing, p1, p2 passing (the regression term is live)
-TASK_BASE = Task(TASK.base_diagnostics, TASK.targets, TASK.fail_to_pass, TASK.pass_to_pass,
+TASK_BASE = Goal(TASK.base_diagnostics, TASK.targets, TASK.fail_to_pass, TASK.pass_to_pass,
                  base_graded=tuple(NODEIDS), base_passing=frozenset({"t.py::p1", "t.py::p2"}))
 #: no listed tests: the base run's tests are the graded set
-TASK_UNLISTED = Task(base_graded=tuple(NODEIDS), base_passing=frozenset(NODEIDS[2:]))
-tasks = st.sampled_from([TASK, Task(), TASK_BASE, TASK_UNLISTED])
+TASK_UNLISTED = Goal(base_graded=tuple(NODEIDS), base_passing=frozenset(NODEIDS[2:]))
+tasks = st.sampled_from([TASK, Goal(), TASK_BASE, TASK_UNLISTED])
 
 
 def make_state(diags, ppm, changed, conf, deleted=frozenset()) -> State:
@@ -119,7 +119,7 @@ def growing_pair(draw):
     hi = [draw(st.integers(c, 1_000_000)) for c in lo]
     c0 = draw(confidence)
     c1 = draw(st.fractions(c0, 1, max_denominator=100))
-    task = Task(tuple(base), frozenset(draw(st.sets(st.sampled_from(PATHS)))),
+    task = Goal(tuple(base), frozenset(draw(st.sets(st.sampled_from(PATHS)))),
                 TASK.fail_to_pass, TASK.pass_to_pass)
     return (task, make_state(diags, lo, changed, c0),
             make_state(after, hi, changed | entering, c1, frozenset(deleted)))
@@ -140,7 +140,7 @@ def test_improving_step_is_nonnegative_as_scope_grows_and_files_go(case, profile
 def test_deleting_a_file_never_pays_for_its_base_diagnostics(base, gone, profile, ppm):
     """Deleting a file the agent never fixed scores exactly 0 on diagnostics, under
     every scope; so does adding errors to it and then deleting it, over both steps."""
-    task = Task(tuple(base), frozenset(PATHS))
+    task = Goal(tuple(base), frozenset(PATHS))
     start = make_state(base, ppm, (), Fraction(1))
     worse = make_state([*base, DiagnosticKey(gone, "error", "new", "m")], ppm, {gone},
                        Fraction(1))
@@ -157,7 +157,7 @@ def test_deleting_a_file_never_pays_for_its_base_diagnostics(base, gone, profile
 def test_breaking_an_untouched_importer_costs_under_the_default_profile(base, broken):
     """The default scope sees a new error in a file the step did not change."""
     profile = load_profile("default")
-    task = Task(tuple(base))
+    task = Goal(tuple(base))
     before = State(tuple(base), changed=frozenset({"lib.py"}))
     after = State((*base, DiagnosticKey(broken, "error", "import", "gone")),
                   changed=frozenset({"lib.py"}))
@@ -212,7 +212,7 @@ def test_repeating_and_undoing_cannot_farm(s, t, profile, task, n, status):
 def test_unchanged_base_diagnostics_do_not_move_reward(state, extra, profile):
     """Diagnostics present in the base, before and after, change nothing — also when
     their file enters the touched scope, and wherever their lines moved."""
-    task = Task(base_diagnostics=tuple(extra) + state.diagnostics)
+    task = Goal(base_diagnostics=tuple(extra) + state.diagnostics)
     prev = State(state.diagnostics + tuple(extra), state.tests, frozenset(), state.confidence)
     nxt = State(tuple(extra) + state.diagnostics, state.tests, frozenset(PATHS),
                 state.confidence)
@@ -298,11 +298,11 @@ def test_xfail_or_skip_the_base_did_not_have_earns_nothing():
     xfails now (and did not at the base) is not a pass."""
     profile = load_profile("default")
     base = State(tests=(TestCredit("t.py::f1", "failed", 200_000),))
-    task = Task(fail_to_pass=("t.py::f1",), base_graded=("t.py::f1",))
+    task = Goal(fail_to_pass=("t.py::f1",), base_graded=("t.py::f1",))
     for outcome, ppm in (("xfailed", 1_000_000), ("xpassed", 1_000_000), ("skipped", None)):
         after = State(tests=(TestCredit("t.py::f1", outcome, ppm),))
         assert step_reward(base, after, ActionInfo("edit"), profile, task).total < 0
-    kept = Task(fail_to_pass=("t.py::f1",), base_graded=("t.py::f1",),
+    kept = Goal(fail_to_pass=("t.py::f1",), base_graded=("t.py::f1",),
                 base_xfail=frozenset({"t.py::f1"}))
     after = State(tests=(TestCredit("t.py::f1", "xfailed", 1_000_000),))
     assert step_reward(base, after, ActionInfo("edit"), profile, kept).total > 0
@@ -311,7 +311,7 @@ def test_xfail_or_skip_the_base_did_not_have_earns_nothing():
 def test_without_listed_tests_the_base_run_is_the_graded_set():
     """Deleting a failing test, or adding passing ones, never raises the reward."""
     profile = load_profile("default")
-    task = Task(base_graded=("a", "b"), base_passing=frozenset({"a"}))
+    task = Goal(base_graded=("a", "b"), base_passing=frozenset({"a"}))
     base = State(tests=(TestCredit("a", "passed", 10**6), TestCredit("b", "failed", 200_000)))
     deleted = State(tests=(TestCredit("a", "passed", 10**6),))
     padded = State(tests=(*base.tests, *(TestCredit(f"n{i}", "passed", 10**6)

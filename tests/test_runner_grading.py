@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from lanser.bundles import check_bundle
-from lanser.runner import RunnerError, Task, grade, run_tests
+from lanser.runner import RunnerError, TestLists, grade, run_tests
 from lanser.runner.junit import junit_xml
 from tests.conftest import git, init_repo, write_files
 
@@ -52,7 +52,7 @@ def test_missing_and_uncollectable_tests_fail_the_grade(workspace):
 def test_task_file_in_swe_bench_form(tmp_path):
     path = tmp_path / "task.json"
     path.write_text(json.dumps({"FAIL_TO_PASS": json.dumps(["a::b"]), "PASS_TO_PASS": ["c"]}))
-    assert Task.load(path) == Task(("a::b",), ("c",))
+    assert TestLists.load(path) == TestLists(("a::b",), ("c",))
 
 
 def test_rev_runs_a_revision_without_touching_the_tree(repo):

@@ -83,19 +83,20 @@ def test(ctx: typer.Context,
         _show_script(inv, outcome.to_json())
         return 0 if outcome.exit_status == 0 else int(ExitCode.CHECK_FAILED)
 
-    from lanser.runner import Task, grade, run_tests, select_args
+    from lanser.runner import TestLists, grade, run_tests, select_args
 
-    wanted = Task.load(task) if task else Task(tuple(f2p or ()), tuple(p2p or ()))
+    wanted = TestLists.load(task) if task else TestLists(tuple(f2p or ()), tuple(p2p or ()))
     args = tuple(ctx.args)
     if not all_tests:  # the listed tests are what runs (issue 15, defect 8)
-        args = (*args, *select_args(wanted.f2p, wanted.p2p))
+        args = (*args, *select_args(wanted.fail_to_pass, wanted.pass_to_pass))
     with _busy(inv, "running tests in a sandbox"):
         selector = _impact_map(ws, base, args, per_test, python) \
             if base and not full else None
         result = run_tests(ws, rev=rev, args=args, timeout=per_test,
                            run_timeout=settings.run_timeout, memory_mb=memory, reruns=reruns,
                            select=selector, python=python)
-    graded = grade(result, wanted.f2p, wanted.p2p) if (wanted.f2p or wanted.p2p) else None
+    graded = grade(result, wanted.fail_to_pass, wanted.pass_to_pass) \
+        if (wanted.fail_to_pass or wanted.pass_to_pass) else None
     if junit is not None:
         from lanser.runner.junit import write_junit
 

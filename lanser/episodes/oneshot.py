@@ -59,10 +59,10 @@ from lanser.errors import UnreadableFile, UsageError
 from lanser.findings import to_json as findings_to_json
 from lanser.rewards import (
     ActionInfo,
+    Goal,
     Profile,
     Reward,
     State,
-    Task,
     potentials,
     resolved,
     step_reward,
@@ -105,7 +105,7 @@ class Side:
     tests: dict[str, Any] | None
     state: State
 
-    def to_json(self, task: Task, profile: Profile) -> dict[str, Any]:
+    def to_json(self, task: Goal, profile: Profile) -> dict[str, Any]:
         from lanser.queries.ops import diagnostics_summary
 
         phis = potentials(self.state, task, profile)
@@ -127,7 +127,7 @@ class OneShot:
 
     profile: Profile
     task: TaskSpec
-    functional_task: Task
+    functional_task: Goal
     source: str
     before: Side
     after: Side
@@ -394,7 +394,7 @@ def _kept_tree(workspace: Workspace, base_tree: str, effects: tuple[Any, ...]) -
 __all__ = ["SOURCES", "Grader", "OneShot", "Side", "grade_tree", "read_patch", "score"]
 
 
-def _missing(tests: dict[str, Any], task: Task) -> list[str]:
+def _missing(tests: dict[str, Any], task: Goal) -> list[str]:
     """Listed ids no test of the run answered (misspelled, or gone): named, not just
     counted as failing (issue 15, defect 8). A module that failed to collect answers
     for its tests."""

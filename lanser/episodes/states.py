@@ -12,7 +12,7 @@ from typing import Any
 
 from lanser.findings import Finding, merge
 from lanser.findings import from_json as findings_from_json
-from lanser.rewards import ActionInfo, DiagnosticKey, State, Task, TestCredit, advance
+from lanser.rewards import ActionInfo, DiagnosticKey, Goal, State, TestCredit, advance
 
 #: The envelope's ApplyResult status -> the functional's action status.
 ENVELOPE_STATUS = {"applied": "ok", "refused": "refused", "rolled_back": "rolled_back"}
@@ -30,15 +30,15 @@ def test_credits(bundle: dict[str, Any]) -> tuple[TestCredit, ...]:
 
 
 def task_of(spec: dict[str, Any], base_diagnostics: dict[str, Any],
-            base_tests: dict[str, Any] | None = None) -> Task:
+            base_tests: dict[str, Any] | None = None) -> Goal:
     """The functional's task: the header's task plus the base snapshot's diagnostics
     and, when the base was tested, its outcomes (the regression term, SPEC §3)."""
-    task = Task(diagnostic_keys(base_diagnostics), frozenset(spec.get("targets", ())),
+    task = Goal(diagnostic_keys(base_diagnostics), frozenset(spec.get("targets", ())),
                 tuple(spec.get("fail_to_pass", ())), tuple(spec.get("pass_to_pass", ())))
-    return task if base_tests is None else Task.with_base_tests(task, test_credits(base_tests))
+    return task if base_tests is None else Goal.with_base_tests(task, test_credits(base_tests))
 
 
-def run_integrity(bundle: dict[str, Any], task: Task) -> tuple[Finding, ...]:
+def run_integrity(bundle: dict[str, Any], task: Goal) -> tuple[Finding, ...]:
     """What a scored test bundle shows (SPEC §12): the runner's own findings plus the
     task's tests that did not run, or were xfailed or skipped by the candidate."""
     from lanser.rewards.integrity import run_findings
@@ -48,7 +48,7 @@ def run_integrity(bundle: dict[str, Any], task: Task) -> tuple[Finding, ...]:
 
 
 def base_state(base_diagnostics: dict[str, Any], base_tests: dict[str, Any] | None,
-               task: Task | None = None) -> State:
+               task: Goal | None = None) -> State:
     return State(diagnostic_keys(base_diagnostics),
                  test_credits(base_tests) if base_tests is not None else (),
                  integrity=run_integrity(base_tests, task)
@@ -57,7 +57,7 @@ def base_state(base_diagnostics: dict[str, Any], base_tests: dict[str, Any] | No
 
 def next_state(prev: State, info: ActionInfo, diagnostics: dict[str, Any],
                tests: dict[str, Any] | None, changed: list[str],
-               deleted: list[str] | None = None, *, task: Task | None = None,
+               deleted: list[str] | None = None, *, task: Goal | None = None,
                tree_findings: tuple[Finding, ...] = ()) -> State:
     """The state a step produced: fresh diagnostics, the tests of a *scored* run
     (None: the previous state's stand), changed and deleted paths, and what grading

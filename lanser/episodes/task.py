@@ -1,7 +1,7 @@
 """The task an episode (or a one-shot reward) is judged against.
 
 Read from flags or a JSON task file. The test lists use the runner's reader
-(:meth:`lanser.runner.grading.Task.load`), so ``lanser test --task``, ``lanser
+(:meth:`lanser.runner.grading.TestLists.load`), so ``lanser test --task``, ``lanser
 episode --task`` and ``lanser reward --task`` accept the same files: SWE-bench's
 ``FAIL_TO_PASS``/``PASS_TO_PASS`` (lists or JSON-encoded lists) or ``f2p``/``p2p``,
 plus lanser's ``name``, ``targets`` (files the ``targets`` scope looks at) and
@@ -40,13 +40,13 @@ class TaskSpec:
         file_f2p: tuple[str, ...] = ()
         file_p2p: tuple[str, ...] = ()
         if path is not None:
-            from lanser.runner.grading import Task
+            from lanser.runner.grading import TestLists
 
-            lists = Task.load(path)
-            file_f2p, file_p2p = lists.f2p, lists.p2p
+            lists = TestLists.load(path)
+            file_f2p, file_p2p = lists.fail_to_pass, lists.pass_to_pass
             from lanser.jsonio import load_json_bounded
 
-            data = load_json_bounded(path, what="task")  # Task.load checked it is an object
+            data = load_json_bounded(path, what="task")  # TestLists.load checked it is an object
         name = data.get("name", "episode")
         if not isinstance(name, str):
             raise UsageError(f"{path}: 'name' must be a string", code="bad_task")

@@ -81,7 +81,7 @@ class TestCredit:
 
 
 @dataclass(frozen=True)
-class Task:
+class Goal:
     """What an episode is judged against; fixed for the whole episode."""
 
     base_diagnostics: tuple[DiagnosticKey, ...] = ()
@@ -96,7 +96,7 @@ class Task:
     base_xfail: frozenset[str] = frozenset()
 
     @classmethod
-    def with_base_tests(cls, task: Task, tests: Iterable[TestCredit]) -> Task:
+    def with_base_tests(cls, task: Goal, tests: Iterable[TestCredit]) -> Goal:
         """``task`` knowing the base run's outcomes."""
         tests = tuple(tests)
         return cls(task.base_diagnostics, task.targets, task.fail_to_pass, task.pass_to_pass,
@@ -272,7 +272,7 @@ def _weight(keys: Iterable[DiagnosticKey], profile: Profile, paths: set[str] | N
                Fraction(0))
 
 
-def scope_of(state: State, task: Task, profile: Profile) -> set[str] | None:
+def scope_of(state: State, task: Goal, profile: Profile) -> set[str] | None:
     """The paths the diagnostic potential looks at in ``state`` (None: all)."""
     if profile.scope == "touched":
         return set(state.changed)
@@ -281,7 +281,7 @@ def scope_of(state: State, task: Task, profile: Profile) -> set[str] | None:
     return None
 
 
-def phi_diagnostics(state: State, task: Task, profile: Profile) -> Fraction:
+def phi_diagnostics(state: State, task: Goal, profile: Profile) -> Fraction:
     """Phi_diag(s) = -sum over scope of (weight of s's diagnostics - the base's).
 
     Subtracting the base's weight per path makes a file entering the ``touched``
@@ -301,7 +301,7 @@ def _mean(ids: Sequence[str], credit: dict[str, int]) -> Fraction | None:
     return Fraction(sum(credit.get(i, 0) for i in ids), PPM * len(ids))
 
 
-def graded_credit(state: State, task: Task) -> dict[str, int]:
+def graded_credit(state: State, task: Goal) -> dict[str, int]:
     """The credit Phi_test reads: the runner's, with a skipped test at 0 and an
     xfail/xpass the base did not have at 0 (the code under test can call
     ``pytest.skip()``/``pytest.xfail()``; SPEC §3)."""
@@ -314,14 +314,14 @@ def graded_credit(state: State, task: Task) -> dict[str, int]:
     return out
 
 
-def regressions(state: State, task: Task) -> tuple[str, ...]:
+def regressions(state: State, task: Goal) -> tuple[str, ...]:
     """Graded tests that passed at the base and do not pass in ``state`` (missing,
     skipped and not-run ones included), sorted."""
     credit = graded_credit(state, task)
     return tuple(i for i in task.universe if i in task.base_passing and credit.get(i, 0) < PPM)
 
 
-def phi_tests(state: State, task: Task, profile: Profile) -> Fraction:
+def phi_tests(state: State, task: Goal, profile: Profile) -> Fraction:
     """Phi_test(s) = the weighted mean credit of the graded tests, minus the
     regression term (SPEC §3).
 
@@ -360,14 +360,14 @@ def phi_integrity(state: State, profile: Profile) -> Fraction:
                  for f in state.integrity), Fraction(0))
 
 
-def resolved(state: State, task: Task) -> bool:
+def resolved(state: State, task: Goal) -> bool:
     """Every listed test passes (credit 1 000 000); false when none are listed."""
     listed = set(task.fail_to_pass) | set(task.pass_to_pass)
     credit = graded_credit(state, task)
     return bool(listed) and all(credit.get(i, 0) >= PPM for i in listed)
 
 
-def potentials(state: State, task: Task, profile: Profile) -> dict[str, Fraction]:
+def potentials(state: State, task: Goal, profile: Profile) -> dict[str, Fraction]:
     """The unweighted potentials of a state."""
     return {"diagnostics": phi_diagnostics(state, task, profile),
             "tests": phi_tests(state, task, profile),
@@ -377,7 +377,7 @@ def potentials(state: State, task: Task, profile: Profile) -> dict[str, Fraction
 
 
 def step_reward(prev_state: State, next_state: State, action: ActionInfo,
-                profile: Profile, task: Task = Task()) -> Reward:
+                profile: Profile, task: Goal = Goal()) -> Reward:
     """r = sum_k w_k (Phi_k(next) - Phi_k(prev)) - penalty(action status).
 
     Components are potential differences, so a trajectory's sum telescopes and a
@@ -396,7 +396,7 @@ def _reward(before: dict[str, Fraction], after: dict[str, Fraction], action: Act
 
 
 def episode_rewards(states: Sequence[State], actions: Sequence[ActionInfo],
-                    profile: Profile, task: Task = Task()) -> list[Reward]:
+                    profile: Profile, task: Goal = Goal()) -> list[Reward]:
     """Step rewards of a trajectory s_0 a_0 s_1 ... (``len(states) == len(actions)+1``)."""
     if len(states) != len(actions) + 1:
         raise ValueError("a trajectory has one more state than actions")

@@ -27,7 +27,7 @@ from typing import Any
 
 from lanser.findings import KINDS, Finding, merge
 from lanser.findings import to_json as findings_to_json
-from lanser.rewards.functional import XFAIL_OUTCOMES, Task, TestCredit
+from lanser.rewards.functional import XFAIL_OUTCOMES, Goal, TestCredit
 from lanser.runner.protected import (
     GLOBS,
     SECTIONS,
@@ -99,7 +99,7 @@ def listed_test_files(task_ids: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({i.split("::", 1)[0] for i in task_ids if "::" in i}))
 
 
-def run_findings(tests: Iterable[TestCredit], task: Task,
+def run_findings(tests: Iterable[TestCredit], task: Goal,
                  recorded: Iterable[Finding] = ()) -> tuple[Finding, ...]:
     """What a graded run shows about the task's tests, plus what the runner recorded.
 

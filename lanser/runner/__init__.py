@@ -18,12 +18,12 @@ pytest-xdist (``-n``): the watchdog follows one test at a time.
 
 from lanser.runner.checkpoint import ScriptResult, run_script
 from lanser.runner.credit import Credit
-from lanser.runner.grading import Task, grade
+from lanser.runner.grading import TestLists, grade
 from lanser.runner.impact import ImpactMap
 from lanser.runner.outcomes import TestOutcome
 from lanser.runner.result import RunResult
 from lanser.runner.run import map_impact, run_tests, select_args
 from lanser.runner.sandbox import Limits, RunnerError
 
-__all__ = ["Credit", "ImpactMap", "Limits", "RunResult", "RunnerError", "ScriptResult", "Task",
+__all__ = ["Credit", "ImpactMap", "Limits", "RunResult", "RunnerError", "ScriptResult", "TestLists",
            "TestOutcome", "grade", "map_impact", "run_script", "run_tests", "select_args"]

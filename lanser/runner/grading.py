@@ -20,12 +20,14 @@ from lanser.runner.result import RunResult
 
 
 @dataclass(frozen=True)
-class Task:
-    f2p: tuple[str, ...] = ()
-    p2p: tuple[str, ...] = ()
+class TestLists:
+    """A task's two test lists, as a task file (``--task``) gives them."""
+
+    fail_to_pass: tuple[str, ...] = ()
+    pass_to_pass: tuple[str, ...] = ()
 
     @classmethod
-    def load(cls, path: str | Path) -> Task:
+    def load(cls, path: str | Path) -> TestLists:
         """A JSON task file: ``FAIL_TO_PASS``/``PASS_TO_PASS`` (SWE-bench's names,
         lists or JSON-encoded lists) or ``f2p``/``p2p``."""
         from lanser.jsonio import load_json_bounded

@@ -46,7 +46,7 @@ from lanser.scoring.result import ScoreResult, completion_hash
 from lanser.scoring.tasks import ScoringTask
 
 #: The functional's task record (``Goal`` once issue 18's rename lands on main).
-_Goal = getattr(rewards, "Goal", None) or rewards.Task
+_Goal = rewards.Goal
 PPM = 1_000_000
 
 
