@@ -96,7 +96,7 @@ def test_each_rejection_reason_on_a_real_commit(history, mined):
     assert "test_mul" in _by_commit(mined, history["breaks"]).detail
 
 
-def test_a_merge_commit_is_not_a_candidate(history, tmp_path):
+def test_a_merged_branch_is_one_candidate_unless_merges_are_off(history, tmp_path):
     root = Path(history["root"])
     git(root, "checkout", "-q", "-b", "side", history["base"])
     _commit(root, {"notes.txt": "x\n"}, "side")
@@ -104,7 +104,8 @@ def test_a_merge_commit_is_not_a_candidate(history, tmp_path):
     git(root, "merge", "-q", "--no-ff", "-m", "merge", "side")
     merge = git(root, "rev-parse", "HEAD").strip()
     try:
-        assert mine_commit(root, merge, "calc", FAST).reason == "merge_commit"
+        assert mine_commit(root, merge, "calc", FAST).reason == "no_test_change"  # docs only
+        assert mine_commit(root, merge, "calc", FAST, merges=False).reason == "merge_commit"
     finally:
         git(root, "reset", "-q", "--hard", "HEAD~1")
 

@@ -68,6 +68,9 @@ def mine(repo: Annotated[Path, typer.Argument(help="A local git clone.")], out: 
          paths: Annotated[list[str] | None, typer.Option(
              "--paths", help="Only commits touching these paths (repeatable).")] = None,
          rev: Annotated[str, typer.Option("--rev", help="Walk history from here.")] = "HEAD",
+         merges: Annotated[bool, typer.Option(
+             "--merges/--no-merges", help="A merged pull request (a merge on the first-parent "
+             "line) is one candidate, against its first parent.")] = True,
          runs: RunsOpt = 1, test_timeout: TestTimeoutOpt = None,
          json_out: JsonOpt = False) -> int:
     """Tasks from a git history: commits changing code and tests whose tests go fail -> pass."""
@@ -80,7 +83,8 @@ def mine(repo: Annotated[Path, typer.Argument(help="A local git clone.")], out: 
     summary = _Tally()
     with _Bar("mining", json_out) as bar:
         for found in mine_history(root, seen=seen, settings=_settings(root, test_timeout),
-                                  runs=runs, since=since, until=until, limit=limit,
+                                  runs=runs, merges=merges, since=since, until=until,
+                                  limit=limit,
                                   paths=tuple(paths or ()), rev=rev):
             if found.task is not None:
                 append_task(out, found.task)

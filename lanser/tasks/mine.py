@@ -1,8 +1,11 @@
 """``lanser tasks mine``: tasks from a repository's history (R2E-Gym / SWE-rebench style).
 
-Each non-merge commit in range (``--since``/``--until``, ``--paths``, newest first up to
-``--limit``, then oldest first so the output order is the history's) is a candidate:
-base = its parent, ``test_patch`` = its test changes, ``patch`` = the rest
+Each commit on the first-parent line in range (``--since``/``--until``, ``--paths``,
+newest first up to ``--limit``, then oldest first so the output order is the
+history's) is a candidate: base = its (first) parent, ``test_patch`` = its test
+changes, ``patch`` = the rest. A merge on that line is a pull request merged as a
+whole, so its change against the first parent is one candidate (SWE-bench's tasks
+are pull requests); ``merges=False`` rejects it (``merge_commit``)
 (:func:`lanser.tasks.trees.split_commit`). The test files the commit touched run on
 base + test_patch and on the commit's tree (:func:`lanser.tasks.validate.check_sides`);
 it is kept when at least one test goes fail -> pass and every test that passed before
@@ -46,7 +49,7 @@ def commits(repo: Path, *, since: str | None = None, until: str | None = None,
             limit: int | None = None, paths: tuple[str, ...] = (),
             rev: str = "HEAD") -> list[str]:
     """The candidate commits, oldest first (module docstring)."""
-    args = ["rev-list", "--no-merges", "--first-parent"]
+    args = ["rev-list", "--first-parent"]
     if since:
         args.append(f"--since={since}")
     if until:
@@ -63,11 +66,13 @@ def instance_id(repo_name: str, commit: str) -> str:
 
 
 def mine_commit(repo: Path, commit: str, repo_name: str, settings: RunnerSettings, *,
-                runs: int = 1) -> Candidate:
+                runs: int = 1, merges: bool = True) -> Candidate:
     """One commit judged (module docstring)."""
     count = len(parents(repo, commit))
-    if count != 1:
-        return Candidate(commit, reason="root_commit" if count == 0 else "merge_commit")
+    if count == 0:
+        return Candidate(commit, reason="root_commit")
+    if count > 1 and not merges:
+        return Candidate(commit, reason="merge_commit")
     split = split_commit(repo, commit)
     if not split.test_files:
         return Candidate(commit, reason="no_test_change")
@@ -114,7 +119,7 @@ def _exists(repo: Path, commit: str, path: str) -> bool:
 
 
 def mine(repo: Path, *, repo_name: str | None = None, seen: set[str] | None = None,
-         settings: RunnerSettings | None = None, runs: int = 1,
+         settings: RunnerSettings | None = None, runs: int = 1, merges: bool = True,
          on_candidate: Callable[[Candidate], None] | None = None,
          **selection: object) -> Iterator[Candidate]:
     """Judge every candidate commit of ``repo`` in history order (module docstring);
@@ -124,7 +129,7 @@ def mine(repo: Path, *, repo_name: str | None = None, seen: set[str] | None = No
     for commit in commits(repo, **selection):  # type: ignore[arg-type]
         if seen is not None and instance_id(name, commit) in seen:
             continue
-        found = mine_commit(repo, commit, name, settings, runs=runs)
+        found = mine_commit(repo, commit, name, settings, runs=runs, merges=merges)
         if on_candidate is not None:
             on_candidate(found)
         yield found

@@ -1,7 +1,7 @@
 """The git side of tasks: a commit split into code and tests, trees with patches laid
 over them, and the two views of a task (what the agent sees, what grading runs).
 
-- :func:`split_commit`: a non-merge commit's change against its parent, as two
+- :func:`split_commit`: a commit's change against its (first) parent, as two
   unified diffs: ``test_patch`` (test files: ``test_*.py``, ``*_test.py``, anything
   under ``tests/`` or ``test/``, every ``conftest.py``) and ``patch`` (the rest);
   binary changes and submodules are reported, not diffed.
@@ -52,7 +52,8 @@ def parents(repo: Path, commit: str) -> list[str]:
 
 
 def split_commit(repo: Path, commit: str) -> Split:
-    """``commit`` (one parent) split into its test and code changes (module docstring)."""
+    """``commit`` split into its test and code changes against its first parent
+    (module docstring)."""
     parent = parents(repo, commit)[0]
     numstat = git.run(repo, "diff", "--numstat", "--no-renames", "-z", parent, commit)
     tests, code, opaque = [], [], []

@@ -133,14 +133,27 @@ def check_sides(repo: Path, base: str, test_patch: str, patch: str,
 
 def validate_task(task: Task, repo: Path, settings: RunnerSettings, *,
                   runs: int = 1) -> Verdict:
-    """Re-run a stored task's listed tests on both sides; the verdict says whether its
-    lists still hold (F2P fail then pass, P2P pass both times)."""
+    """Re-run a stored task on both sides; the verdict says whether its lists still hold
+    (each F2P test fails then passes, each P2P test passes both times).
+
+    The test files holding the listed tests run whole, as mining ran them: a module's
+    outcome can depend on what ran before it in the same process, and a list is only
+    reproducible the way it was made."""
     listed = (*task.fail_to_pass, *task.pass_to_pass)
-    verdict = check_sides(repo, task.base_commit, task.test_patch, task.patch, listed,
+    files = tuple(sorted({nodeid.split("::", 1)[0] for nodeid in listed}))
+    verdict = check_sides(repo, task.base_commit, task.test_patch, task.patch, files,
                           settings, runs=runs, test_args=task.lanser.test_args)
-    if verdict.reason is not None:
+    if verdict.reason is not None or verdict.validation is None:
         return verdict
     lost = sorted(set(task.fail_to_pass) - set(verdict.fail_to_pass))
     if lost:
         return Verdict(reason="no_f2p", detail="no longer fail -> pass: " + ", ".join(lost[:5]))
-    return verdict
+    broken = sorted(set(task.pass_to_pass) - set(verdict.pass_to_pass))
+    if broken:
+        return Verdict(reason="p2p_broken", detail="no longer pass: " + ", ".join(broken[:5]))
+    keep = set(listed)
+    validation = verdict.validation
+    return Verdict(task.fail_to_pass, task.pass_to_pass, Validation(
+        {n: o for n, o in validation.before.items() if n in keep},
+        {n: o for n, o in validation.after.items() if n in keep}, validation.runs,
+        validation.flaky, {n: d for n, d in validation.durations_ms.items() if n in keep}))
