@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from conftest import git, init_repo, write_files
@@ -49,3 +50,12 @@ def make_task(root: Path, instance_id: str = "calc-1") -> ScoringTask:
     repo = make_repo(root)
     return ScoringTask(instance_id, str(repo), git(repo, "rev-parse", "HEAD").strip(),
                        TEST_PATCH, F2P, P2P)
+#: Gaming the checker: the breaking edit with its error silenced on the line ...
+SUPPRESSED = ("pkg/calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n"
+              "    return a + missing  # type: ignore\n>>>>>>> REPLACE\n")
+#: ... or with the checker turned off in a new pyproject.toml (tool calls).
+BROKEN_CALC = BASE["pkg/calc.py"].replace("return a - b", "return a + missing")
+CHECKER_OFF = json.dumps([
+    {"name": "edit", "arguments": {"path": "pkg/calc.py", "content": BROKEN_CALC}},
+    {"name": "edit", "arguments": {"path": "pyproject.toml", "content":
+     '[project]\nname = "calc"\n\n[tool.basedpyright]\ntypeCheckingMode = "off"\n'}}])

@@ -148,3 +148,28 @@ def test_unknown_task_and_format(tmp_path: Path):
     assert (result.status, result.reason) == ("failed", "unknown_task")
     with Scorer([task], "diagnostics-only", workers=1) as scorer, pytest.raises(ValueError):
         scorer.score(task.instance_id, FIX, "yaml")
+
+
+def test_silencing_the_checker_earns_what_the_breaking_edit_earns(tmp_path: Path):
+    """The Scorer grades by the one-shot reward's rule (issue 16): a suppression added
+    on the changed line is stripped, and a checker section in pyproject.toml is put
+    back as the task's base has it; both are reported; neither pays."""
+    from scoring_repo import BREAK, CHECKER_OFF, SUPPRESSED
+
+    task = make_task(tmp_path / "repo")
+    config = WorkerConfig({task.instance_id: task}, load_profile("diagnostics-only"))
+
+    async def go():
+        worker = Worker(config)
+        try:
+            return [await worker.score(Job(n, task.instance_id, text))
+                    for n, text in enumerate((BREAK, SUPPRESSED, CHECKER_OFF))]
+        finally:
+            await worker.close()
+
+    broke, suppressed, off = _run(go())
+    assert broke.reward < 0
+    assert suppressed.reward == broke.reward
+    assert [f["kind"] for f in suppressed.integrity] == ["suppression_added"]
+    # The jail refuses a checker section outright (issue 17); scored, never above the no-op.
+    assert (off.status, off.reason) == ("refused", "denied") and off.reward < 0

@@ -203,7 +203,7 @@ def plan(candidate: Files, base: Files, extra_globs: Iterable[str] = (),
             globs.append(name)
     globs.extend(_configured_globs(base))
     base_paths, cand_paths = base.paths(), candidate.paths()
-    protected = sorted(p for p in set(base_paths) | set(cand_paths) if _matches(p, globs))
+    protected = sorted(p for p in set(base_paths) | set(cand_paths) if matches(p, globs))
     changes: dict[str, bytes | None] = {}
     edited: list[str] = []
     for path in protected:
@@ -215,7 +215,7 @@ def plan(candidate: Files, base: Files, extra_globs: Iterable[str] = (),
         changes[path] = old
         edited.append(path)
     for name, patterns in sorted(sections.items()):
-        if name in changes or _matches(name, globs):
+        if name in changes or matches(name, globs):
             continue
         new, old = candidate.read(name), base.read(name)
         if new is None or new == old:
@@ -229,7 +229,7 @@ def plan(candidate: Files, base: Files, extra_globs: Iterable[str] = (),
         stripped, where, equal, equal_where = 0, [], 0, []
         base_set = set(base_paths)
         for path in cand_paths:
-            if not path.endswith(_PY) or path in changes or _matches(path, globs):
+            if not path.endswith(_PY) or path in changes or matches(path, globs):
                 continue
             if path in base_set and candidate.digest(path) == base.digest(path):
                 continue
@@ -343,8 +343,15 @@ def _glob_re(pattern: str) -> re.Pattern[str]:
     return re.compile(out + r"\Z")
 
 
-def _matches(path: str, globs: Iterable[str]) -> bool:
+def matches(path: str, globs: Iterable[str]) -> bool:
+    """Whether ``path`` matches one of ``globs`` (``**/`` any folders, ``*`` in a name)."""
     return any(_glob_re(g).match(path) for g in globs)
+
+
+def is_protected(path: str, extra_globs: Iterable[str] = ()) -> bool:
+    """Whether grading restores the whole file ``path`` (:data:`GLOBS`, plus a task's
+    globs); sections of shared files are restored by :func:`plan`."""
+    return matches(path, (*GLOBS, *extra_globs))
 
 
 def _configured_globs(base: Files) -> list[str]:

@@ -9,9 +9,11 @@ test outcomes: the before side of every candidate. Then for each completion:
    (:mod:`lanser.scoring.patching`) in the files *as the agent saw them*: the base,
    or R when the task shows its test_patch;
 2. drop what the candidate may not influence (:func:`restore_paths`): the files the
-   test_patch touches, pytest's and the checkers' configuration (the jail's
-   ``CONFIG_DENY`` names, ``conftest.py`` included) and the task's ``protected``
-   globs. They stay as R has them, listed under ``integrity`` (``protected_edit``);
+   test_patch touches and every file the one protected rule names (tests, every
+   ``conftest.py``, pytest's and the checkers' files, the task's ``protected``
+   globs: :mod:`lanser.runner.protected`). They stay as R has them, listed under
+   ``integrity`` (``protected_edit``); after the apply, protected sections of shared
+   files are restored and added suppressions stripped the same way;
 3. apply the rest through the safety envelope (jail, syntax check, journaled
    write); a refusal is a scored ``refused`` result;
 4. observe the whole workspace's diagnostics incrementally (the warm service pulls
@@ -27,7 +29,6 @@ A completion with no edit, one that does not fit, or one that changes nothing is
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import os
 import posixpath
 import tempfile
@@ -39,6 +40,7 @@ from typing import Any
 from lanser import git, rewards
 from lanser.errors import LanserError, ServerTimeout, UsageError
 from lanser.rewards import ActionInfo, DiagnosticKey, Profile, State, TestCredit
+from lanser.runner.protected import is_protected
 from lanser.scoring.completion import parse_completion
 from lanser.scoring.parse import Parsed
 from lanser.scoring.patching import changes, resolve
@@ -51,16 +53,11 @@ PPM = 1_000_000
 
 
 def restore_paths(task: ScoringTask, test_paths: frozenset[str], path: str) -> bool:
-    """Whether ``path`` is one grading restores (module docstring, step 2).
-
-    One small function until ``lanser.rewards.integrity.restore_protected`` (issue 16)
-    is on main; it then decides the wider set (every checker's configuration).
-    """
-    from lanser.edits.jail import CONFIG_DENY
-
-    name = path.rsplit("/", 1)[-1]
-    return (path in test_paths or name in CONFIG_DENY
-            or any(fnmatch.fnmatch(path, g) for g in task.protected))
+    """Whether ``path`` is a whole file grading restores (module docstring, step 2):
+    the test_patch's files and the one protected rule of
+    :func:`lanser.runner.protected.is_protected` (tests, conftests, the checkers' and
+    pytest's files, the task's ``protected`` globs)."""
+    return path in test_paths or is_protected(path, task.protected)
 
 
 def _git(root: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None
@@ -243,9 +240,20 @@ class TaskGrader:
             return self._penalized(base, "refused", exc.code, self._scrub(exc.message),
                                    integrity=integrity, fuzz=found.fuzz)
         try:
+            integrity = (*integrity, *self._restore_protected())
             return await self._observe(base, preview.effects, integrity, found.fuzz)
         finally:
             self.reset(preview.effects)
+
+    def _restore_protected(self) -> tuple[dict[str, Any], ...]:
+        """After the apply: the protected sections of shared files (pyproject's
+        ``[tool.pytest*]``, ``[tool.pyright]``, ...) put back as R has them and the
+        suppressions the candidate added stripped (rewards/SPEC.md §12), by the same
+        rule as the one-shot reward; what was caught, for the record."""
+        from lanser.rewards.integrity import restore_protected
+
+        caught = restore_protected(self.root, (self.root, self.rest_tree), self.task.protected)
+        return tuple(caught.to_json())
 
     async def _observe(self, base: dict[str, Any], effects: Any,
                        integrity: tuple[dict[str, Any], ...], fuzz: int) -> ScoreResult:
