@@ -48,7 +48,13 @@ def score(tasks: TasksArg,
           repo: RepoOpt = None, profile: ProfileOpt = "default",
           json_out: JsonOpt = False, server: ServerOpt = None, timeout: TimeoutOpt = None,
           test_timeout: Annotated[float, typer.Option(
-              "--test-timeout", help="Seconds one test may take.")] = 60.0) -> int:
+              "--test-timeout", help="Seconds one test may take.")] = 60.0,
+          executor: Annotated[str, typer.Option(
+              "--executor", help="local (worker processes here) or ray (actors across a "
+              "Ray cluster; extra 'ray').")] = "local",
+          ray_address: Annotated[str | None, typer.Option(
+              "--ray-address", help="The cluster to join (auto, or HOST:PORT; default: "
+              "start a local one).", show_default=False)] = None) -> int:
     """Score model completions against tasks: one reward line per completion."""
     from lanser.rewards import load_profile
     from lanser.scoring import Scorer, load_tasks
@@ -57,8 +63,13 @@ def score(tasks: TasksArg,
     chosen = load_profile(profile)
     listed = load_tasks(tasks, repo)
     read_completions(completions)  # exit 2 on a bad line before any worker starts
+    if executor not in ("local", "ray"):
+        from lanser.errors import UsageError
+
+        raise UsageError(f"--executor {executor}: expected local or ray", code="usage")
     with Scorer(listed, chosen, workers=workers, server=server, timeout=timeout or 60.0,
-                test_timeout=test_timeout) as scorer, _Progress(json_out) as bar:
+                test_timeout=test_timeout, executor=executor,
+                ray_address=ray_address) as scorer, _Progress(json_out) as bar:
         counts = score_file(scorer, completions, out, chunk=max(8, 4 * workers),
                             progress=bar.update)
     if json_out:

@@ -34,17 +34,24 @@ class Scorer:
     def __init__(self, tasks: Iterable[Any], profile: Profile | str | Path = "default", *,
                  workers: int = 1, server: str | None = None, timeout: float = 60.0,
                  test_timeout: float = 60.0, warm_tasks: int = 4, job_timeout: float = 900.0,
-                 repo_dir: str | Path | None = None, executor: Any = None) -> None:
+                 repo_dir: str | Path | None = None, executor: Any = "local",
+                 ray_address: str | None = None) -> None:
         listed = [t if isinstance(t, ScoringTask) else ScoringTask.of(t, repo_dir or ".")
                   for t in tasks]
         self.tasks = {t.instance_id: t for t in listed}
         self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
         self.config = WorkerConfig(self.tasks, self.profile, server, timeout, test_timeout,
                                    warm_tasks)
-        if executor is None:
+        if executor in (None, "local"):
             from lanser.scoring.executor import LocalExecutor
 
             executor = LocalExecutor(self.config, workers, job_timeout=job_timeout)
+        elif executor == "ray":  # extra 'ray': one actor per worker, anywhere in the cluster
+            from lanser.scoring.ray_executor import RayExecutor
+
+            executor = RayExecutor(self.config, workers, address=ray_address)
+        elif isinstance(executor, str):
+            raise ValueError(f"unknown executor {executor!r}: expected local or ray")
         self.executor = executor
         self._ids = itertools.count()
         self._lock = threading.Lock()
