@@ -77,12 +77,17 @@ def test_tests_pay_for_the_fix_and_not_for_the_cheat(tmp_path: Path):
     hidden test (and a conftest that empties the run) earns nothing beside the fix."""
     task = make_task(tmp_path / "repo")
     cheat_and_fix = CHEAT + FIX.split("```diff\n")[1].split("```")[0]
+    exit_early = ('{"name": "edit", "arguments": {"path": "pkg/__init__.py", "content": '
+                  '"import sys\\nsys.exit(0)\\n"}}')
     with Scorer([task], "default", workers=1) as scorer:
-        fix, cheat, both = scorer.score_group(task.instance_id, [FIX, CHEAT, cheat_and_fix])
+        fix, cheat, both, exited = scorer.score_group(
+            task.instance_id, [FIX, CHEAT, cheat_and_fix, exit_early])
     assert fix.resolved and fix.tests == {"fail_to_pass": [1, 1], "pass_to_pass": [1, 1]}
     assert fix.components["outcome"] == 1.0 and fix.reward > 1
     assert not cheat.resolved and cheat.reward < 0
     assert both.reward == fix.reward and both.integrity and both.changed == ("pkg/calc.py",)
+    # sys.exit(0) at import: the run produced nothing, a scored failure (issue 16)
+    assert exited.status == "ok" and not exited.resolved and exited.reward < 0
 
 
 @pytest.mark.slow

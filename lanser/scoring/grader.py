@@ -171,10 +171,14 @@ class TaskGrader:
 
     async def _tests(self) -> tuple[TestCredit, ...]:
         from lanser.runner import run_tests
+        from lanser.runner.run import Protect
 
+        # A grading run: protected files put back in the sandbox copy, and a run that
+        # produced nothing (sys.exit at import) is a scored failure, not a lost sample.
+        protect = Protect(self.rest_tree, globs=self.task.protected)
         result = await asyncio.to_thread(run_tests, self.workspace,
                                          args=self.task.test_run_args(),
-                                         timeout=self.test_timeout)
+                                         timeout=self.test_timeout, protect=protect)
         return tuple(TestCredit.from_json(t.to_json(volatile=False)) for t in result.tests)
 
     # -- one candidate ---------------------------------------------------------------
