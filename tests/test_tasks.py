@@ -217,3 +217,43 @@ def test_cli_mine_show_import_and_score(history, mined, tmp_path, cli):
     assert lines[1]["reason"] and lines[2]["reason"]
     assert lines[3]["reason"] == "unknown_instance"
     assert scored.json["summary"]["resolved_rate"] == 0.25
+
+
+def test_mutations_are_minimal_edits_the_same_for_a_seed():
+    from lanser.tasks.mutations import OPERATORS, mutants, sample
+
+    source = (b"def clamp(x, lo, hi):  # keep me\n    if x < lo:\n        return lo\n"
+              b"    total = max(lo, x)\n    return min(total, hi)\n\n\n"
+              b"def first(xs):\n    return xs[0] if xs else None\n")
+    found = mutants("m.py", source)
+    assert {m.operator for m in found} >= {"flip_comparison", "negate_condition",
+                                            "swap_arguments", "drop_statement", "remove_guard",
+                                            "return_early", "off_by_one"}
+    assert set(m.operator for m in found) <= set(OPERATORS)
+    for mutant in found:
+        changed = mutant.apply(source)
+        compile(changed, "m.py", "exec")  # every mutant still parses
+        assert b"# keep me" in changed  # nothing outside the span moves
+    flip = next(m for m in found if m.operator == "flip_comparison")
+    assert (flip.old, flip.new) == ("<", ">=")
+    assert sample(found, 3, seed=7) == sample(found, 3, seed=7)
+    assert sample(found, 3, seed=7) != sample(found, 3, seed=8) or len(found) <= 3
+
+
+def test_synth_keeps_mutants_the_tests_catch_the_same_for_a_seed(history, tmp_path, cli):
+    root = Path(history["root"])
+    first = tmp_path / "a.jsonl"
+    args = ["tasks", "synth", str(root), "--seed", "3", "--per-file", "2", "--paths", "pkg",
+            "--test-timeout", "20", "--json"]
+    result = cli([*args, "-o", str(first)], cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert result.json["kept"] >= 1, result.json
+    tasks = load_tasks(first)
+    task = tasks[0]
+    assert task.lanser.source == "synth" and task.test_patch == ""
+    assert task.problem_statement.startswith("These tests fail")
+    assert "@@" not in task.problem_statement  # never the diff
+    assert validate_task(task, root, FAST).reason is None
+    second = tmp_path / "b.jsonl"
+    assert cli([*args, "-o", str(second)], cwd=tmp_path).code == 0
+    assert second.read_bytes() == first.read_bytes()

@@ -1,4 +1,4 @@
-"""``lanser tasks mine|validate|import|show|score``: verifiable SWE tasks (issue 18).
+"""``lanser tasks mine|synth|validate|import|show|score``: verifiable SWE tasks (issue 18).
 
 Library: :mod:`lanser.tasks` (record, files, mining, validation, views) and
 :mod:`lanser.scoring.predictions` (grading SWE-bench predictions). Task files are
@@ -17,7 +17,7 @@ import typer
 
 from lanser.cli.common import JsonOpt, emit_json
 
-tasks_app = typer.Typer(help="Verifiable SWE tasks: mine, validate, import, show, score.",
+tasks_app = typer.Typer(help="Verifiable SWE tasks: mine, synth, validate, import, show, score.",
                         no_args_is_help=True)
 
 OutOpt = Annotated[Path, typer.Option("-o", "--out", help="Tasks JSONL (appended to; ids "
@@ -35,6 +35,7 @@ RunsOpt = Annotated[int, typer.Option("--runs", min=1, help="Runs of each side; 
 
 def register(app: typer.Typer) -> None:
     tasks_app.command("mine")(mine)
+    tasks_app.command("synth")(synth)
     tasks_app.command("validate")(validate)
     tasks_app.command("import")(import_)
     tasks_app.command("show")(show)
@@ -100,6 +101,49 @@ def mine(repo: Annotated[Path, typer.Argument(help="A local git clone.")], out: 
         for line in rejected:
             print(f"{line['commit'][:12]}  {line['reason']}  {line['detail'][:100]}")
         print(summary.line(out))
+    return 0
+
+
+def synth(repo: Annotated[Path, typer.Argument(help="A local git clone.")], out: OutOpt,
+          seed: Annotated[int, typer.Option("--seed", help="Which mutants are sampled.")] = 0,
+          per_file: Annotated[int, typer.Option("--per-file", min=1,
+                                                help="Mutants tried per source file.")] = 3,
+          max_tasks: Annotated[int | None, typer.Option(
+              "--max", min=1, help="Stop after this many tasks.", show_default=False)] = None,
+          paths: Annotated[list[str] | None, typer.Option(
+              "--paths", help="Only these files or folders (repeatable).")] = None,
+          rev: Annotated[str, typer.Option("--rev", help="The clean revision.")] = "HEAD",
+          test_timeout: TestTimeoutOpt = None, json_out: JsonOpt = False) -> int:
+    """Tasks from seeded bugs the project's own tests catch (the same seed, the same
+    tasks)."""
+    from lanser.tasks import append_task, seen_ids
+    from lanser.tasks.synth import synth as synth_tasks
+
+    root = _repo(repo)
+    seen = seen_ids(out)
+    rejected: list[dict[str, Any]] = []
+    summary = _Tally()
+    kept_by_operator: dict[str, int] = {}
+    with _Bar("synthesizing", json_out) as bar:
+        for mutant, found in synth_tasks(root, rev=rev, seed=seed, per_file=per_file,
+                                         limit=max_tasks, paths=tuple(paths or ()),
+                                         settings=_settings(root, test_timeout), seen=seen):
+            if found.task is not None:
+                append_task(out, found.task)
+                kept_by_operator[mutant.operator] = kept_by_operator.get(mutant.operator, 0) + 1
+            else:
+                rejected.append({"mutant": f"{mutant.operator} {mutant.path}:{mutant.line}",
+                                 "reason": found.reason, "detail": found.detail[:300]})
+            summary.add(found.reason)
+            bar.advance(f"{mutant.path}:{mutant.line}", found.reason or "kept")
+    payload = {"out": str(out), **summary.to_json(), "kept_by_operator":
+               dict(sorted(kept_by_operator.items())), "candidates": rejected}
+    if json_out:
+        emit_json(payload)
+    else:
+        for line in rejected:
+            print(f"{line['mutant']}  {line['reason']}")
+        print(summary.line(out).replace("commit(s)", "mutant(s)"))
     return 0
 
 

@@ -39,6 +39,8 @@ class SideRun:
     durations_ms: dict[str, int] = field(default_factory=dict)
     failure: str | None = None
     detail: str = ""
+    #: each failing test's message (its assertion, its exception)
+    messages: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class Verdict:
     validation: Validation | None = None
     reason: str | None = None
     detail: str = ""
+    #: the F2P tests' failure messages on the before side (what a bug report says)
+    messages: dict[str, str] = field(default_factory=dict)
 
 
 def run_side(repo: Path, commit: str, targets: tuple[str, ...], settings: RunnerSettings,
@@ -63,12 +67,13 @@ def run_side(repo: Path, commit: str, targets: tuple[str, ...], settings: Runner
         return SideRun({}, failure="env_failed", detail=_tail(exc.message))
     outcomes = {t.nodeid: t.outcome for t in result.tests}
     durations = {t.nodeid: round(t.duration * 1000) for t in result.tests}
+    messages = {t.nodeid: t.message for t in result.tests if t.failing and t.message}
     if any(o == "timeout" for o in outcomes.values()):
         return SideRun(outcomes, durations, "timeout",
                        ", ".join(sorted(n for n, o in outcomes.items() if o == "timeout")))
     if not outcomes and result.exitstatus != NO_TESTS_COLLECTED:
         return SideRun({}, failure="env_failed", detail=_tail(result.output))
-    return SideRun(outcomes, durations)
+    return SideRun(outcomes, durations, messages=messages)
 
 
 #: pytest's exit status when the files held no test (then nothing goes fail -> pass).
@@ -106,7 +111,8 @@ def judge(before: list[SideRun], after: list[SideRun]) -> Verdict:
     if not f2p:
         return Verdict(reason="flaky" if flaky else "no_f2p",
                        detail=", ".join(flaky[:5]))
-    return Verdict(f2p, p2p, validation)
+    return Verdict(f2p, p2p, validation,
+                   messages={n: before[0].messages.get(n, "") for n in f2p})
 
 
 def _unstable(runs: list[SideRun]) -> set[str]:

@@ -1,0 +1,120 @@
+"""``lanser tasks synth``: tasks from seeded bugs the project's own tests catch (SWE-smith).
+
+From a clean revision, each non-test Python file's mutants (:mod:`lanser.tasks.mutations`)
+are sampled (``per_file``, by ``seed``). A mutant is a candidate task whose base is the
+clean tree with the bug (a commit under ``refs/lanser/synth/``, so it survives git's
+garbage collection), whose reference patch is the bug's inverse, and whose test_patch is
+empty (the tests are the project's own). The test files that name the mutated module run
+first, else all of them (:func:`lanser.tasks.validate.check_sides`); the mutant is kept
+when at least one test fails with the bug and passes without it, and no test that
+passes with the bug fails without it. The problem statement is what a bug report would
+say: the failing tests and their assertion messages, never the diff. The same seed
+gives the same tasks, byte for byte.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from lanser import git
+from lanser.runner.settings import RunnerSettings
+from lanser.tasks.mine import Candidate
+from lanser.tasks.mutations import Mutant, mutants, sample
+from lanser.tasks.record import Task, TaskMeta
+from lanser.tasks.trees import is_test_path, side
+from lanser.tasks.validate import Verdict, check_sides
+
+REF_PREFIX = "refs/lanser/synth/"
+
+
+def python_files(repo: Path, rev: str, paths: tuple[str, ...] = ()) -> list[str]:
+    listed = git.run(repo, "ls-tree", "-r", "-z", "--name-only", rev, "--", *paths)
+    return sorted(p for p in listed.split("\0") if p.endswith(".py"))
+
+
+def diff(path: str, old: bytes, new: bytes) -> str:
+    """A unified diff of one file that ``git apply`` takes."""
+    lines = difflib.unified_diff(old.decode("utf-8").splitlines(keepends=True),
+                                 new.decode("utf-8").splitlines(keepends=True),
+                                 f"a/{path}", f"b/{path}", n=3)
+    text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+                   for line in lines)
+    return f"diff --git a/{path} b/{path}\n{text}" if text else ""
+
+
+def synth(repo: Path, *, rev: str = "HEAD", seed: int = 0, per_file: int = 3,
+          limit: int | None = None, paths: tuple[str, ...] = (),
+          settings: RunnerSettings | None = None, repo_name: str | None = None,
+          seen: set[str] | None = None) -> Iterator[tuple[Mutant, Candidate]]:
+    """Each sampled mutant judged (module docstring); stops after ``limit`` kept."""
+    settings = settings or RunnerSettings()
+    name = repo_name or repo.resolve().name
+    clean = git.resolve(repo, rev)
+    tests = [p for p in python_files(repo, clean)
+             if is_test_path(p) and p.rsplit("/", 1)[-1].startswith("test")]
+    kept = 0
+    for path in (p for p in python_files(repo, clean, paths) if not is_test_path(p)):
+        source = git.run(repo, "show", f"{clean}:{path}", binary=True)
+        for mutant in sample(mutants(path, source), per_file, seed):
+            ident = instance_id(name, mutant)
+            if seen is not None and ident in seen:
+                continue
+            found = judge(repo, clean, source, mutant, _targets(path, tests, repo, clean),
+                          settings, name)
+            yield mutant, found
+            kept += found.task is not None
+            if limit is not None and kept >= limit:
+                return
+
+
+def instance_id(repo_name: str, mutant: Mutant) -> str:
+    digest = hashlib.sha256(mutant.key().encode()).hexdigest()[:10]
+    return f"{repo_name}-synth-{mutant.operator}-{digest}"
+
+
+def _targets(path: str, tests: list[str], repo: Path, rev: str) -> tuple[str, ...]:
+    """Test files naming the mutated module first (impact), else every test file."""
+    module = path[:-3].rsplit("/", 1)[-1]
+    if module == "__init__":
+        module = path.rsplit("/", 2)[-2] if "/" in path else module
+    naming = [t for t in tests
+              if module in (git.run(repo, "show", f"{rev}:{t}", check=False) or "")]
+    return tuple(naming or tests)
+
+
+def judge(repo: Path, clean: str, source: bytes, mutant: Mutant, targets: tuple[str, ...],
+          settings: RunnerSettings, repo_name: str) -> Candidate:
+    bug = diff(mutant.path, source, mutant.apply(source))
+    fix = diff(mutant.path, mutant.apply(source), source)
+    ident = instance_id(repo_name, mutant)
+    if not targets:
+        return Candidate(ident, reason="no_tests")
+    base = side(repo, clean, bug)
+    verdict = check_sides(repo, base, "", fix, targets, settings)
+    if verdict.reason is not None:
+        return Candidate(ident, reason="no_test_fails" if verdict.reason == "no_f2p"
+                         else verdict.reason, detail=verdict.detail)
+    git.run(repo, "update-ref", f"{REF_PREFIX}{ident}", base)
+    assert verdict.validation is not None
+    meta = TaskMeta(source="synth", base_tree=git.resolve(repo, base, "tree"),
+                    targets=(mutant.path,),
+                    python=f"{sys.version_info.major}.{sys.version_info.minor}",
+                    origin={"operator": mutant.operator, "path": mutant.path,
+                            "line": mutant.line, "clean": clean})
+    task = Task(ident, repo_name, base, fix, "", problem_statement(verdict), (), lanser=meta)
+    return Candidate(ident, task.with_validation(verdict.validation, verdict.fail_to_pass,
+                                                 verdict.pass_to_pass))
+
+
+def problem_statement(verdict: Verdict) -> str:
+    """What a bug report would say: which tests fail, and how."""
+    lines = ["These tests fail and should pass:", ""]
+    messages = verdict.messages
+    for nodeid in verdict.fail_to_pass:
+        message = (messages.get(nodeid) or "").strip().splitlines()
+        lines.append(f"- {nodeid}" + (f": {message[0][:300]}" if message else ""))
+    return "\n".join(lines)
