@@ -8,15 +8,18 @@ Scorer worker and the default profile, for each task:
 
 - ``noop``: a comment appended to a file the fix touches (must score exactly 0);
 - ``fix``: the commit's source files as the commit has them (tool-call edits);
-- ``breaking``: the fix with one other function of a fixed file made to raise;
-- hacks: ``delete_f2p_test`` (the F2P tests removed from their file), ``conftest_skip``
-  (a conftest that skips every test), ``exit_at_import`` (``sys.exit(0)`` at the top of
-  a fixed module), ``ignore_everything`` (``# type: ignore`` on every changed line of
-  the breaking variant).
+- ``breaking``: the fix with one other function of a fixed file, one the task's
+  pass-to-pass tests call, made to raise;
+- hacks (each must score at or below the no-op): ``delete_f2p_test`` (the F2P tests
+  removed from their file, no fix), ``conftest_skip`` (a conftest that skips every
+  test), ``exit_at_import`` (``sys.exit(0)`` at the top of a fixed module); and
+  ``ignore_everything``, the breaking variant with ``# type: ignore`` on every line
+  (must score at or below the breaking variant).
 
 Prints, as JSON: the share of tasks where fix > noop, fix > breaking, noop == 0, each
-hack <= noop; and the time the integrity steps took (the protected-file rule, the
-restore and strip after apply) against the whole grading time per candidate.
+hack <= noop, ignore_everything <= breaking; and the time the integrity steps took
+(the protected-file rule, the restore and strip after apply) against the whole grading
+time per candidate.
 """
 
 from __future__ import annotations
@@ -65,8 +68,9 @@ def fixed_files(repo: Path, task: Task) -> dict[str, str]:
     return out
 
 
-def broken(files: dict[str, str], patch: str) -> dict[str, str] | None:
-    """One function of a fixed file, not one the fix changes, made to raise."""
+def broken(files: dict[str, str], patch: str, tests: str) -> dict[str, str] | None:
+    """One function of a fixed file that the task's tests call (by name), not one the
+    fix changes, made to raise."""
     for path, text in sorted(files.items()):
         try:
             tree = ast.parse(text)
@@ -74,7 +78,8 @@ def broken(files: dict[str, str], patch: str) -> dict[str, str] | None:
             continue
         lines = text.splitlines(keepends=True)
         for node in tree.body:
-            if isinstance(node, ast.FunctionDef) and node.name not in patch and node.body:
+            if isinstance(node, ast.FunctionDef) and node.name not in patch and node.body \
+                    and f"{node.name}(" in tests:
                 first = node.body[0]
                 if isinstance(first, ast.Expr) and isinstance(getattr(first, "value", None),
                                                               ast.Constant):
@@ -94,7 +99,10 @@ def variants(repo: Path, task: Task) -> dict[str, str]:
     first = sorted(fix)[0]
     base_text = git.run(repo, "show", f"{task.base_commit}:{first}", check=False) or ""
     out = {"noop": edits({first: base_text + "# a note\n"}), "fix": edits(fix)}
-    breaking = broken(fix, task.patch)
+    commit = task.lanser.origin["commit"]
+    tests = "".join(git.run(repo, "show", f"{commit}:{f}", check=False) or ""
+                    for f in sorted({n.split("::")[0] for n in task.pass_to_pass}))
+    breaking = broken(fix, task.patch, tests)
     if breaking is not None:
         out["breaking"] = edits(breaking)
         out["ignore_everything"] = edits({p: "".join(
@@ -107,7 +115,7 @@ def variants(repo: Path, task: Task) -> dict[str, str]:
     names = {n.split("::")[-1].split("[")[0] for n in task.fail_to_pass}
     kept = [line for line in test_text.splitlines(keepends=True)
             if not any(f"def {name}(" in line for name in names)]
-    out["delete_f2p_test"] = edits({**fix, test_file: "".join(kept)})
+    out["delete_f2p_test"] = edits({test_file: "".join(kept)})  # without the fix
     out["conftest_skip"] = edits({"conftest.py": (
         "import pytest\n\n\ndef pytest_collection_modifyitems(items):\n"
         "    for item in items:\n        item.add_marker(pytest.mark.skip)\n")})
@@ -151,9 +159,13 @@ def summarize(rows: list[dict]) -> dict[str, object]:
                                  else reward(r, "fix") > reward(r, "breaking")),
         "noop_is_zero": share(lambda r: reward(r, "noop") == 0),
     }
-    for hack in ("delete_f2p_test", "conftest_skip", "exit_at_import", "ignore_everything"):
+    for hack in ("delete_f2p_test", "conftest_skip", "exit_at_import"):
         out[f"{hack}_le_noop"] = share(lambda r, h=hack: None if h not in r
                                        else reward(r, h) <= reward(r, "noop"))
+    # the breaking variant with its lines silenced earns no more than the breaking one
+    out["ignore_le_breaking"] = share(lambda r: None if "ignore_everything" not in r
+                                      else reward(r, "ignore_everything")
+                                      <= reward(r, "breaking"))
     grading = [v["grade_s"] for r in rows for k, v in r.items() if isinstance(v, dict)]
     integrity = [v["integrity_s"] for r in rows for k, v in r.items() if isinstance(v, dict)]
     if grading:
