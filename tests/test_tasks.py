@@ -257,3 +257,25 @@ def test_synth_keeps_mutants_the_tests_catch_the_same_for_a_seed(history, tmp_pa
     second = tmp_path / "b.jsonl"
     assert cli([*args, "-o", str(second)], cwd=tmp_path).code == 0
     assert second.read_bytes() == first.read_bytes()
+
+
+def test_an_environment_key_follows_the_dependency_files_and_a_bad_one_fails_clearly(
+        tmp_path, monkeypatch):
+    """Offline (pip --no-index): an environment needing pytest from an index cannot be
+    built here, and says so with pip's own words, as env_failed."""
+    from lanser.tasks.envs import EnvFailed, ensure_env, env_key
+
+    monkeypatch.setenv("LANSER_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "proj"
+    root.mkdir()
+    git(root, "init", "-q")
+    first = _commit(root, {"pyproject.toml": '[project]\nname = "proj"\nversion = "1"\n',
+                           "proj.py": "X = 1\n"}, "one")
+    second = _commit(root, {"proj.py": "X = 2\n"}, "code only")
+    third = _commit(root, {"pyproject.toml": '[project]\nname = "proj"\nversion = "1"\n'
+                                             'dependencies = ["nothing-here-xyz"]\n'}, "deps")
+    assert env_key(root, first) == env_key(root, second) != env_key(root, third)
+    with pytest.raises(EnvFailed) as caught:
+        ensure_env(root, third, pip_args=("--no-index",))
+    assert caught.value.code == "env_failed"
+    assert "pytest" in caught.value.message or "nothing-here-xyz" in caught.value.message

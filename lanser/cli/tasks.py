@@ -36,6 +36,7 @@ RunsOpt = Annotated[int, typer.Option("--runs", min=1, help="Runs of each side; 
 def register(app: typer.Typer) -> None:
     tasks_app.command("mine")(mine)
     tasks_app.command("synth")(synth)
+    tasks_app.command("envs")(envs)
     tasks_app.command("validate")(validate)
     tasks_app.command("import")(import_)
     tasks_app.command("show")(show)
@@ -69,6 +70,12 @@ def mine(repo: Annotated[Path, typer.Argument(help="A local git clone.")], out: 
          paths: Annotated[list[str] | None, typer.Option(
              "--paths", help="Only commits touching these paths (repeatable).")] = None,
          rev: Annotated[str, typer.Option("--rev", help="Walk history from here.")] = "HEAD",
+         env: Annotated[bool, typer.Option(
+             "--env/--no-env", help="Run each candidate's tests in a cached venv of its "
+             "dependencies (built with pip; default: lanser's own interpreter).")] = False,
+         pip_arg: Annotated[list[str] | None, typer.Option(
+             "--pip-arg", help="An argument for pip when building an environment "
+             "(repeatable: --pip-arg=--no-index).")] = None,
          merges: Annotated[bool, typer.Option(
              "--merges/--no-merges", help="A merged pull request (a merge on the first-parent "
              "line) is one candidate, against its first parent.")] = True,
@@ -84,7 +91,8 @@ def mine(repo: Annotated[Path, typer.Argument(help="A local git clone.")], out: 
     summary = _Tally()
     with _Bar("mining", json_out) as bar:
         for found in mine_history(root, seen=seen, settings=_settings(root, test_timeout),
-                                  runs=runs, merges=merges, since=since, until=until,
+                                  runs=runs, merges=merges, envs=env,
+                                  pip_args=tuple(pip_arg or ()), since=since, until=until,
                                   limit=limit,
                                   paths=tuple(paths or ()), rev=rev):
             if found.task is not None:
@@ -144,6 +152,24 @@ def synth(repo: Annotated[Path, typer.Argument(help="A local git clone.")], out:
         for line in rejected:
             print(f"{line['mutant']}  {line['reason']}")
         print(summary.line(out).replace("commit(s)", "mutant(s)"))
+    return 0
+
+
+def envs(clear: Annotated[bool, typer.Option("--clear", help="Remove them all.")] = False,
+         json_out: JsonOpt = False) -> int:
+    """The cached task environments (one per repository, dependency spec and Python)."""
+    from lanser.tasks import envs as task_envs
+
+    root = task_envs.cache_dir() / "envs"
+    found = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+    removed = task_envs.clear() if clear else 0
+    if json_out:
+        emit_json({"dir": str(root), "envs": found, "removed": removed})
+    else:
+        for name in found:
+            print(name)
+        print(f"{len(found)} environment(s) in {root}" + (f"; removed {removed}" if clear
+                                                           else ""))
     return 0
 
 

@@ -21,11 +21,12 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lanser import git
 from lanser.runner.settings import RunnerSettings
+from lanser.tasks.envs import EnvFailed, ensure_env
 from lanser.tasks.record import Task, TaskMeta
 from lanser.tasks.trees import Split, parents, split_commit
 from lanser.tasks.validate import Verdict, check_sides
@@ -66,7 +67,8 @@ def instance_id(repo_name: str, commit: str) -> str:
 
 
 def mine_commit(repo: Path, commit: str, repo_name: str, settings: RunnerSettings, *,
-                runs: int = 1, merges: bool = True) -> Candidate:
+                runs: int = 1, merges: bool = True, envs: bool = False,
+                pip_args: tuple[str, ...] = ()) -> Candidate:
     """One commit judged (module docstring)."""
     count = len(parents(repo, commit))
     if count == 0:
@@ -84,11 +86,21 @@ def mine_commit(repo: Path, commit: str, repo_name: str, settings: RunnerSetting
                     and _exists(repo, commit, p) and not p.endswith("conftest.py"))
     if not targets:
         return Candidate(commit, reason="no_test_change", detail="no test module remains")
+    environment = ""
+    if envs:
+        try:
+            environment, python = ensure_env(repo, split.parent, repo_name=repo_name,
+                                             pip_args=pip_args)
+        except EnvFailed as exc:
+            return Candidate(commit, reason="env_failed", detail=exc.message)
+        settings = replace(settings, python=str(python))
     verdict = check_sides(repo, split.parent, split.test_patch, split.patch, targets,
                           settings, runs=runs)
     if verdict.reason is not None:
         return Candidate(commit, reason=verdict.reason, detail=verdict.detail)
-    return Candidate(commit, _task(repo, split, repo_name, verdict))
+    task = _task(repo, split, repo_name, verdict)
+    return Candidate(commit, replace(task, lanser=replace(task.lanser,
+                                                          environment=environment)))
 
 
 def _task(repo: Path, split: Split, repo_name: str, verdict: Verdict) -> Task:
@@ -120,6 +132,7 @@ def _exists(repo: Path, commit: str, path: str) -> bool:
 
 def mine(repo: Path, *, repo_name: str | None = None, seen: set[str] | None = None,
          settings: RunnerSettings | None = None, runs: int = 1, merges: bool = True,
+         envs: bool = False, pip_args: tuple[str, ...] = (),
          on_candidate: Callable[[Candidate], None] | None = None,
          **selection: object) -> Iterator[Candidate]:
     """Judge every candidate commit of ``repo`` in history order (module docstring);
@@ -129,7 +142,8 @@ def mine(repo: Path, *, repo_name: str | None = None, seen: set[str] | None = No
     for commit in commits(repo, **selection):  # type: ignore[arg-type]
         if seen is not None and instance_id(name, commit) in seen:
             continue
-        found = mine_commit(repo, commit, name, settings, runs=runs, merges=merges)
+        found = mine_commit(repo, commit, name, settings, runs=runs, merges=merges,
+                            envs=envs, pip_args=pip_args)
         if on_candidate is not None:
             on_candidate(found)
         yield found

@@ -112,7 +112,7 @@ def agent_view(task: object, repo_dir: str | Path, dest: str | Path) -> Path:
     dest.mkdir(parents=True)
     git.run(dest, "init", "-q")
     archive = git.run(repo, "archive", "--format=tar", commit, binary=True)
-    _untar(archive, dest)
+    untar(archive, dest)
     git.run(dest, "add", "-A")
     tree = git.run(dest, "write-tree").strip()
     head = git.commit_tree(dest, tree, f"task {task.instance_id}")
@@ -120,7 +120,8 @@ def agent_view(task: object, repo_dir: str | Path, dest: str | Path) -> Path:
     return dest
 
 
-def _untar(data: bytes, dest: Path) -> None:
+def untar(data: bytes, dest: Path) -> None:
+    """Unpack a tar archive (``git archive``) into ``dest``, refusing unsafe members."""
     import io
     import tarfile
 

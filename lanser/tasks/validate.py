@@ -13,13 +13,14 @@ task left without a fail -> pass test is rejected as ``flaky``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lanser.errors import LanserError
 from lanser.git import PatchDoesNotApply
 from lanser.runner.run import run_tests
 from lanser.runner.settings import RunnerSettings
+from lanser.tasks.envs import EnvFailed, ensure_env, env_python
 from lanser.tasks.record import Task, Validation
 from lanser.tasks.trees import side
 
@@ -147,6 +148,14 @@ def validate_task(task: Task, repo: Path, settings: RunnerSettings, *,
     reproducible the way it was made."""
     listed = (*task.fail_to_pass, *task.pass_to_pass)
     files = tuple(sorted({nodeid.split("::", 1)[0] for nodeid in listed}))
+    if task.lanser.environment:  # validated in a cached environment: the same one again
+        python = env_python(task.lanser.environment)
+        if not python.exists():
+            try:
+                python = ensure_env(repo, task.base_commit, repo_name=task.repo)[1]
+            except EnvFailed as exc:
+                return Verdict(reason="env_failed", detail=exc.message)
+        settings = replace(settings, python=str(python))
     verdict = check_sides(repo, task.base_commit, task.test_patch, task.patch, files,
                           settings, runs=runs, test_args=task.lanser.test_args)
     if verdict.reason is not None or verdict.validation is None:
