@@ -178,3 +178,30 @@ def test_silencing_the_checker_earns_what_the_breaking_edit_earns(tmp_path: Path
     assert [f["kind"] for f in suppressed.integrity] == ["suppression_added"]
     # The jail refuses a checker section outright (issue 17); scored, never above the no-op.
     assert (off.status, off.reason) == ("refused", "denied") and off.reward < 0
+
+
+@pytest.mark.slow
+def test_a_hidden_test_catches_special_casing_the_listed_input(tmp_path: Path):
+    """hidden_tests (issue 16) are graded with FAIL_TO_PASS but never shown: a candidate
+    that special-cases the listed test's literal passes it and still fails the hidden
+    one, so it neither resolves the task nor earns what the fix earns."""
+    from scoring_repo import F2P, P2P, TEST_PATCH
+
+    from lanser.scoring import ScoringTask
+    from lanser.tasks import Task, TaskMeta
+
+    base = make_task(tmp_path / "repo")
+    hidden = TEST_PATCH.replace("@@ -5,0 +6,4 @@", "@@ -5,0 +6,8 @@") + (
+        "+\n+\n+def test_add_more():\n+    assert add(10, 5) == 15\n")
+    task = Task("calc-h", "calc", base.base_commit, "", hidden, "add subtracts", F2P, P2P,
+                lanser=TaskMeta(hidden_tests=("tests/test_calc.py::test_add_more",)))
+    scoring = ScoringTask.of(task, base.repo_dir)
+    assert scoring.fail_to_pass == (*F2P, "tests/test_calc.py::test_add_more")
+    special = ("pkg/calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n"
+               "    if (a, b) == (2, 3):\n        return 5\n    return a - b\n"
+               ">>>>>>> REPLACE\n")
+    with Scorer([scoring], "default", workers=1) as scorer:
+        fix, cheat = scorer.score_group("calc-h", [FIX, special])
+    assert fix.resolved and fix.tests["fail_to_pass"] == [2, 2]
+    assert not cheat.resolved and cheat.tests["fail_to_pass"] == [1, 2]
+    assert cheat.reward < fix.reward

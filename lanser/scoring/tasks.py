@@ -32,8 +32,10 @@ class ScoringTask:
     def of(cls, task: Task, repo_dir: str | Path) -> ScoringTask:
         """What grading needs of ``task``, whose repository is cloned at ``repo_dir``."""
         meta = task.lanser
+        # Hidden tests are graded as fail-to-pass tests; only the prompt leaves them out.
+        f2p = tuple(dict.fromkeys((*task.fail_to_pass, *meta.hidden_tests)))
         return cls(task.instance_id, str(Path(repo_dir).resolve()), task.base_commit,
-                   task.test_patch, tuple(task.fail_to_pass), tuple(task.pass_to_pass),
+                   task.test_patch, f2p, tuple(task.pass_to_pass),
                    meta.test_args, meta.targets, meta.protected, meta.test_patch_visible)
 
     @property

@@ -74,6 +74,9 @@ class TaskMeta:
     protected: tuple[str, ...] = ()
     #: SWE-bench's convention: the agent does not see the test_patch unless this is set
     test_patch_visible: bool = False
+    #: fail-to-pass tests graded but never shown to the agent (issue 16: special-casing
+    #: the listed tests' inputs must still fail one); their code is in the test_patch
+    hidden_tests: tuple[str, ...] = ()
     python: str = ""
     environment: str = ""
     #: where it came from (the mined commit, the mutation): for people, not grading
@@ -85,6 +88,7 @@ class TaskMeta:
                                "test_args": list(self.test_args),
                                "targets": list(self.targets), "protected": list(self.protected),
                                "test_patch_visible": self.test_patch_visible,
+                               "hidden_tests": list(self.hidden_tests),
                                "python": self.python, "environment": self.environment,
                                "origin": self.origin}
         if self.validation is not None:
@@ -99,6 +103,7 @@ class TaskMeta:
                    targets=tuple(data.get("targets", ())),
                    protected=tuple(data.get("protected", ())),
                    test_patch_visible=bool(data.get("test_patch_visible", False)),
+                   hidden_tests=tuple(data.get("hidden_tests", ())),
                    python=str(data.get("python", "")),
                    environment=str(data.get("environment", "")),
                    origin=dict(data.get("origin") or {}),
