@@ -59,3 +59,6 @@ CHECKER_OFF = json.dumps([
     {"name": "edit", "arguments": {"path": "pkg/calc.py", "content": BROKEN_CALC}},
     {"name": "edit", "arguments": {"path": "pyproject.toml", "content":
      '[project]\nname = "calc"\n\n[tool.basedpyright]\ntypeCheckingMode = "off"\n'}}])
+#: ... or with the module exiting before its broken line (the rest is unreachable).
+EXIT_FIRST = json.dumps({"name": "edit", "arguments": {
+    "path": "pkg/calc.py", "content": "import sys\nsys.exit(0)\n" + BROKEN_CALC}})

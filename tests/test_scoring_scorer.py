@@ -159,7 +159,7 @@ def test_silencing_the_checker_earns_what_the_breaking_edit_earns(tmp_path: Path
     """The Scorer grades by the one-shot reward's rule (issue 16): a suppression added
     on the changed line is stripped, and a checker section in pyproject.toml is put
     back as the task's base has it; both are reported; neither pays."""
-    from scoring_repo import BREAK, CHECKER_OFF, SUPPRESSED
+    from scoring_repo import BREAK, CHECKER_OFF, EXIT_FIRST, SUPPRESSED
 
     task = make_task(tmp_path / "repo")
     config = WorkerConfig({task.instance_id: task}, load_profile("diagnostics-only"))
@@ -168,11 +168,15 @@ def test_silencing_the_checker_earns_what_the_breaking_edit_earns(tmp_path: Path
         worker = Worker(config)
         try:
             return [await worker.score(Job(n, task.instance_id, text))
-                    for n, text in enumerate((BREAK, SUPPRESSED, CHECKER_OFF))]
+                    for n, text in enumerate((BREAK, SUPPRESSED, CHECKER_OFF, EXIT_FIRST))]
         finally:
             await worker.close()
 
-    broke, suppressed, off = _run(go())
+    broke, suppressed, off, exited = _run(go())
+    # sys.exit(0) first: the checker would call the broken line unreachable and say
+    # nothing; the exit is guarded for the checker (it still runs), so the error counts.
+    assert exited.reward <= broke.reward, exited
+    assert [f["kind"] for f in exited.integrity] == ["suppression_added"]
     assert broke.reward < 0
     assert suppressed.reward == broke.reward
     assert [f["kind"] for f in suppressed.integrity] == ["suppression_added"]
