@@ -80,6 +80,8 @@ def mine_commit(repo: Path, commit: str, repo_name: str, settings: RunnerSetting
         return Candidate(commit, reason="no_test_change")
     if not [p for p in split.code_files if p not in split.opaque]:
         return Candidate(commit, reason="no_code_change")
+    if split.submodules:
+        return Candidate(commit, reason="submodule", detail=", ".join(split.submodules[:5]))
     if split.opaque:
         return Candidate(commit, reason="binary", detail=", ".join(split.opaque[:5]))
     targets = tuple(p for p in split.test_files if p.endswith(".py")
