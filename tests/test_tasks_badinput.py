@@ -4,6 +4,7 @@ history with real pytest."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,8 +16,14 @@ import pytest
 
 from lanser.runner.settings import RunnerSettings
 from lanser.tasks import load_tasks, mine, validate_task
-from lanser.tasks.mine import mine_commit
-from tests.conftest import git, write_files
+from lanser.tasks.mine import (
+    Candidate,
+    log_rejection,
+    mine_commit,
+    rejections_file,
+    settled_commits,
+)
+from tests.conftest import git, run_cli, write_files
 
 FAST = RunnerSettings(timeout=20.0, run_timeout=120.0)
 CALC = "def add(a, b):\n    return a - b\n"
@@ -112,5 +119,23 @@ def test_ctrl_c_while_mining_keeps_every_written_line(tmp_path):
     assert "Traceback" not in stderr
     [task] = load_tasks(out)
     assert task.fail_to_pass == ("tests/test_calc.py::test_add",)
-    resumed = list(mine(root, settings=FAST, seen={task.instance_id}, rev="HEAD~1"))
-    assert [c.reason for c in resumed] == ["root_commit"]  # the kept one is skipped
+    # Resumed: the kept commit and the logged rejection (the root) are both skipped.
+    assert [json.loads(line)["reason"] for line in
+            (tmp_path / "tasks.rejected.jsonl").read_text().splitlines()] == ["root_commit"]
+    again = run_cli(["tasks", "mine", str(root), "-o", str(out), "--rev", "HEAD~1", "--json"],
+                    cwd=tmp_path)
+    assert again.code == 0, again.stderr
+    assert (again.json["skipped_seen"], again.json["skipped_settled"],
+            again.json["looked_at"]) == (1, 1, 0)
+
+
+def test_the_rejection_log_settles_a_commit_unless_another_run_could_change_it(tmp_path):
+    log = rejections_file(tmp_path / "t.jsonl")
+    assert log == tmp_path / "t.rejected.jsonl"
+    for commit, reason in (("a", "no_f2p"), ("b", "timeout"), ("c", "env_failed"),
+                           ("d", "binary")):
+        log_rejection(log, Candidate(commit, reason=reason))
+    with log.open("a") as torn:
+        torn.write('{"commit": "e", "rea')  # a line cut short is no rejection
+    assert settled_commits(log) == {"a", "d"}
+    assert settled_commits(tmp_path / "none.rejected.jsonl") == set()
