@@ -190,6 +190,8 @@ def test_cli_mine_show_import_and_score(history, mined, tmp_path, cli):
     task = load_tasks(out)[0]
     shown = cli(["tasks", "show", str(out), task.instance_id], cwd=tmp_path)
     assert "FAIL_TO_PASS (1):" in shown.stdout and "tests/test_calc.py::test_add" in shown.stdout
+    unknown = cli(["tasks", "show", str(out), "calc-nope", "--json"], cwd=tmp_path)
+    assert (unknown.code, unknown.json["error"]["code"]) == (2, "unknown_instance")
     # SWE-bench's own shape (lists JSON-encoded) imports to the same task lists.
     swe = {**{k: v for k, v in task.to_json().items() if k != "lanser"},
            "FAIL_TO_PASS": json.dumps(list(task.fail_to_pass)),
