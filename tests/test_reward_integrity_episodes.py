@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,28 @@ def test_protected_edits_are_refused_with_the_finding(episode):
     step = episode(HACKS["type_ignore"])["observations"][0]
     assert (step["status"], step["reason"]) == ("refused", "suppression_added")
 
+
+def test_hidden_tests_are_graded_and_not_shown(episode, tmp_path):
+    """A task's ``hidden_tests`` (read from its file, SWE-bench's keys + lanser's) are
+    graded as fail-to-pass tests: special-casing the listed test's literal passes it,
+    fails the hidden one, is not resolved, and no observation shows the hidden outcome."""
+    path = tmp_path / "task.json"
+    path.write_text(json.dumps({"FAIL_TO_PASS": [F2P[0]], "PASS_TO_PASS": list(P2P),
+                                "lanser": {"hidden_tests": [F2P[1]]}}), encoding="utf-8")
+    task = TaskSpec.load(path)
+    assert task.hidden_tests == (F2P[1],) and task.fail_to_pass == (F2P[0],)
+    assert f"--lanser-id={F2P[1]}" in task.test_args
+    assert task.to_json()["hidden_tests"] == [F2P[1]]
+    listed = episode.task
+    episode.task = task
+    try:
+        special, fixed = episode(SPECIAL_CASE), episode(FIX)
+    finally:
+        episode.task = listed
+    assert special["footer"]["outcome"]["resolved"] is False
+    assert fixed["footer"]["outcome"]["resolved"] is True
+    assert special["return"] < fixed["return"] - 1
+    for out in (special, fixed):
+        shown = [t["nodeid"] for o in out["observations"] for t in o.get("tests", {})
+                 .get("tests", [])]
+        assert F2P[0] in shown and F2P[1] not in shown
