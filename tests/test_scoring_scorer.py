@@ -201,6 +201,7 @@ def test_a_hidden_test_catches_special_casing_the_listed_input(tmp_path: Path):
                 lanser=TaskMeta(hidden_tests=("tests/test_calc.py::test_add_more",)))
     scoring = ScoringTask.of(task, base.repo_dir)
     assert scoring.fail_to_pass == (*F2P, "tests/test_calc.py::test_add_more")
+    assert scoring.hidden_tests == ("tests/test_calc.py::test_add_more",)  # episodes hide them
     special = ("pkg/calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n"
                "    if (a, b) == (2, 3):\n        return 5\n    return a - b\n"
                ">>>>>>> REPLACE\n")

@@ -47,7 +47,8 @@ def task_globs(task: TaskSpec) -> tuple[str, ...]:
     """A task's own ``protected`` globs and the files of its listed tests (issue 16)."""
     from lanser.rewards.integrity import listed_test_files
 
-    return (*task.protected, *listed_test_files((*task.fail_to_pass, *task.pass_to_pass)))
+    return (*task.protected, *listed_test_files((*task.fail_to_pass, *task.pass_to_pass,
+                                                 *task.hidden_tests)))
 
 
 def wants_tests(profile: Profile, task: TaskSpec) -> bool:
@@ -205,8 +206,12 @@ class Recorder:
             self.tree_tested = tree
         else:
             runs["unscored_tests"] = bundle
-        observation["tests"] = {**{k: v for k, v in result.to_json().items()
-                                   if k in ("summary", "tests")}, "scored": scored}
+        shown = result.to_json()
+        hidden = set(self.task.hidden_tests)  # graded, never shown (issue 16)
+        observation["tests"] = {"summary": shown["summary"],
+                                "tests": [t for t in shown["tests"]
+                                          if t.get("nodeid") not in hidden],
+                                "scored": scored}
         return tree
 
     def _final_run_needed(self) -> bool:

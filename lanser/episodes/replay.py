@@ -340,6 +340,7 @@ def _protect(workspace: Workspace, header: dict[str, Any], base_tree: str, spec:
     task = header["task"]
     spec_task = TaskSpec(fail_to_pass=tuple(task.get("fail_to_pass", ())),
                          pass_to_pass=tuple(task.get("pass_to_pass", ())),
-                         protected=tuple(task.get("protected", ())))
+                         protected=tuple(task.get("protected", ())),
+                         hidden_tests=tuple(task.get("hidden_tests", ())))
     return Protect(base_tree, repo=workspace.root, globs=task_globs(spec_task),
                    config_files=tuple(getattr(spec, "config_files", ())))

@@ -32,9 +32,11 @@ def test_credits(bundle: dict[str, Any]) -> tuple[TestCredit, ...]:
 def task_of(spec: dict[str, Any], base_diagnostics: dict[str, Any],
             base_tests: dict[str, Any] | None = None) -> Goal:
     """The functional's task: the header's task plus the base snapshot's diagnostics
-    and, when the base was tested, its outcomes (the regression term, SPEC §3)."""
+    and, when the base was tested, its outcomes (the regression term, SPEC §3). Hidden
+    tests (issue 16) are graded as fail-to-pass tests."""
+    f2p = tuple(dict.fromkeys((*spec.get("fail_to_pass", ()), *spec.get("hidden_tests", ()))))
     task = Goal(diagnostic_keys(base_diagnostics), frozenset(spec.get("targets", ())),
-                tuple(spec.get("fail_to_pass", ())), tuple(spec.get("pass_to_pass", ())))
+                f2p, tuple(spec.get("pass_to_pass", ())))
     return task if base_tests is None else Goal.with_base_tests(task, test_credits(base_tests))
 
 

@@ -7,7 +7,9 @@ episode --task`` and ``lanser reward --task`` accept the same files: SWE-bench's
 plus lanser's ``name``, ``targets`` (files the ``targets`` scope looks at) and
 ``test_args`` (pytest arguments of every test run) and ``select`` (``"listed"``, the
 default: the listed tests are what runs, their ids go into ``test_args`` as
-``--lanser-id=``; ``"all"``: the whole suite runs and the lists only grade).
+``--lanser-id=``; ``"all"``: the whole suite runs and the lists only grade), and
+``hidden_tests`` (issue 16: fail-to-pass tests that are graded but never shown; also
+read from a task record's ``lanser.hidden_tests``, the key ``lanser.tasks`` writes).
 """
 
 from __future__ import annotations
@@ -30,11 +32,15 @@ class TaskSpec:
     #: globs of paths grading restores from the base besides the default ones
     #: (``lanser.runner.protected.GLOBS``): issue 16
     protected: tuple[str, ...] = ()
+    #: fail-to-pass tests graded with :attr:`fail_to_pass` but kept out of what the
+    #: agent is shown (observations list no outcome of theirs): issue 16
+    hidden_tests: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, path: Path | None = None, *, f2p: Iterable[str] = (),
              p2p: Iterable[str] = (), targets: Iterable[str] = (),
-             test_args: Iterable[str] = (), protected: Iterable[str] = ()) -> TaskSpec:
+             test_args: Iterable[str] = (), protected: Iterable[str] = (),
+             hidden_tests: Iterable[str] = ()) -> TaskSpec:
         """A task from a file (optional) and flags; flags add to the file's lists."""
         data: dict[str, Any] = {}
         file_f2p: tuple[str, ...] = ()
@@ -56,12 +62,17 @@ class TaskSpec:
                              "default) or \"all\" (the whole suite)", code="bad_task")
         f2p, p2p = (*file_f2p, *f2p), (*file_p2p, *p2p)
         args = (*_strings(data, "test_args", path), *test_args)
+        meta = data.get("lanser")
+        hidden = tuple(dict.fromkeys((
+            *_strings(data, "hidden_tests", path),
+            *(_strings(meta, "hidden_tests", path) if isinstance(meta, dict) else ()),
+            *hidden_tests)))
         if select == "listed":  # the listed tests are what runs (issue 15, defect 8)
             from lanser.runner.run import select_args
 
-            args = (*args, *select_args(f2p, p2p))
+            args = (*args, *select_args((*f2p, *hidden), p2p))
         return cls(name, (*_strings(data, "targets", path), *targets), f2p, p2p, args,
-                   (*_strings(data, "protected", path), *protected))
+                   (*_strings(data, "protected", path), *protected), hidden)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "targets": sorted(set(self.targets)),
@@ -69,11 +80,13 @@ class TaskSpec:
                 "pass_to_pass": sorted(set(self.pass_to_pass)),
                 "test_args": list(self.test_args),
                 # only when set: the bytes of older task headers stay the same
-                **({"protected": sorted(set(self.protected))} if self.protected else {})}
+                **({"protected": sorted(set(self.protected))} if self.protected else {}),
+                **({"hidden_tests": sorted(set(self.hidden_tests))}
+                   if self.hidden_tests else {})}
 
     @property
     def lists_tests(self) -> bool:
-        return bool(self.fail_to_pass or self.pass_to_pass)
+        return bool(self.fail_to_pass or self.pass_to_pass or self.hidden_tests)
 
 
 def _strings(data: dict[str, Any], key: str, path: Any) -> tuple[str, ...]:

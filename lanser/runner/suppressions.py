@@ -105,7 +105,7 @@ def _early_exits(text: str, touched: set[int]) -> list[tuple[int, int]]:
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
-        return []
+        return _early_exit_lines(text, touched)
     found = []
     for node in ast.walk(tree):
         for field in ("body", "orelse", "finalbody"):
@@ -119,6 +119,33 @@ def _early_exits(text: str, touched: set[int]) -> list[tuple[int, int]]:
                             text.splitlines()[stmt.lineno - 1].lstrip()):
                     found.append((stmt.lineno, stmt.col_offset))
     return sorted(set(found))
+
+
+def _early_exit_lines(text: str, touched: set[int]) -> list[tuple[int, int]]:
+    """The same for a file that does not parse (a base with a syntax error elsewhere,
+    which a checker still reads past): a touched line that is one exit statement by
+    itself, followed by a code line indented at least as deep. The guard changes
+    nothing at run time, so a line this over-counts costs only the count."""
+    lines = text.splitlines()
+    found = []
+    for number in sorted(touched):
+        if number > len(lines):
+            continue
+        line = lines[number - 1]
+        col = len(line) - len(line.lstrip())
+        try:
+            body = ast.parse(line.strip()).body
+        except (SyntaxError, ValueError):
+            continue
+        if len(body) != 1 or not _exits(body[0]):
+            continue
+        for later in lines[number:]:
+            stripped = later.strip()
+            if stripped and not stripped.startswith("#"):
+                if len(later) - len(later.lstrip()) >= col:
+                    found.append((number, col))
+                break
+    return found
 
 
 def _exits(stmt: ast.stmt) -> bool:

@@ -93,8 +93,10 @@ class Sessions:
                                     test_timeout=self.test_timeout)
         await session.observer.__aenter__()
         session.stream = (session.dir / "episode.jsonl").open("w", encoding="utf-8")
-        task_spec = TaskSpec(task.instance_id, task.targets, task.fail_to_pass,
-                             task.pass_to_pass, task.test_args)
+        hidden = task.hidden_tests  # graded, their outcomes never shown (issue 16)
+        task_spec = TaskSpec(task.instance_id, task.targets,
+                             tuple(t for t in task.fail_to_pass if t not in hidden),
+                             task.pass_to_pass, task.test_args, task.protected, hidden)
         session.recorder = Recorder(workspace, session.observer, self.profile, task_spec,
                                     Writer(session.stream))
         try:

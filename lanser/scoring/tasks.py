@@ -27,6 +27,9 @@ class ScoringTask:
     targets: tuple[str, ...] = ()
     protected: tuple[str, ...] = ()
     test_patch_visible: bool = False
+    #: the task's hidden tests (also in :attr:`fail_to_pass`, which grades them): an
+    #: episode served on the task keeps their outcomes out of its observations
+    hidden_tests: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, task: Task, repo_dir: str | Path) -> ScoringTask:
@@ -36,7 +39,8 @@ class ScoringTask:
         f2p = tuple(dict.fromkeys((*task.fail_to_pass, *meta.hidden_tests)))
         return cls(task.instance_id, str(Path(repo_dir).resolve()), task.base_commit,
                    task.test_patch, f2p, tuple(task.pass_to_pass),
-                   meta.test_args, meta.targets, meta.protected, meta.test_patch_visible)
+                   meta.test_args, meta.targets, meta.protected, meta.test_patch_visible,
+                   tuple(meta.hidden_tests))
 
     @property
     def lists_tests(self) -> bool:
