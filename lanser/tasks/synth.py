@@ -9,15 +9,21 @@ first, else all of them (:func:`lanser.tasks.validate.check_sides`); the mutant 
 when at least one test fails with the bug and passes without it, and no test that
 passes with the bug fails without it. The problem statement is what a bug report would
 say: the failing tests and their assertion messages, never the diff. The same seed
-gives the same tasks, byte for byte.
+gives the same tasks, byte for byte (the validation record's durations, which vary
+from run to run, are left out).
+
+A rejected mutant carries its reason: ``syntax`` (the edit does not compile; no test
+runs), ``no_tests`` (the repository has none), ``no_test_fails`` (no test caught the
+bug), ``p2p_broken`` (a test passing with the bug fails without it), ``timeout``,
+``env_failed`` or ``flaky`` (:data:`lanser.tasks.validate.REASONS`).
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from lanser import git
@@ -34,16 +40,6 @@ REF_PREFIX = "refs/lanser/synth/"
 def python_files(repo: Path, rev: str, paths: tuple[str, ...] = ()) -> list[str]:
     listed = git.run(repo, "ls-tree", "-r", "-z", "--name-only", rev, "--", *paths)
     return sorted(p for p in listed.split("\0") if p.endswith(".py"))
-
-
-def diff(path: str, old: bytes, new: bytes) -> str:
-    """A unified diff of one file that ``git apply`` takes."""
-    lines = difflib.unified_diff(old.decode("utf-8").splitlines(keepends=True),
-                                 new.decode("utf-8").splitlines(keepends=True),
-                                 f"a/{path}", f"b/{path}", n=3)
-    text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
-                   for line in lines)
-    return f"diff --git a/{path} b/{path}\n{text}" if text else ""
 
 
 def synth(repo: Path, *, rev: str = "HEAD", seed: int = 0, per_file: int = 3,
@@ -88,9 +84,12 @@ def _targets(path: str, tests: list[str], repo: Path, rev: str) -> tuple[str, ..
 
 def judge(repo: Path, clean: str, source: bytes, mutant: Mutant, targets: tuple[str, ...],
           settings: RunnerSettings, repo_name: str) -> Candidate:
-    bug = diff(mutant.path, source, mutant.apply(source))
-    fix = diff(mutant.path, mutant.apply(source), source)
+    bug, fix = mutant.diffs(source)
     ident = instance_id(repo_name, mutant)
+    try:
+        compile(mutant.apply(source), mutant.path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        return Candidate(ident, reason="syntax", detail=str(exc))
     if not targets:
         return Candidate(ident, reason="no_tests")
     base = side(repo, clean, bug)
@@ -106,7 +105,10 @@ def judge(repo: Path, clean: str, source: bytes, mutant: Mutant, targets: tuple[
                     origin={"operator": mutant.operator, "path": mutant.path,
                             "line": mutant.line, "clean": clean})
     task = Task(ident, repo_name, base, fix, "", problem_statement(verdict), (), lanser=meta)
-    return Candidate(ident, task.with_validation(verdict.validation, verdict.fail_to_pass,
+    # Durations are left out: they differ run to run, and the same seed must give the
+    # same bytes (``lanser tasks validate`` records them).
+    validation = replace(verdict.validation, durations_ms={})
+    return Candidate(ident, task.with_validation(validation, verdict.fail_to_pass,
                                                  verdict.pass_to_pass))
 
 
