@@ -178,8 +178,11 @@ def test_spin():
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("synth") / "calc"
-    write_files(root, {"pkg/__init__.py": "", "pkg/calc.py": CALC, "tests/__init__.py": "",
-                       "tests/test_calc.py": TESTS})
+    write_files(root, {"pkg/__init__.py": "from pkg.calc import clamp\n", "pkg/calc.py": CALC,
+                       "tests/__init__.py": "", "tests/test_calc.py": TESTS,
+                       # never names the module: not impact-selected, run as the rest
+                       "tests/test_api.py": "import pkg\n\n\ndef test_api():\n"
+                                            "    assert pkg.clamp(-1, 0, 1) == 0\n"})
     return init_repo(root)
 
 
@@ -191,7 +194,8 @@ def _mutant(operator: str, old: str, new: str, after: str = "") -> Mutant:
 
 def _judge(repo: Path, mutant: Mutant, settings: RunnerSettings = FAST):
     clean = git(repo, "rev-parse", "HEAD").strip()
-    return judge(repo, clean, CALC.encode(), mutant, ("tests/test_calc.py",), settings, "calc")
+    return judge(repo, clean, CALC.encode(), mutant, ("tests/test_calc.py",), settings, "calc",
+                 rest=("tests/test_api.py",))
 
 
 def test_a_mutant_the_tests_catch_becomes_a_task(repo):
@@ -199,7 +203,11 @@ def test_a_mutant_the_tests_catch_becomes_a_task(repo):
     found = _judge(repo, mutant)
     task = found.task
     assert found.reason is None and task is not None, found.detail
-    assert task.fail_to_pass == ("tests/test_calc.py::test_clamp_low",)
+    # the rest of the suite ran on the bug too: a test there it breaks is listed as well
+    assert task.fail_to_pass == ("tests/test_api.py::test_api",
+                                 "tests/test_calc.py::test_clamp_low")
+    assert task.lanser.validation.before["tests/test_api.py::test_api"] == "failed"
+    assert task.lanser.validation.after["tests/test_api.py::test_api"] == "passed"
     assert task.pass_to_pass == ("tests/test_calc.py::test_clamp_high",
                                  "tests/test_calc.py::test_spin")
     assert task.patch == mutant.diffs(CALC.encode())[1]  # the reference is the inverse
@@ -241,7 +249,7 @@ def test_a_repository_without_tests_gives_no_tests(tmp_path):
 
 def test_the_same_seed_gives_the_same_tasks(repo):
     def lines(seed: int) -> tuple[list[str], list[str]]:
-        found = list(synth(repo, seed=seed, per_file=2, limit=1, paths=("pkg/calc.py",),
+        found = list(synth(repo, seed=seed, per_file=1, limit=1, paths=("pkg/calc.py",),
                            settings=FAST))
         return ([m.key() for m, _ in found],
                 [c.task.line() for _, c in found if c.task is not None])
