@@ -257,3 +257,15 @@ def test_the_same_seed_gives_the_same_tasks(repo):
     first = lines(5)
     assert first[1], "nothing kept"
     assert lines(5) == first
+
+
+def test_cli_bad_input_is_a_usage_error(repo, tmp_path, cli):
+    out = tmp_path / "t.jsonl"
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    result = cli(["tasks", "synth", str(plain), "-o", str(out), "--json"], cwd=tmp_path)
+    assert result.code == 2 and result.json["error"]["code"] == "not_git"
+    result = cli(["tasks", "synth", str(repo), "-o", str(out), "--rev", "no-such-rev",
+                  "--json"], cwd=tmp_path)
+    assert result.code == 2, (result.stdout, result.stderr)
+    assert not out.exists()
