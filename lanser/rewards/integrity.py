@@ -34,6 +34,7 @@ from lanser.runner.protected import (
     DirFiles,
     Files,
     GitTree,
+    Overlay,
     restore_dir,
     restore_tree,
 )
@@ -74,14 +75,20 @@ def base_source(source: Files | str | Path | tuple[str | Path, str]) -> Files:
 def restore_protected(workdir: str | Path,
                       base_tree_source: Files | str | Path | tuple[str | Path, str],
                       extra_globs: Iterable[str] = (), *, config_files: Iterable[str] = (),
-                      strip_suppressions: bool = True) -> IntegrityFindings:
+                      strip_suppressions: bool = True,
+                      changed: dict[str, bytes | None] | None = None) -> IntegrityFindings:
     """Restore ``workdir``'s protected files from the base, in place; what was caught.
 
     ``extra_globs`` are a task's ``protected`` globs (``**/`` any folders, ``*``
     within a name); ``config_files`` a server's (``ServerSpec.config_files``).
+    ``changed``: when the caller knows the only files that differ from the base (path
+    -> their bytes in ``workdir``, None: removed), only those are read (the Scorer's
+    hot path: listing and hashing a whole workspace per candidate cost ~70 ms).
     """
-    plan = restore_dir(workdir, base_source(base_tree_source), tuple(extra_globs),
-                       tuple(config_files), strip_suppressions)
+    base = base_source(base_tree_source)
+    candidate = None if changed is None else Overlay(base, dict(changed))
+    plan = restore_dir(workdir, base, tuple(extra_globs), tuple(config_files),
+                       strip_suppressions, candidate=candidate)
     return IntegrityFindings(plan.findings, tuple(sorted(plan.changes)))
 
 

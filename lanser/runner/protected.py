@@ -117,6 +117,7 @@ class GitTree:
         self.repo = Path(repo)
         self.treeish = treeish
         self._entries: dict[str, tuple[str, str]] | None = None
+        self._blobs: dict[str, bytes] = {}
 
     def entries(self) -> dict[str, tuple[str, str]]:
         """path -> (mode, blob sha), blobs only (no submodules)."""
@@ -138,7 +139,11 @@ class GitTree:
 
     def read(self, path: str) -> bytes | None:
         entry = self.entries().get(path)
-        return None if entry is None else _git(self.repo, "cat-file", "blob", entry[1])
+        if entry is None:
+            return None
+        if entry[1] not in self._blobs:  # a tree's blobs never change: read once
+            self._blobs[entry[1]] = _git(self.repo, "cat-file", "blob", entry[1])
+        return self._blobs[entry[1]]
 
     def digest(self, path: str) -> str | None:
         entry = self.entries().get(path)
@@ -270,11 +275,22 @@ def _always_equal(new: bytes, old: bytes | None) -> int:
 
 
 def restore_dir(workdir: str | Path, base: Files, extra_globs: Iterable[str] = (),
-                config_files: Iterable[str] = (), strip_suppressions: bool = True) -> Plan:
-    """Put ``workdir``'s protected files back as ``base`` has them (in place)."""
+                config_files: Iterable[str] = (), strip_suppressions: bool = True,
+                candidate: Files | None = None) -> Plan:
+    """Put ``workdir``'s protected files back as ``base`` has them (in place).
+
+    ``candidate``: a view of ``workdir`` when the caller knows which files differ from
+    ``base`` (an :class:`Overlay` of them): nothing else is listed or read."""
     root = Path(workdir)
-    result = plan(DirFiles(root), base, extra_globs, config_files, strip_suppressions)
-    for path, data in sorted(result.changes.items()):
+    result = plan(candidate or DirFiles(root), base, extra_globs, config_files,
+                  strip_suppressions)
+    write_changes(root, result.changes)
+    return result
+
+
+def write_changes(root: Path, changes: dict[str, bytes | None]) -> None:
+    """Write a plan's changes under ``root`` (None: remove the file)."""
+    for path, data in sorted(changes.items()):
         target = root / path
         if data is None:
             if target.is_file() or target.is_symlink():
@@ -284,7 +300,6 @@ def restore_dir(workdir: str | Path, base: Files, extra_globs: Iterable[str] = (
             if target.is_symlink():
                 target.unlink()
             target.write_bytes(data)
-    return result
 
 
 def restore_tree(repo: str | Path, tree: str, base_tree: str, extra_globs: Iterable[str] = (),

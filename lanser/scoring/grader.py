@@ -122,6 +122,7 @@ class TaskGrader:
                           env=snapshots._FIXED)
             _git(self.root, "update-ref", "HEAD", commit)
         self.rest_tree = rest
+        self._rest_files: Any = None  # R as a git tree view, made at the first restore
         self.agent_tree = rest if self.task.test_patch_visible else base_tree
         names = _git(self.root, "diff-tree", "-r", "--no-renames", "--name-only", "-z",
                      base_tree, rest) if rest != base_tree else ""
@@ -244,19 +245,25 @@ class TaskGrader:
             return self._penalized(base, "refused", exc.code, self._scrub(exc.message),
                                    integrity=integrity, fuzz=found.fuzz)
         try:
-            integrity = (*integrity, *self._restore_protected())
+            integrity = (*integrity, *self._restore_protected(preview.effects))
             return await self._observe(base, preview.effects, integrity, found.fuzz)
         finally:
             self.reset(preview.effects)
 
-    def _restore_protected(self) -> tuple[dict[str, Any], ...]:
+    def _restore_protected(self, effects: Any) -> tuple[dict[str, Any], ...]:
         """After the apply: the protected sections of shared files (pyproject's
         ``[tool.pytest*]``, ``[tool.pyright]``, ...) put back as R has them and the
         suppressions the candidate added stripped (rewards/SPEC.md §12), by the same
-        rule as the one-shot reward; what was caught, for the record."""
+        rule as the one-shot reward; what was caught, for the record. Only the files
+        the apply wrote are read (the rest is R, checked at every reset)."""
         from lanser.rewards.integrity import restore_protected
+        from lanser.runner.protected import GitTree, Overlay
 
-        caught = restore_protected(self.root, (self.root, self.rest_tree), self.task.protected)
+        if self._rest_files is None:
+            self._rest_files = GitTree(self.root, self.rest_tree)
+        before = Overlay(self._rest_files, {e.path: e.before for e in effects})
+        changed = {e.path: e.after for e in effects}
+        caught = restore_protected(self.root, before, self.task.protected, changed=changed)
         return tuple(caught.to_json())
 
     async def _observe(self, base: dict[str, Any], effects: Any,

@@ -40,24 +40,23 @@ class BadTask(UsageError):
 class Validation:
     """How the task was checked: each listed test's outcome on base + test_patch
     (``before``) and with the reference patch too (``after``), over ``runs`` runs;
-    ``flaky``: tests whose outcome changed between runs (dropped from the lists)."""
+    ``flaky``: tests whose outcome changed between runs (dropped from the lists). No
+    durations: a task is the same bytes every time it is made."""
 
     before: dict[str, str]
     after: dict[str, str]
     runs: int = 1
     flaky: tuple[str, ...] = ()
-    durations_ms: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"before": dict(sorted(self.before.items())),
                 "after": dict(sorted(self.after.items())), "runs": self.runs,
-                "flaky": sorted(self.flaky),
-                "durations_ms": dict(sorted(self.durations_ms.items()))}
+                "flaky": sorted(self.flaky)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Validation:
         return cls(dict(data["before"]), dict(data["after"]), int(data["runs"]),
-                   tuple(data["flaky"]), dict(data.get("durations_ms") or {}))
+                   tuple(data["flaky"]))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ task left without a fail -> pass test is rejected as ``flaky``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -37,7 +38,6 @@ class SideRun:
     """One side's outcomes by node id, or why it could not run."""
 
     outcomes: dict[str, str]
-    durations_ms: dict[str, int] = field(default_factory=dict)
     failure: str | None = None
     detail: str = ""
     #: each failing test's message (its assertion, its exception)
@@ -67,18 +67,28 @@ def run_side(repo: Path, commit: str, targets: tuple[str, ...], settings: Runner
     except LanserError as exc:
         return SideRun({}, failure="env_failed", detail=_tail(exc.message))
     outcomes = {t.nodeid: t.outcome for t in result.tests}
-    durations = {t.nodeid: round(t.duration * 1000) for t in result.tests}
-    messages = {t.nodeid: t.message for t in result.tests if t.failing and t.message}
+    messages = {t.nodeid: _stable(t.message) for t in result.tests
+                if t.failing and t.message}
     if any(o == "timeout" for o in outcomes.values()):
-        return SideRun(outcomes, durations, "timeout",
+        return SideRun(outcomes, "timeout",
                        ", ".join(sorted(n for n, o in outcomes.items() if o == "timeout")))
     if not outcomes and result.exitstatus != NO_TESTS_COLLECTED:
         return SideRun({}, failure="env_failed", detail=_tail(result.output))
-    return SideRun(outcomes, durations, messages=messages)
+    return SideRun(outcomes, messages=messages)
 
 
 #: pytest's exit status when the files held no test (then nothing goes fail -> pass).
 NO_TESTS_COLLECTED = 5
+
+
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
+_RUN_DIR = re.compile(r"/\S*?/lanser-run-[^/\s]+/ws/")
+
+
+def _stable(message: str) -> str:
+    """A failure message without what changes from run to run (object addresses, the
+    sandbox's directory)."""
+    return _ADDRESS.sub("0x…", _RUN_DIR.sub("", message))
 
 
 def _tail(text: str, lines: int = 12) -> str:
@@ -102,11 +112,10 @@ def judge(before: list[SideRun], after: list[SideRun]) -> Verdict:
                 and first_after.get(n) in PASSING)
     broken = [n for n in ids if first_before.get(n) in PASSING
               and first_after.get(n) not in PASSING]
+    # No durations in the record: a task file is the same bytes every time it is made.
     validation = Validation({n: first_before.get(n, "missing") for n in (*f2p, *p2p)},
                             {n: first_after.get(n, "missing") for n in (*f2p, *p2p)},
-                            runs=len(before), flaky=tuple(flaky),
-                            durations_ms={n: after[0].durations_ms.get(n, 0)
-                                          for n in (*f2p, *p2p)})
+                            runs=len(before), flaky=tuple(flaky))
     if broken:
         return Verdict(reason="p2p_broken", detail=", ".join(broken[:5]))
     if not f2p:
@@ -171,4 +180,4 @@ def validate_task(task: Task, repo: Path, settings: RunnerSettings, *,
     return Verdict(task.fail_to_pass, task.pass_to_pass, Validation(
         {n: o for n, o in validation.before.items() if n in keep},
         {n: o for n, o in validation.after.items() if n in keep}, validation.runs,
-        validation.flaky, {n: d for n, d in validation.durations_ms.items() if n in keep}))
+        validation.flaky))
