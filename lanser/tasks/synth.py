@@ -17,8 +17,7 @@ without the rest running: a full run for every such mutant would double its cost
 import closure, so it picks the whole suite for any mutant.)
 
 The problem statement is what a bug report would say: the failing tests and their
-assertion messages, never the diff. The same seed gives the same tasks, byte for byte
-(the validation record's durations, which vary from run to run, are left out).
+assertion messages, never the diff. The same seed gives the same tasks, byte for byte.
 
 A rejected mutant carries its reason: ``syntax`` (the edit does not compile; no test
 runs), ``no_tests`` (the repository has none), ``no_test_fails`` (no test caught the
@@ -126,10 +125,7 @@ def judge(repo: Path, clean: str, source: bytes, mutant: Mutant, targets: tuple[
                     origin={"operator": mutant.operator, "path": mutant.path,
                             "line": mutant.line, "clean": clean})
     task = Task(ident, repo_name, base, fix, "", problem_statement(verdict), (), lanser=meta)
-    # Durations are left out: they differ run to run, and the same seed must give the
-    # same bytes (``lanser tasks validate`` records them).
-    validation = replace(verdict.validation, durations_ms={})
-    return Candidate(ident, task.with_validation(validation, verdict.fail_to_pass,
+    return Candidate(ident, task.with_validation(verdict.validation, verdict.fail_to_pass,
                                                  verdict.pass_to_pass))
 
 
