@@ -185,9 +185,13 @@ def test_cli_mine_show_import_and_score(history, mined, tmp_path, cli):
     assert result.code == 0, result.stderr
     assert result.json["kept"] == 1
     assert result.json["rejected"]["no_test_change"] >= 1
+    again = cli(["tasks", "mine", str(root), "-o", str(out), "--json"], cwd=tmp_path)
+    assert (again.json["looked_at"], again.json["skipped_seen"]) == (0, 1)  # all settled
     task = load_tasks(out)[0]
     shown = cli(["tasks", "show", str(out), task.instance_id], cwd=tmp_path)
     assert "FAIL_TO_PASS (1):" in shown.stdout and "tests/test_calc.py::test_add" in shown.stdout
+    unknown = cli(["tasks", "show", str(out), "calc-nope", "--json"], cwd=tmp_path)
+    assert (unknown.code, unknown.json["error"]["code"]) == (2, "unknown_instance")
     # SWE-bench's own shape (lists JSON-encoded) imports to the same task lists.
     swe = {**{k: v for k, v in task.to_json().items() if k != "lanser"},
            "FAIL_TO_PASS": json.dumps(list(task.fail_to_pass)),

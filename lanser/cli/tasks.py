@@ -21,7 +21,8 @@ tasks_app = typer.Typer(help="Verifiable SWE tasks: mine, synth, validate, impor
                         no_args_is_help=True)
 
 OutOpt = Annotated[Path, typer.Option("-o", "--out", help="Tasks JSONL (appended to; ids "
-                                      "already there are skipped).")]
+                                      "already there are skipped; mine logs its rejections "
+                                      "beside it, X.rejected.jsonl, and skips those too).")]
 TasksArg = Annotated[Path, typer.Argument(help="A tasks JSONL (or a workspace's task.toml).")]
 RepoDirOpt = Annotated[Path | None, typer.Option(
     "--repo", "--repo-dir", help="The local clone the tasks' base commits are in (default: "
@@ -84,13 +85,17 @@ def mine(repo: Annotated[Path, typer.Argument(help="A local git clone.")], out: 
     """Tasks from a git history: commits changing code and tests whose tests go fail -> pass."""
     from lanser.tasks import append_task, seen_ids
     from lanser.tasks import mine as mine_history
+    from lanser.tasks.mine import log_rejection, rejections_file, settled_commits
 
     root = _repo(repo)
     seen = seen_ids(out)
+    log = rejections_file(out)
+    settled = settled_commits(log)
     rejected: list[dict[str, Any]] = []
     summary = _Tally()
     with _Bar("mining", json_out) as bar:
-        for found in mine_history(root, seen=seen, settings=_settings(root, test_timeout),
+        for found in mine_history(root, seen=seen, settled=settled,
+                                  settings=_settings(root, test_timeout),
                                   runs=runs, merges=merges, envs=env,
                                   pip_args=tuple(pip_arg or ()), since=since, until=until,
                                   limit=limit,
@@ -98,10 +103,12 @@ def mine(repo: Annotated[Path, typer.Argument(help="A local git clone.")], out: 
             if found.task is not None:
                 append_task(out, found.task)
             else:
+                log_rejection(log, found)
                 rejected.append(found.to_json())
             summary.add(found.reason)
             bar.advance(found.commit[:12], found.reason or "kept")
-    payload = {"out": str(out), "skipped_seen": len(seen), **summary.to_json(),
+    payload = {"out": str(out), "rejections": str(log), "skipped_seen": len(seen),
+               "skipped_settled": len(settled), **summary.to_json(),
                "candidates": rejected}
     if json_out:
         emit_json(payload)

@@ -63,7 +63,13 @@ def seen_ids(path: str | Path) -> set[str]:
 
 def append_task(path: str | Path, task: Task) -> None:
     """Add ``task`` as one line, durably (module docstring)."""
-    data = task.line().encode("utf-8")
+    append_line(path, task.line())
+
+
+def append_line(path: str | Path, line: str) -> None:
+    """Add one whole line (``line`` ends with a newline) with one ``write`` on an
+    ``O_APPEND`` descriptor, then ``fsync`` (module docstring)."""
+    data = line.encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, data)

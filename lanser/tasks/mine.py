@@ -13,11 +13,15 @@ still passes. The problem statement is the commit message (never the diff).
 
 Resumable: the ids already in the output are skipped; each kept task is appended as
 one durable line as soon as it is judged, and each rejection is reported with its
-reason (:data:`lanser.tasks.validate.REASONS`).
+reason (:data:`lanser.tasks.validate.REASONS`) and appended to the output's rejection
+log (``tasks.rejected.jsonl`` beside ``tasks.jsonl``), so a resumed run skips the
+commits already judged too, except those whose reason another run could change
+(``timeout``, ``env_failed``: see :data:`RETRIED`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -27,6 +31,7 @@ from pathlib import Path
 from lanser import git
 from lanser.runner.settings import RunnerSettings
 from lanser.tasks.envs import EnvFailed, ensure_env
+from lanser.tasks.io import append_line
 from lanser.tasks.record import Task, TaskMeta
 from lanser.tasks.trees import Split, parents, split_commit
 from lanser.tasks.validate import Verdict, check_sides
@@ -44,6 +49,39 @@ class Candidate:
     def to_json(self) -> dict[str, str | None]:
         return {"commit": self.commit, "instance_id": self.task.instance_id if self.task
                 else None, "reason": self.reason, "detail": self.detail[:500]}
+
+
+#: Rejections a resumed run judges again: a longer timeout or a working package index
+#: may turn them into tasks. Every other reason is the commit's own content.
+RETRIED = ("timeout", "env_failed")
+
+
+def rejections_file(out: Path) -> Path:
+    """Where mining into ``out`` logs its rejections: ``x.jsonl`` -> ``x.rejected.jsonl``."""
+    return out.with_name(f"{out.stem if out.suffix == '.jsonl' else out.name}.rejected.jsonl")
+
+
+def log_rejection(path: Path, found: Candidate) -> None:
+    """Append ``found`` (rejected) to the rejection log as one durable line."""
+    append_line(path, json.dumps(found.to_json(), sort_keys=True, ensure_ascii=False,
+                                 separators=(",", ":")) + "\n")
+
+
+def settled_commits(path: Path) -> set[str]:
+    """The commits the rejection log at ``path`` says need no second look (none when it
+    does not exist). A log, not data: a line that is not a rejection is ignored."""
+    if not path.is_file():
+        return set()
+    out = set()
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("commit"), str) \
+                and entry.get("reason") not in (None, *RETRIED):
+            out.add(entry["commit"])
+    return out
 
 
 def commits(repo: Path, *, since: str | None = None, until: str | None = None,
@@ -80,6 +118,8 @@ def mine_commit(repo: Path, commit: str, repo_name: str, settings: RunnerSetting
         return Candidate(commit, reason="no_test_change")
     if not [p for p in split.code_files if p not in split.opaque]:
         return Candidate(commit, reason="no_code_change")
+    if split.submodules:
+        return Candidate(commit, reason="submodule", detail=", ".join(split.submodules[:5]))
     if split.opaque:
         return Candidate(commit, reason="binary", detail=", ".join(split.opaque[:5]))
     targets = tuple(p for p in split.test_files if p.endswith(".py")
@@ -131,16 +171,20 @@ def _exists(repo: Path, commit: str, path: str) -> bool:
 
 
 def mine(repo: Path, *, repo_name: str | None = None, seen: set[str] | None = None,
-         settings: RunnerSettings | None = None, runs: int = 1, merges: bool = True,
+         settled: set[str] | None = None, settings: RunnerSettings | None = None,
+         runs: int = 1, merges: bool = True,
          envs: bool = False, pip_args: tuple[str, ...] = (),
          on_candidate: Callable[[Candidate], None] | None = None,
          **selection: object) -> Iterator[Candidate]:
     """Judge every candidate commit of ``repo`` in history order (module docstring);
-    ``seen`` ids are skipped. ``selection``: :func:`commits`' filters."""
+    ``seen`` ids and ``settled`` commits (:func:`settled_commits`) are skipped.
+    ``selection``: :func:`commits`' filters."""
     name = repo_name or repo.resolve().name
     settings = settings or RunnerSettings()
     for commit in commits(repo, **selection):  # type: ignore[arg-type]
         if seen is not None and instance_id(name, commit) in seen:
+            continue
+        if settled is not None and commit in settled:
             continue
         found = mine_commit(repo, commit, name, settings, runs=runs, merges=merges,
                             envs=envs, pip_args=pip_args)

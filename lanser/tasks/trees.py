@@ -45,6 +45,8 @@ class Split:
     opaque: tuple[str, ...]
     message: str
     created_at: str
+    #: the opaque paths that are submodules (gitlinks): no tree to test there
+    submodules: tuple[str, ...] = ()
 
 
 def parents(repo: Path, commit: str) -> list[str]:
@@ -65,12 +67,14 @@ def split_commit(repo: Path, commit: str) -> Split:
             opaque.append(path)
         (tests if is_test_path(path) else code).append(path)
     modes = git.run(repo, "diff", "--raw", "--no-renames", "-z", parent, commit)
-    opaque.extend(p for p in _submodules(modes) if p not in opaque)
+    gitlinks = _submodules(modes)
+    opaque.extend(p for p in gitlinks if p not in opaque)
     message = git.run(repo, "log", "-1", "--format=%B", commit).strip()
     created = git.run(repo, "log", "-1", "--format=%cI", commit).strip()
     return Split(commit, parent, _diff(repo, parent, commit, tests),
                  _diff(repo, parent, commit, code), tuple(sorted(tests)),
-                 tuple(sorted(code)), tuple(sorted(opaque)), message, created)
+                 tuple(sorted(code)), tuple(sorted(opaque)), message, created,
+                 tuple(sorted(gitlinks)))
 
 
 def _submodules(raw: str) -> list[str]:

@@ -29,7 +29,7 @@ from lanser.tasks.trees import side
 PASSING = ("passed", "xpassed", "xfailed")
 #: Why a candidate is not a task.
 REASONS = ("no_test_change", "no_code_change", "merge_commit", "root_commit", "binary",
-           "no_f2p",
+           "submodule", "no_f2p",
            "p2p_broken", "env_failed", "timeout", "flaky", "patch_does_not_apply")
 
 
