@@ -7,7 +7,7 @@ trainer do not know which one runs. One actor per worker slot, each owning a
 servers), placed by Ray across the cluster's nodes.
 
 - **Repositories travel as git bundles** through Ray's object store: each task
-  repository's base commits are bundled once (``git bundle``) and ``ray.put``; an
+  repository's base commits are bundled once (:func:`lanser.git.bundle`) and ``ray.put``; an
   actor fetches its tasks' objects into a clone of its own, so no node needs the
   driver's filesystem.
 - **Locality first**: a job goes to an actor that already has its task warm, if that
@@ -38,34 +38,6 @@ from lanser import git
 from lanser.scoring.result import ScoreResult
 from lanser.scoring.worker import Job, Worker, WorkerConfig
 
-BUNDLE_REFS = "refs/lanser/bundle/"
-
-
-def bundle_repo(repo: str, commits: list[str]) -> bytes:
-    """A git bundle of ``repo`` holding ``commits`` (each under a temporary ref)."""
-    names = [f"{BUNDLE_REFS}{c}" for c in sorted(set(commits))]
-    for name, commit in zip(names, sorted(set(commits)), strict=True):
-        git.run(Path(repo), "update-ref", name, commit)
-    try:
-        with tempfile.TemporaryDirectory(prefix="lanser-bundle-") as tmp:
-            out = Path(tmp) / "repo.bundle"
-            git.run(Path(repo), "bundle", "create", str(out), *names)
-            return out.read_bytes()
-    finally:
-        for name in names:
-            git.run(Path(repo), "update-ref", "-d", name, check=False)
-
-
-def unbundle(data: bytes, dest: Path) -> Path:
-    """A repository at ``dest`` (new) holding a bundle's commits."""
-    dest.mkdir(parents=True)
-    git.run(dest, "init", "-q")
-    bundle = dest / ".git" / "incoming.bundle"
-    bundle.write_bytes(data)
-    git.run(dest, "fetch", "-q", str(bundle), f"{BUNDLE_REFS}*:{BUNDLE_REFS}*")
-    bundle.unlink()
-    return dest
-
 
 class ScoringActor:
     """One worker slot on some node: a :class:`Worker` over local clones."""
@@ -77,7 +49,7 @@ class ScoringActor:
         local = {}
         for n, (repo, ref) in enumerate(sorted(bundles.items())):
             data = ray.get(ref[0]) if isinstance(ref, list) else ref
-            local[repo] = str(unbundle(data, scratch / f"repo{n}"))
+            local[repo] = str(git.unbundle(data, scratch / f"repo{n}"))
         tasks = {i: dataclasses.replace(t, repo_dir=local.get(t.repo_dir, t.repo_dir))
                  for i, t in config.tasks.items()}
         self.worker = Worker(dataclasses.replace(config, tasks=tasks, scratch=str(scratch)))
@@ -122,7 +94,7 @@ class RayExecutor:
         for task in config.tasks.values():
             commits[task.repo_dir].append(task.base_commit)
         # One object per repository; wrapped in a list so actors receive the ref itself.
-        self._bundles = {repo: [ray.put(bundle_repo(repo, found))]
+        self._bundles = {repo: [ray.put(git.bundle(Path(repo), found))]
                          for repo, found in commits.items()}
         self._config = config
         self._options = {"num_cpus": 1, **(actor_options or {})}
