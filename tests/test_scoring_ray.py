@@ -15,17 +15,33 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("ray")
 SCENARIO = Path(__file__).resolve().parent / "ray_scenario.py"
 
 
 def _private_network() -> list[str]:
+    pytest.importorskip("ray")
     if shutil.which("unshare") is None or shutil.which("ip") is None:
         pytest.skip("needs unshare and ip (a private network namespace)")
     probe = subprocess.run(["unshare", "--net", "true"], capture_output=True, check=False)
     if probe.returncode != 0:
         pytest.skip("cannot make a network namespace here (needs root)")
     return ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$0" "$@"']
+
+
+@pytest.mark.parametrize("command", [["score", "t.jsonl", "c.jsonl", "-o", "r.jsonl"],
+                                     ["tasks", "score", "t.jsonl", "p.jsonl"],
+                                     ["serve", "reward", "t.jsonl"], ["train", "t.jsonl"]],
+                         ids=["score", "tasks-score", "serve-reward", "train"])
+def test_every_command_that_builds_a_scorer_takes_the_executor(cli, tmp_path, command):
+    """--executor local|ray (and --ray-address) wherever a Scorer is built; anything else
+    is a usage error before a task is read or a worker started."""
+    json_flag = [] if command[0] == "serve" else ["--json"]  # a server has no --json
+    result = cli([*command, "--executor", "slurm", "--ray-address", "auto", *json_flag],
+                 cwd=tmp_path)
+    assert result.code == 2, result.stderr
+    assert "--executor slurm: expected local or ray" in result.stdout + result.stderr
+    if json_flag:
+        assert result.json["error"]["code"] == "usage"
 
 
 @pytest.mark.slow
