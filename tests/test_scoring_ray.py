@@ -55,6 +55,9 @@ def test_ray_scores_the_same_bytes_survives_a_killed_actor_and_keeps_locality():
     assert out["locality"] == 3                   # a warm task's jobs stay on its actor
     assert out["spill"] == 2                      # ... unless it is busy
     assert out["same_task_same_bytes"] is True
-    assert out["killed"] == ["ok", True]          # retried on a replacement, same result
-    assert out["bound"] is True
+    assert out["killed"] == [True, "ok", True]    # mid-candidate; retried, same result
+    assert out["killed_twice"] == ["failed", "scoring_failed"]  # one retry, then failed
+    assert out["after_kills"] is True
+    assert out["bound"] == [2, True]              # max_in_flight=2, sampled while scoring
     assert out["cli"][:2] == [0, True], out["cli"]
+    assert out["cli_nodes"] == 3                  # per-node progress adds up

@@ -81,10 +81,15 @@ def score(tasks: TasksArg,
                 ray_address=ray_address) as scorer, _Progress(json_out) as bar:
         counts = score_file(scorer, completions, out, chunk=max(8, 4 * workers),
                             progress=bar.update)
+        # Ray: which nodes scored how much (throughput per node; never in the results).
+        nodes = scorer.executor.per_node() if hasattr(scorer.executor, "per_node") else None
     if json_out:
-        emit_json({"out": str(out), "counts": counts})
+        emit_json({"out": str(out), "counts": counts, **({"nodes": nodes} if nodes else {})})
     else:
         print(f"{out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()), file=sys.stderr)
+        for node, seen in (nodes or {}).items():
+            print(f"  node {node[:12]}: {seen['scored']:g} scored, {seen['per_s']:.2f}/s",
+                  file=sys.stderr)
     return 3 if counts.get("failed") else 0
 
 

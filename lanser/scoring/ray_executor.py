@@ -12,7 +12,8 @@ servers), placed by Ray across the cluster's nodes.
   driver's filesystem.
 - **Locality first**: a job goes to an actor that already has its task warm, if that
   actor has room; else to the least loaded one (spill over).
-- **Back-pressure**: at most ``max_in_flight`` jobs per actor; the rest wait here.
+- **Back-pressure**: at most ``max_in_flight`` jobs per actor (one scoring, the others
+  queued at the actor); the rest wait here.
 - **Faults**: a job whose actor dies (``RayActorError``: killed, its node gone) is
   retried once on a fresh actor that replaces it, then scored ``failed``
   (``scoring_failed``), as the local executor does. Every submitted job's future is
@@ -25,6 +26,7 @@ Ray is imported when an executor is made, never by ``import lanser``.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import tempfile
 import threading
@@ -53,11 +55,16 @@ class ScoringActor:
         tasks = {i: dataclasses.replace(t, repo_dir=local.get(t.repo_dir, t.repo_dir))
                  for i, t in config.tasks.items()}
         self.worker = Worker(dataclasses.replace(config, tasks=tasks, scratch=str(scratch)))
+        # One candidate at a time, as in a local worker process: the jobs in flight
+        # beyond the first wait here (they hide the driver's round trip), never sharing
+        # a grading workspace.
+        self.turn = asyncio.Lock()
         context = ray.get_runtime_context()
         self.where = {"node": context.get_node_id(), "actor": context.get_actor_id()}
 
     async def score(self, job: Job) -> tuple[ScoreResult, dict[str, str]]:
-        return await self.worker.score(job), self.where
+        async with self.turn:
+            return await self.worker.score(job), self.where
 
     async def close(self) -> None:
         await self.worker.close()
@@ -104,6 +111,8 @@ class RayExecutor:
         self._slots = [self._start() for _ in range(max(1, actors))]
         self._pending: deque[_Pending] = deque()
         self._placement: dict[int, dict[str, str]] = {}
+        self._began = time.monotonic()
+        self._per_node: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="lanser-ray", daemon=True)
@@ -125,6 +134,15 @@ class RayExecutor:
     def placement(self, job_id: int) -> dict[str, str] | None:
         """Which node and actor scored job ``job_id`` (None: not yet scored)."""
         return self._placement.get(job_id)
+
+    def per_node(self) -> dict[str, dict[str, float]]:
+        """Progress per node: candidates scored there and their rate since the executor
+        started (``{node_id: {"scored": n, "per_s": r}}``; observability, never hashed)."""
+        elapsed = max(time.monotonic() - self._began, 1e-9)
+        with self._lock:
+            counts = dict(self._per_node)
+        return {node: {"scored": n, "per_s": round(n / elapsed, 3)}
+                for node, n in sorted(counts.items())}
 
     def actors(self) -> list[Any]:
         return [s.actor for s in self._slots]
@@ -204,7 +222,9 @@ class RayExecutor:
         except Exception as exc:  # any other failure: the job scores failed
             self._fail(pending, f"{type(exc).__name__}: {exc}")
             return
-        self._placement[pending.job.id] = where
+        with self._lock:
+            self._placement[pending.job.id] = where
+            self._per_node[where["node"]] += 1
         pending.future.set_result(result)
 
     def _retry(self, pending: _Pending, why: str) -> None:
