@@ -33,6 +33,35 @@ from lanser.scoring.worker import Job, WorkerConfig
 PROFILE = "diagnostics-only"
 
 
+PORT = 6390
+NODE = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--object-store-memory=100000000"]
+
+
+def start_cluster() -> tuple[str, Cluster | None]:
+    """A head and a second node, each with its own custom resource. Inside a private PID
+    namespace (this process is its init, so the kernel ends every node with it) they are
+    started as users start them, ``ray start --head`` and ``ray start --address``;
+    elsewhere with ``ray.cluster_utils.Cluster`` (real GCS and raylets, shut down here)."""
+    if os.getpid() != 1:
+        cluster = Cluster(initialize_head=True, head_node_args={
+            "num_cpus": 1, "include_dashboard": False, "object_store_memory": 100_000_000,
+            "resources": {"head": 1}})
+        cluster.add_node(num_cpus=1, object_store_memory=100_000_000,
+                         resources={"second": 1})
+        return cluster.address, cluster
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    address = f"127.0.0.1:{PORT}"
+    for args in (["--head", f"--port={PORT}", '--resources={"head": 1}',
+                  "--include-dashboard=false", "--disable-usage-stats"],
+                 [f"--address={address}", '--resources={"second": 1}']):
+        started = subprocess.run([ray_cli, "start", *args, *NODE], capture_output=True,
+                                 text=True, timeout=120, check=False,
+                                 env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+        if started.returncode != 0:
+            raise RuntimeError(f"ray start {args[0]}: {started.stderr[-2000:]}")
+    return address, None
+
+
 def _until(condition, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -48,10 +77,9 @@ def main() -> None:
     items = [(tasks[0].instance_id, c) for c in GROUP]
     with Scorer(tasks, PROFILE, workers=1) as scorer:
         local = [r.to_json() for r in scorer.score_many(items)]
-    cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 1, "include_dashboard": False, "object_store_memory": 80_000_000})
-    cluster.add_node(num_cpus=1, object_store_memory=80_000_000)
-    ray.init(address=cluster.address, log_to_driver=False)
+    address, cluster = start_cluster()
+    out["cluster"] = "ray start" if cluster is None else "cluster_utils"
+    ray.init(address=address, log_to_driver=False)
     try:
         config = WorkerConfig({t.instance_id: t for t in tasks}, load_profile(PROFILE))
         # Two in flight per actor: one scores, one waits at the actor (never both on one
@@ -75,6 +103,8 @@ def main() -> None:
             out["bound"] = [max(peaks), len(peaks) > 10]
             out["same_bytes"] = remote == local
             out["nodes"] = len({executor.placement(i)["node"] for i in range(len(GROUP))})
+            out["resources"] = sorted(k for n in ray.nodes() if n["Alive"]
+                                      for k in n["Resources"] if k in ("head", "second"))
             # Locality: calc-2 warms one actor; its next candidates go there while it
             # has room (one at a time: each waits for the last) ...
             first = executor.submit(Job(500, "calc-2", FIX)).result(timeout=300)
@@ -124,7 +154,7 @@ def main() -> None:
         cli = subprocess.run([sys.executable, "-m", "lanser", "score", str(tasks_file),
                               str(completions), "-o", str(tmp / "r.jsonl"), "--repo",
                               str(tmp / "repo"), "--profile", PROFILE, "--executor", "ray",
-                              "--ray-address", cluster.address, "--workers", "2", "--json"],
+                              "--ray-address", address, "--workers", "2", "--json"],
                              capture_output=True, text=True, timeout=300, check=False)
         lines = [json.loads(x) for x in (tmp / "r.jsonl").read_text().splitlines()] \
             if cli.returncode == 0 else []
@@ -134,7 +164,9 @@ def main() -> None:
         out["cli_nodes"] = sum(n["scored"] for n in nodes.values())
     finally:
         ray.shutdown()
-        cluster.shutdown()
+        if cluster is not None:
+            cluster.shutdown()
+        # else: the nodes die with this PID namespace (its init is this process)
     print(json.dumps(out))
 
 

@@ -2,7 +2,9 @@
 
 Ray probes outside addresses when it starts, so the scenario (tests/ray_scenario.py)
 runs inside a private network namespace with only loopback up (``unshare --net``,
-then ``ip link set lo up``): nothing leaves the machine.
+then ``ip link set lo up``): nothing leaves the machine. Its nodes are started as users
+start them (``ray start --head``, then ``ray start --address`` for a second node with its
+own resource) in a private PID namespace too, which ends them with the scenario.
 """
 
 from __future__ import annotations
@@ -22,10 +24,14 @@ def _private_network() -> list[str]:
     pytest.importorskip("ray")
     if shutil.which("unshare") is None or shutil.which("ip") is None:
         pytest.skip("needs unshare and ip (a private network namespace)")
-    probe = subprocess.run(["unshare", "--net", "true"], capture_output=True, check=False)
+    probe = subprocess.run(["unshare", "--net", "--pid", "--fork", "--mount-proc", "true"],
+                           capture_output=True, check=False)
     if probe.returncode != 0:
         pytest.skip("cannot make a network namespace here (needs root)")
-    return ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$0" "$@"']
+    # Its own PID namespace too: the scenario is its init, so the nodes `ray start`
+    # leaves running end with it (no `ray stop`, which would stop every Ray here).
+    return ["unshare", "--net", "--pid", "--fork", "--mount-proc", "sh", "-c",
+            'ip link set lo up && exec "$0" "$@"']
 
 
 @pytest.mark.parametrize("command", [["score", "t.jsonl", "c.jsonl", "-o", "r.jsonl"],
@@ -51,6 +57,8 @@ def test_ray_scores_the_same_bytes_survives_a_killed_actor_and_keeps_locality():
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["same_bytes"] is True
+    assert out["cluster"] == "ray start"          # a head and a joining node, as users do
+    assert out["resources"] == ["head", "second"]  # each node with its own resource
     assert out["nodes"] == 2                      # placed across both "nodes"
     assert out["locality"] == 3                   # a warm task's jobs stay on its actor
     assert out["spill"] == 2                      # ... unless it is busy
