@@ -64,7 +64,7 @@ def main() -> None:
         config = WorkerConfig({task.instance_id: task}, profile)
         blobs = {}
         for actors in (1, 2):
-            executor = RayExecutor(config, actors, max_in_flight=1)
+            executor = RayExecutor(config, actors)  # two in flight per actor (the default)
             with Scorer([task], profile, executor=executor) as scorer:
                 out[f"ray_{actors}a_s"], blobs[actors] = timed(scorer, task.instance_id,
                                                               group, 2 * actors)

@@ -180,3 +180,38 @@ def commit_tree(root: Path, tree: str, message: str, parent: str | None = None) 
     everywhere for the same tree, parent and message)."""
     args = ["commit-tree", tree, "-m", message, *(["-p", parent] if parent else [])]
     return run(root, *args, env=FIXED_IDENTITY).strip()
+
+
+#: Where :func:`bundle` names the commits it carries (temporary refs, removed after).
+BUNDLE_REFS = "refs/lanser/bundle/"
+
+
+def bundle(root: Path, commits: Sequence[str]) -> bytes:
+    """A git bundle (``git bundle create``) of ``root``'s repository holding ``commits``
+    and their history, each under ``BUNDLE_REFS<commit>``: the bytes a repository travels
+    as when no filesystem is shared (the Ray executor's object store)."""
+    wanted = sorted({resolve(root, c) for c in commits})  # BadRevision: not a commit here
+    names = [f"{BUNDLE_REFS}{c}" for c in wanted]
+    for name, commit in zip(names, wanted, strict=True):
+        run(root, "update-ref", name, commit)
+    try:
+        with tempfile.TemporaryDirectory(prefix="lanser-bundle-") as tmp:
+            out = Path(tmp) / "repo.bundle"
+            run(root, "bundle", "create", "-q", str(out), *names)
+            return out.read_bytes()
+    finally:
+        for name in names:
+            run(root, "update-ref", "-d", name, check=False)
+
+
+def unbundle(data: bytes, dest: Path) -> Path:
+    """A new repository at ``dest`` holding the commits of :func:`bundle`'s ``data``."""
+    dest.mkdir(parents=True)
+    run(dest, "init", "-q")
+    incoming = dest / ".git" / "incoming.bundle"
+    incoming.write_bytes(data)
+    try:
+        run(dest, "fetch", "-q", str(incoming), f"{BUNDLE_REFS}*:{BUNDLE_REFS}*")
+    finally:
+        incoming.unlink()
+    return dest

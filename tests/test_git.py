@@ -60,3 +60,19 @@ def test_only_the_gateway_spawns_git() -> None:
         str(path.relative_to(REPO)) for path in (REPO / "lanser").rglob("*.py")
         if '"git"' in path.read_text(encoding="utf-8") and path.name != "git.py")
     assert not spawning, f"modules that run git themselves: {spawning}"
+
+
+def test_a_bundle_carries_commits_to_a_new_repository(repo, tmp_path) -> None:
+    """What the Ray executor ships through the object store instead of a shared path."""
+    first = git.resolve(repo, "HEAD")
+    (repo / "a.py").write_text("x = 2\n")
+    git.run(repo, "commit", "-qam", "two", env=git.FIXED_IDENTITY)
+    second = git.resolve(repo, "HEAD")
+    data = git.bundle(repo, [second, first, second])
+    assert data == git.bundle(repo, [first, second])          # same commits, same bytes
+    assert git.run(repo, "for-each-ref", git.BUNDLE_REFS) == ""  # its refs are gone
+    clone = git.unbundle(data, tmp_path / "clone")
+    assert git.run(clone, "show", f"{second}:a.py") == "x = 2\n"
+    assert git.resolve(clone, first) == first
+    with pytest.raises(git.BadRevision):
+        git.bundle(repo, ["0" * 40])

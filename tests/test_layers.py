@@ -179,3 +179,36 @@ def test_the_checker_sees_a_real_upward_import() -> None:
     assert "lanser.lsp.service" in GRAPH["lanser.queries.execute"]
     assert "lanser.queries.ops" in GRAPH["lanser.cli.fast"]
     assert unit("lanser.cli.app") == "cli" and LAYERS["cli"] > LAYERS["lsp"]
+
+
+#: The modules that may import an optional engine, and only inside a function (the
+#: extra is imported when it is used, never by ``import lanser``).
+ENGINES: dict[str, set[str]] = {"ray": {"lanser.scoring.ray_executor"}}
+
+
+def test_optional_engines_are_imported_lazily_by_their_one_module() -> None:
+    """Ray (issue 21) lives in lanser.scoring.ray_executor, imported inside functions;
+    the executor module itself is reached only lazily (the Scorer's executor='ray')."""
+    found: dict[str, list[str]] = {}
+    for name, path in MODULES.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top = {id(n) for n in tree.body}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                roots = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                roots = [(node.module or "").split(".")[0]]
+            else:
+                continue
+            for engine in set(roots) & set(ENGINES):
+                where = "top" if id(node) in top else "lazy"
+                found.setdefault(engine, []).append(f"{name}:{where}")
+            if isinstance(node, ast.ImportFrom) and node.module in {
+                    m for ms in ENGINES.values() for m in ms} and id(node) in top:
+                found.setdefault("eager", []).append(name)
+    assert sorted(found.get("ray", [])) and all(
+        entry.endswith(":lazy") and entry.split(":")[0] in ENGINES["ray"]
+        for entry in found["ray"]), found
+    assert "eager" not in found, found
+    assert "lanser.scoring.ray_executor" in GRAPH["lanser.scoring.scorer"]
+    assert "lanser.git" in GRAPH["lanser.scoring.ray_executor"]

@@ -34,6 +34,23 @@ RepoOpt = Annotated[Path | None, typer.Option(
     "as a directory next to the tasks file).", show_default=False)]
 ProfileOpt = Annotated[str, typer.Option(
     "--profile", help="Reward profile (a name or a TOML path).")]
+ExecutorOpt = Annotated[str, typer.Option(
+    "--executor", help="local (worker processes here) or ray (actors across a Ray cluster; "
+    "extra 'ray').")]
+RayAddressOpt = Annotated[str | None, typer.Option(
+    "--ray-address", help="The cluster to join (auto, or HOST:PORT; default: start a local "
+    "one).", show_default=False)]
+
+
+def check_executor(executor: str) -> str:
+    """``--executor``'s value, or a usage error (exit 2) before any worker starts."""
+    if executor not in ("local", "ray"):
+        from lanser.errors import UsageError
+
+        raise UsageError(f"--executor {executor}: expected local or ray", code="usage")
+    return executor
+
+
 HostOpt = Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")]
 PortOpt = Annotated[int, typer.Option("--port", help="Port to listen on.")]
 
@@ -49,33 +66,30 @@ def score(tasks: TasksArg,
           json_out: JsonOpt = False, server: ServerOpt = None, timeout: TimeoutOpt = None,
           test_timeout: Annotated[float, typer.Option(
               "--test-timeout", help="Seconds one test may take.")] = 60.0,
-          executor: Annotated[str, typer.Option(
-              "--executor", help="local (worker processes here) or ray (actors across a "
-              "Ray cluster; extra 'ray').")] = "local",
-          ray_address: Annotated[str | None, typer.Option(
-              "--ray-address", help="The cluster to join (auto, or HOST:PORT; default: "
-              "start a local one).", show_default=False)] = None) -> int:
+          executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None) -> int:
     """Score model completions against tasks: one reward line per completion."""
     from lanser.rewards import load_profile
     from lanser.scoring import Scorer, load_tasks
     from lanser.scoring.batch import read_completions, score_file
 
+    check_executor(executor)
     chosen = load_profile(profile)
     listed = load_tasks(tasks, repo)
     read_completions(completions)  # exit 2 on a bad line before any worker starts
-    if executor not in ("local", "ray"):
-        from lanser.errors import UsageError
-
-        raise UsageError(f"--executor {executor}: expected local or ray", code="usage")
     with Scorer(listed, chosen, workers=workers, server=server, timeout=timeout or 60.0,
                 test_timeout=test_timeout, executor=executor,
                 ray_address=ray_address) as scorer, _Progress(json_out) as bar:
         counts = score_file(scorer, completions, out, chunk=max(8, 4 * workers),
                             progress=bar.update)
+        # Ray: which nodes scored how much (throughput per node; never in the results).
+        nodes = scorer.executor.per_node() if hasattr(scorer.executor, "per_node") else None
     if json_out:
-        emit_json({"out": str(out), "counts": counts})
+        emit_json({"out": str(out), "counts": counts, **({"nodes": nodes} if nodes else {})})
     else:
         print(f"{out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()), file=sys.stderr)
+        for node, seen in (nodes or {}).items():
+            print(f"  node {node[:12]}: {seen['scored']:g} scored, {seen['per_s']:.2f}/s",
+                  file=sys.stderr)
     return 3 if counts.get("failed") else 0
 
 
@@ -134,15 +148,17 @@ def serve_reward(tasks: TasksArg, repo: RepoOpt = None, profile: ProfileOpt = "d
                  host: HostOpt = "127.0.0.1", port: PortOpt = 8000,
                  max_concurrency: Annotated[int, typer.Option(
                      "--max-concurrency", min=1, help="Requests in flight (503 beyond).")] = 4,
-                 server: ServerOpt = None) -> int:
+                 server: ServerOpt = None, executor: ExecutorOpt = "local",
+                 ray_address: RayAddressOpt = None) -> int:
     """OpenRLHF's remote reward server: POST /get_reward, GET /health."""
+    check_executor(executor)
     _need_serve()
     from lanser.rewards import load_profile
     from lanser.scoring import Scorer, load_tasks
     from lanser.scoring.serve import reward_app, run
 
     with Scorer(load_tasks(tasks, repo), load_profile(profile), workers=workers,
-                server=server) as scorer:
+                server=server, executor=executor, ray_address=ray_address) as scorer:
         run(reward_app(scorer, max_concurrency=max_concurrency), host, port)
     return 0
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from lanser.cli.common import JsonOpt, emit_json
+from lanser.cli.score import ExecutorOpt, RayAddressOpt, check_executor
 
 tasks_app = typer.Typer(help="Verifiable SWE tasks: mine, synth, validate, import, show, score.",
                         no_args_is_help=True)
@@ -290,8 +291,10 @@ def score(tasks: TasksArg,
               show_default=False)] = None,
           profile: Annotated[str, typer.Option("--profile", help="Reward profile.")] = "default",
           workers: Annotated[int, typer.Option("--workers", min=1)] = 1,
-          test_timeout: TestTimeoutOpt = None, json_out: JsonOpt = False) -> int:
+          test_timeout: TestTimeoutOpt = None, json_out: JsonOpt = False,
+          executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None) -> int:
     """Grade predictions: resolved, F2P/P2P outcomes and lanser's reward per instance."""
+    check_executor(executor)
     from lanser.cli.output import dumps
     from lanser.files import atomic_write
     from lanser.scoring.predictions import read_predictions, score_predictions
@@ -299,7 +302,8 @@ def score(tasks: TasksArg,
 
     records = load_tasks(tasks, repo)
     lines, summary = score_predictions(records, read_predictions(predictions), profile=profile,
-                                       workers=workers, test_timeout=test_timeout or 60.0)
+                                       workers=workers, test_timeout=test_timeout or 60.0,
+                                       executor=executor, ray_address=ray_address)
     if out is not None:
         atomic_write(out, "".join(dumps(line) + "\n" for line in lines))
     if json_out:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from lanser.cli.common import JsonOpt, emit_json
+from lanser.cli.score import ExecutorOpt, RayAddressOpt, check_executor
 
 
 def register(app: typer.Typer) -> None:
@@ -59,6 +60,7 @@ def train(first: Annotated[str, typer.Argument(
               "--prefill", help="Start the answer for the model (whole_file: the path and "
               "the opening fence).")] = False,
           workers: Annotated[int, typer.Option("--workers", min=1, help="Scoring threads.")] = 2,
+          executor: ExecutorOpt = "local", ray_address: RayAddressOpt = None,
           lookahead: Annotated[bool, typer.Option(
               "--lookahead", help="Generate step k+1 while step k is scored (one step "
               "off-policy; the clipped ratio corrects for it).")] = False,
@@ -83,6 +85,7 @@ def train(first: Annotated[str, typer.Argument(
                          f"`lanser train eval {second}`?)", code="usage")
     else:
         tasks_path, evaluating = Path(first), False
+    check_executor(executor)
     if device not in ("auto", "cpu", "cuda"):
         raise UsageError(f"--device {device}: expected auto, cpu or cuda", code="usage")
     if fmt not in ("search_replace", "whole_file", "diff"):
@@ -104,7 +107,8 @@ def train(first: Annotated[str, typer.Argument(
         lr=lr, epochs=epochs, micro_batch=micro_batch, prompt_budget=prompt_budget, fmt=fmt,
         prefill=prefill,
         device=device, gradient_checkpointing=grad_checkpointing, lora_rank=lora, seed=seed,
-        score_workers=workers, lookahead=lookahead, checkpoint_every=checkpoint_every)
+        score_workers=workers, score_executor=executor, ray_address=ray_address,
+        lookahead=lookahead, checkpoint_every=checkpoint_every)
     if evaluating:
         result = run.evaluate(tasks_path, model, config, profile=profile, repos=repos)
         payload = {"tasks": result.tasks, "pass_at_1": result.pass_at_1,

@@ -55,12 +55,15 @@ def read_predictions(path: str | Path) -> list[Prediction]:
 
 def score_predictions(tasks: list[ScoringTask], predictions: list[Prediction], *,
                       profile: str = "default", workers: int = 1, timeout: float = 60.0,
-                      test_timeout: float = 60.0) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                      test_timeout: float = 60.0, executor: str = "local",
+                      ray_address: str | None = None
+                      ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """One record per prediction (module docstring), and the summary."""
     known = {t.instance_id for t in tasks}
     scored = [p for p in predictions if p.instance_id in known]
     with Scorer(tasks, profile, workers=workers, timeout=timeout,
-                test_timeout=test_timeout) as scorer:
+                test_timeout=test_timeout, executor=executor,
+                ray_address=ray_address) as scorer:
         results = scorer.score_many([(p.instance_id, p.model_patch, "diff") for p in scored])
     by_prediction = dict(zip((id(p) for p in scored), results, strict=True))
     lines = [_line(p, by_prediction.get(id(p))) for p in predictions]

@@ -7,12 +7,13 @@ trainer do not know which one runs. One actor per worker slot, each owning a
 servers), placed by Ray across the cluster's nodes.
 
 - **Repositories travel as git bundles** through Ray's object store: each task
-  repository's base commits are bundled once (``git bundle``) and ``ray.put``; an
+  repository's base commits are bundled once (:func:`lanser.git.bundle`) and ``ray.put``; an
   actor fetches its tasks' objects into a clone of its own, so no node needs the
   driver's filesystem.
 - **Locality first**: a job goes to an actor that already has its task warm, if that
   actor has room; else to the least loaded one (spill over).
-- **Back-pressure**: at most ``max_in_flight`` jobs per actor; the rest wait here.
+- **Back-pressure**: at most ``max_in_flight`` jobs per actor (one scoring, the others
+  queued at the actor); the rest wait here.
 - **Faults**: a job whose actor dies (``RayActorError``: killed, its node gone) is
   retried once on a fresh actor that replaces it, then scored ``failed``
   (``scoring_failed``), as the local executor does. Every submitted job's future is
@@ -25,6 +26,7 @@ Ray is imported when an executor is made, never by ``import lanser``.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import tempfile
 import threading
@@ -38,34 +40,6 @@ from lanser import git
 from lanser.scoring.result import ScoreResult
 from lanser.scoring.worker import Job, Worker, WorkerConfig
 
-BUNDLE_REFS = "refs/lanser/bundle/"
-
-
-def bundle_repo(repo: str, commits: list[str]) -> bytes:
-    """A git bundle of ``repo`` holding ``commits`` (each under a temporary ref)."""
-    names = [f"{BUNDLE_REFS}{c}" for c in sorted(set(commits))]
-    for name, commit in zip(names, sorted(set(commits)), strict=True):
-        git.run(Path(repo), "update-ref", name, commit)
-    try:
-        with tempfile.TemporaryDirectory(prefix="lanser-bundle-") as tmp:
-            out = Path(tmp) / "repo.bundle"
-            git.run(Path(repo), "bundle", "create", str(out), *names)
-            return out.read_bytes()
-    finally:
-        for name in names:
-            git.run(Path(repo), "update-ref", "-d", name, check=False)
-
-
-def unbundle(data: bytes, dest: Path) -> Path:
-    """A repository at ``dest`` (new) holding a bundle's commits."""
-    dest.mkdir(parents=True)
-    git.run(dest, "init", "-q")
-    bundle = dest / ".git" / "incoming.bundle"
-    bundle.write_bytes(data)
-    git.run(dest, "fetch", "-q", str(bundle), f"{BUNDLE_REFS}*:{BUNDLE_REFS}*")
-    bundle.unlink()
-    return dest
-
 
 class ScoringActor:
     """One worker slot on some node: a :class:`Worker` over local clones."""
@@ -77,15 +51,20 @@ class ScoringActor:
         local = {}
         for n, (repo, ref) in enumerate(sorted(bundles.items())):
             data = ray.get(ref[0]) if isinstance(ref, list) else ref
-            local[repo] = str(unbundle(data, scratch / f"repo{n}"))
+            local[repo] = str(git.unbundle(data, scratch / f"repo{n}"))
         tasks = {i: dataclasses.replace(t, repo_dir=local.get(t.repo_dir, t.repo_dir))
                  for i, t in config.tasks.items()}
         self.worker = Worker(dataclasses.replace(config, tasks=tasks, scratch=str(scratch)))
+        # One candidate at a time, as in a local worker process: the jobs in flight
+        # beyond the first wait here (they hide the driver's round trip), never sharing
+        # a grading workspace.
+        self.turn = asyncio.Lock()
         context = ray.get_runtime_context()
         self.where = {"node": context.get_node_id(), "actor": context.get_actor_id()}
 
     async def score(self, job: Job) -> tuple[ScoreResult, dict[str, str]]:
-        return await self.worker.score(job), self.where
+        async with self.turn:
+            return await self.worker.score(job), self.where
 
     async def close(self) -> None:
         await self.worker.close()
@@ -122,7 +101,7 @@ class RayExecutor:
         for task in config.tasks.values():
             commits[task.repo_dir].append(task.base_commit)
         # One object per repository; wrapped in a list so actors receive the ref itself.
-        self._bundles = {repo: [ray.put(bundle_repo(repo, found))]
+        self._bundles = {repo: [ray.put(git.bundle(Path(repo), found))]
                          for repo, found in commits.items()}
         self._config = config
         self._options = {"num_cpus": 1, **(actor_options or {})}
@@ -132,6 +111,8 @@ class RayExecutor:
         self._slots = [self._start() for _ in range(max(1, actors))]
         self._pending: deque[_Pending] = deque()
         self._placement: dict[int, dict[str, str]] = {}
+        self._began = time.monotonic()
+        self._per_node: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="lanser-ray", daemon=True)
@@ -153,6 +134,15 @@ class RayExecutor:
     def placement(self, job_id: int) -> dict[str, str] | None:
         """Which node and actor scored job ``job_id`` (None: not yet scored)."""
         return self._placement.get(job_id)
+
+    def per_node(self) -> dict[str, dict[str, float]]:
+        """Progress per node: candidates scored there and their rate since the executor
+        started (``{node_id: {"scored": n, "per_s": r}}``; observability, never hashed)."""
+        elapsed = max(time.monotonic() - self._began, 1e-9)
+        with self._lock:
+            counts = dict(self._per_node)
+        return {node: {"scored": n, "per_s": round(n / elapsed, 3)}
+                for node, n in sorted(counts.items())}
 
     def actors(self) -> list[Any]:
         return [s.actor for s in self._slots]
@@ -232,7 +222,9 @@ class RayExecutor:
         except Exception as exc:  # any other failure: the job scores failed
             self._fail(pending, f"{type(exc).__name__}: {exc}")
             return
-        self._placement[pending.job.id] = where
+        with self._lock:
+            self._placement[pending.job.id] = where
+            self._per_node[where["node"]] += 1
         pending.future.set_result(result)
 
     def _retry(self, pending: _Pending, why: str) -> None:

@@ -62,6 +62,9 @@ class TrainConfig:
     lora_rank: int = 0
     seed: int = 0
     score_workers: int = 2
+    #: the Scorer's executor (tasks.jsonl runs): local processes, or Ray actors
+    score_executor: str = "local"
+    ray_address: str | None = None
     gen_chunk: int = 1
     lookahead: bool = False
     checkpoint_every: int = 10

@@ -28,15 +28,23 @@ def _require_extra() -> None:
 
 
 def reward_source(tasks_path: Path, tasks: list[TrainTask], *, profile: str,
-                  workers: int) -> Any:
-    """The scoring service when it can read these tasks, else the one-shot adapter."""
+                  workers: int, executor: str = "local", ray_address: str | None = None) -> Any:
+    """The scoring service when it can read these tasks, else the one-shot adapter.
+
+    ``executor``: ``local`` (worker processes) or ``ray`` (actors on the cluster at
+    ``ray_address``; the one-shot adapter has no executor and refuses it).
+    """
     from lanser.train.rewards import ScorerSource, WorkspaceSource
 
     if tasks_path.suffix == ".jsonl" and ScorerSource.available():
         from lanser.scoring import Scorer  # type: ignore[import-not-found]
         from lanser.tasks import load_tasks  # type: ignore[attr-defined]
 
-        return ScorerSource(Scorer(load_tasks(tasks_path), profile, workers=workers))
+        return ScorerSource(Scorer(load_tasks(tasks_path), profile, workers=workers,
+                                   executor=executor, ray_address=ray_address))
+    if executor != "local":
+        raise UsageError(f"--executor {executor}: the Scorer's executors need a tasks.jsonl "
+                         "(task.toml workspaces are scored here)", code="usage")
     return WorkspaceSource(tasks, profile=profile)
 
 
@@ -59,7 +67,8 @@ def train(tasks_path: Path, model_name: str, config: Any, out: Path, *,
 
     loaded = tasks.load(tasks_path, repos=repos, views=out / "views")
     policy, tokenizer = models.load(model_name)
-    source = reward_source(tasks_path, loaded, profile=profile, workers=config.score_workers)
+    source = reward_source(tasks_path, loaded, profile=profile, workers=config.score_workers,
+                           executor=config.score_executor, ray_address=config.ray_address)
     # The KL term's frozen reference: a second copy of the starting weights.
     reference = models.load(model_name)[0] if config.clip.kl_coef else None
     trainer = Trainer(policy, tokenizer, loaded, source, config, out, reference=reference)
@@ -91,7 +100,8 @@ def evaluate(tasks_path: Path, model_name: str, config: Any, *, profile: str = "
         loaded = tasks.load(tasks_path, repos=repos, views=views or Path(tmp))
         policy, tokenizer = models.load(model_name)
         source = reward_source(tasks_path, loaded, profile=profile,
-                               workers=config.score_workers)
+                               workers=config.score_workers,
+                           executor=config.score_executor, ray_address=config.ray_address)
         return loop.evaluate(policy, tokenizer, loaded, source, config=config)
 
 
