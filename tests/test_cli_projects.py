@@ -122,7 +122,10 @@ def test_the_common_options_are_where_the_readme_says():
                   "score": {"--root"}, "tools": {"--root", "--server", "--timeout"},
                   "serve env": {"--json", "--root", "--timeout"},
                   "serve reward": {"--json", "--root", "--timeout"},
-                  "train": {"--root", "--server", "--timeout"}}
+                  "train": {"--root", "--server", "--timeout"},
+                  # tasks name their repository and run tests, not a server
+                  **{f"tasks {sub}": {"--root", "--server", "--timeout"} for sub in (
+                      "envs", "import", "mine", "score", "show", "synth", "validate")}}
 
     def walk(command, prefix=""):
         if hasattr(command, "commands"):
