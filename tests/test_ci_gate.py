@@ -30,6 +30,9 @@ from lanser.rewards import load_profile
 from lanser.workspace import Workspace
 from tests.conftest import git, init_repo, write_files
 
+# Whole-module slow: the quick loop (-m 'not slow') leaves it to the full suite.
+pytestmark = pytest.mark.slow
+
 SCHEMAS = Path(__file__).parent / "data" / "schemas"
 
 CALC = '''\

@@ -26,6 +26,9 @@ from typer.testing import CliRunner
 
 from tests.conftest import GIT_ENV, REPO, git, init_repo, write_files
 
+# Whole-module slow: the quick loop (-m 'not slow') leaves it to the full suite.
+pytestmark = pytest.mark.slow
+
 ACTION = REPO / "ci" / "github" / "action.yml"
 WORKFLOW = REPO / "ci" / "github" / "workflows" / "lanser-ci.yml"
 GITLAB = REPO / "ci" / "gitlab" / "lanser-ci.gitlab-ci.yml"

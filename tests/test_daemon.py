@@ -23,6 +23,9 @@ from lanser.workspace import Workspace
 from tests.test_lsp_resilience import SOURCE as STUB_SOURCE
 from tests.test_lsp_resilience import stub_config
 
+# Whole-module slow: the quick loop (-m 'not slow') leaves it to the full suite.
+pytestmark = pytest.mark.slow
+
 A = "def helper(x: int) -> int:\n    return x + 1\n"
 B = "from a import helper\n\n\nvalue = helper(1)\nother = helper(value)\n"
 

@@ -20,6 +20,9 @@ from lanser.edits.journal import CRASH_ENV, CRASH_STATUS
 from lanser.workspace import Workspace
 from tests.conftest import git, init_repo, write_files
 
+# Whole-module slow: the quick loop (-m 'not slow') leaves it to the full suite.
+pytestmark = pytest.mark.slow
+
 FILES: dict[str, str | bytes] = {
     f"pkg/m{i}.py": f"def f{i}() -> int:\n    return {i}\n" for i in range(5)
 }

@@ -22,6 +22,9 @@ from lanser.lsp.registry import get_server
 from lanser.lsp.service import LanguageService
 from lanser.workspace import Workspace
 
+# Whole-module slow: the quick loop (-m 'not slow') leaves it to the full suite.
+pytestmark = pytest.mark.slow
+
 BASE = '''from typing import AsyncIterator, Protocol
 
 

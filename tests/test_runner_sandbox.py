@@ -10,6 +10,9 @@ import pytest
 from lanser.runner import run_tests
 from lanser.runner.sandbox import isolation_prefix
 
+# Whole-module slow: the quick loop (-m 'not slow') leaves it to the full suite.
+pytestmark = pytest.mark.slow
+
 NAMESPACES = "--mount" in isolation_prefix("auto")
 needs_ns = pytest.mark.skipif(not NAMESPACES, reason="unshare --mount --net not allowed here")
 

@@ -14,6 +14,9 @@ from scoring_repo import make_task
 from lanser.scoring import Scorer
 from lanser.scoring.adapters import trl_reward_func
 
+# Whole-module slow: the quick loop (-m 'not slow') leaves it to the full suite.
+pytestmark = pytest.mark.slow
+
 
 def _tokenizer():
     """A character-level tokenizer built here (no hub)."""

@@ -15,6 +15,9 @@ from lanser.tasks.record import BadTask
 from lanser.tasks.validate import SideRun, judge
 from tests.conftest import git, write_files
 
+# Whole-module slow: the quick loop (-m 'not slow') leaves it to the full suite.
+pytestmark = pytest.mark.slow
+
 CALC = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
 TESTS = "from pkg.calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n"
 FAST = RunnerSettings(timeout=20.0, run_timeout=120.0)

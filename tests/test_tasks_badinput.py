@@ -25,6 +25,9 @@ from lanser.tasks.mine import (
 )
 from tests.conftest import git, run_cli, write_files
 
+# Whole-module slow: the quick loop (-m 'not slow') leaves it to the full suite.
+pytestmark = pytest.mark.slow
+
 FAST = RunnerSettings(timeout=20.0, run_timeout=120.0)
 CALC = "def add(a, b):\n    return a - b\n"
 TEST = "from pkg.{mod} import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"

@@ -15,6 +15,9 @@ from lanser.tasks.mutations import OPERATORS, Mutant, mutants, sample, similar
 from lanser.tasks.synth import REF_PREFIX, judge, synth
 from tests.conftest import git, init_repo, write_files
 
+# Whole-module slow: the quick loop (-m 'not slow') leaves it to the full suite.
+pytestmark = pytest.mark.slow
+
 FAST = RunnerSettings(timeout=20.0, run_timeout=120.0)
 
 SOURCE = '''\

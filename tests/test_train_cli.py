@@ -17,6 +17,9 @@ from tests import train_toy
 from tests.conftest import init_repo, write_files
 from tests.test_train_rewards import FILES
 
+# Whole-module slow: the quick loop (-m 'not slow') leaves it to the full suite.
+pytestmark = pytest.mark.slow
+
 
 def _invoke(*args: str):
     return CliRunner().invoke(app, ["train", *args])

@@ -20,6 +20,9 @@ from lanser.train.rollout import (  # noqa: E402
 from lanser.train.tasks import TrainTask  # noqa: E402
 from tests import train_toy  # noqa: E402
 
+# Whole-module slow: the quick loop (-m 'not slow') leaves it to the full suite.
+pytestmark = pytest.mark.slow
+
 CONFIG = TrainConfig(steps=20, tasks_per_step=2, lr=0.03, epochs=2, micro_batch=8,
                      sampling=SamplingConfig(group_size=8, temperature=1.0, max_new_tokens=2),
                      clip=ClipConfig(), prompt_budget=64, seed=0, score_workers=2,

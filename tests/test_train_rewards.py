@@ -11,6 +11,9 @@ from lanser.train import prompting, tasks
 from lanser.train.rewards import WorkspaceSource, extract_patch
 from tests.conftest import init_repo, write_files
 
+# Whole-module slow: the quick loop (-m 'not slow') leaves it to the full suite.
+pytestmark = pytest.mark.slow
+
 FILES = {
     "calc/__init__.py": "",
     "calc/ops.py": "def helper():\n    return 1\n\n\ndef add(a, b):\n    return a - b\n",
