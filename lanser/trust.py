@@ -23,6 +23,7 @@ from typing import Any
 
 from lanser.configfiles import lanser_files, read_lanser_source
 from lanser.errors import UsageError
+from lanser.userdirs import config_dir
 
 #: The user-level configuration file, in :func:`user_config_dir`.
 USER_CONFIG = "config.toml"
@@ -40,12 +41,7 @@ class UntrustedConfig(UsageError):
 
 def user_config_dir() -> Path:
     """The user's lanser config dir (holds ``config.toml`` and the approvals)."""
-    explicit = os.environ.get("LANSER_CONFIG_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CONFIG_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".config"
-    return base / "lanser"
+    return config_dir()
 
 
 def content_digest(raw: dict[str, Any]) -> str:

@@ -27,6 +27,7 @@ LAYERS: dict[str, float] = {
     # foundation: no lanser imports but each other, in this order
     "errors": 0, "__init__": 0, "resources": 0, "canonical": 1, "pathtext": 1,
     "severities": 1, "positions": 1, "files": 1, "roots": 1, "findings": 1, "jsonio": 1,
+    "userdirs": 1,
     "git": 2, "configfiles": 2,
     # which workspace configuration may start programs, then the loader that asks it
     "trust": 2.5, "config": 3,

