@@ -150,6 +150,30 @@ def test_workspace_is_never_written(workspace):
     assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == snapshot
 
 
+
+def test_the_copy_keeps_bytes_modes_and_symlinks(workspace):
+    """The sandbox's copy is the snapshot: bytes (CRLF, non-UTF-8), permission bits
+    (an executable helper, a read-only data file) and symlinks as links."""
+    import os
+    import stat
+
+    root = workspace({"data/raw.bin": "", "test_copy.py": (
+        "import os, stat\n"
+        "def test_copy():\n"
+        "    assert open('data/raw.bin', 'rb').read() == b'a\\r\\nb\\xff\\x00'\n"
+        "    assert stat.S_IMODE(os.stat('tool.sh').st_mode) == 0o750\n"
+        "    assert stat.S_IMODE(os.stat('data/raw.bin').st_mode) == 0o444\n"
+        "    assert os.readlink('link.py') == 'tool.sh'\n")})
+    (root / "data/raw.bin").write_bytes(b"a\r\nb\xff\x00")
+    (root / "tool.sh").write_text("#!/bin/sh\n")
+    os.chmod(root / "tool.sh", 0o750)
+    os.chmod(root / "data/raw.bin", 0o444)
+    os.symlink("tool.sh", root / "link.py")
+    result = run_tests(root)
+    assert outcomes(result)["test_copy.py::test_copy"] == ("passed", "teardown"), \
+        result.output
+    assert stat.S_IMODE(os.stat(root / "data/raw.bin").st_mode) == 0o444
+
 @needs_ns
 def test_no_network_and_the_result_says_so(workspace):
     root = workspace({"test_net.py": (

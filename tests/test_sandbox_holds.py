@@ -142,3 +142,27 @@ def test_the_result_says_what_is_isolated(run) -> None:
     assert sandbox["devices"].startswith("private /dev")
     assert sandbox["proc"].startswith("private /proc")
     assert "not isolated" not in json.dumps(sandbox)
+
+
+def test_a_second_run_in_the_same_sandbox_is_isolated_as_the_first(tmp_path) -> None:
+    """A crash restarts the child in the same Sandbox (a fresh copy, the same folder):
+    the restart's /dev, loopback and network are the first run's (the private /dev's
+    staging folder of the first run once made the second's step fail)."""
+    from lanser.runner.sandbox import Sandbox
+
+    (tmp_path / "probe.py").write_text(
+        "import os, socket\n"
+        "server = socket.socket()\nserver.bind(('127.0.0.1', 0))\n"
+        "print('devices', sorted(os.listdir('/dev')))\n"
+        "try:\n    socket.create_connection(('192.0.2.1', 80), timeout=1)\n"
+        "    print('network reachable')\nexcept OSError:\n    print('no network')\n")
+    with Sandbox(tmp_path) as box:
+        runs = [box.run("script", [], deadline=time.monotonic() + 60,
+                        extra={"script": str(box.copy / "probe.py")}) for _ in range(2)]
+    for child in runs:
+        isolation = next(e for e in child.events if e.get("e") == "isolation")
+        assert isolation["devices"] and isolation["network"] and isolation["filesystem"]
+        assert child.returncode == 0, child.output
+        assert "no network" in child.output and "failed" not in child.output
+        listed = child.output.split("devices ", 1)[1].splitlines()[0]
+        assert set(eval(listed)) <= ALLOWED_DEV

@@ -269,8 +269,7 @@ class TaskGrader:
     async def _observe(self, base: dict[str, Any], effects: Any,
                        integrity: tuple[dict[str, Any], ...], fuzz: int) -> ScoreResult:
         info = ActionInfo("patch")
-        diagnostics = await self._diagnostics() if self.see_diagnostics else ()
-        tests = await self._tests() if self.run_tests else None
+        diagnostics, tests = await self._observe_both()
         changed = sorted(e.path for e in effects)
         deleted = sorted(e.path for e in effects if e.after is None)
         state = rewards.advance(self.base_state, info, diagnostics=diagnostics, tests=tests,
@@ -284,6 +283,23 @@ class TaskGrader:
                            diagnostics={"added": sum((after - before).values()),
                                         "removed": sum((before - after).values())}
                            if self.see_diagnostics else None)
+
+    async def _observe_both(self) -> tuple[tuple[DiagnosticKey, ...],
+                                          tuple[TestCredit, ...] | None]:
+        """The diagnostics and the test run side by side (the server and the sandboxed
+        pytest are separate processes): a candidate costs the longer of the two, not the
+        sum. Both finish before anything else happens (the reset must not race the
+        sandbox's copy of the workspace); the first failure is raised after."""
+        async def nothing() -> None:
+            return None
+
+        diagnostics, tests = await asyncio.gather(
+            self._diagnostics() if self.see_diagnostics else nothing(),
+            self._tests() if self.run_tests else nothing(), return_exceptions=True)
+        for outcome in (diagnostics, tests):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return diagnostics or (), tests  # type: ignore[return-value]
 
     def _test_summary(self, state: State) -> dict[str, Any]:
         credit = {t.nodeid: t.credit_ppm or 0 for t in state.tests}
