@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from lanser.cli.common import JsonOpt, ServerOpt, TimeoutOpt, emit_json
+from lanser.cli.progress import ProgressBar
 
 
 def register(app: typer.Typer) -> None:
@@ -78,7 +79,8 @@ def score(tasks: TasksArg,
     read_completions(completions)  # exit 2 on a bad line before any worker starts
     with Scorer(listed, chosen, workers=workers, server=server, timeout=timeout or 60.0,
                 test_timeout=test_timeout, executor=executor,
-                ray_address=ray_address) as scorer, _Progress(json_out) as bar:
+                ray_address=ray_address) as scorer, \
+            ProgressBar("scoring", quiet=json_out, eta=True) as bar:
         counts = score_file(scorer, completions, out, chunk=max(8, 4 * workers),
                             progress=bar.update)
         # Ray: which nodes scored how much (throughput per node; never in the results).
@@ -91,45 +93,6 @@ def score(tasks: TasksArg,
             print(f"  node {node[:12]}: {seen['scored']:g} scored, {seen['per_s']:.2f}/s",
                   file=sys.stderr)
     return 3 if counts.get("failed") else 0
-
-
-class _Progress:
-    """A rich bar on stderr with rate and ETA (a tty only: logs get the summary)."""
-
-    def __init__(self, quiet: bool) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        console = Console(stderr=True)
-        self.bar = Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
-                            console=console, disable=quiet or not console.is_terminal)
-        self.task = self.bar.add_task("score", total=None, rate="")
-        self.first: int | None = None
-        self.start = 0.0
-
-    def update(self, done: int, total: int) -> None:
-        import time
-
-        now = time.monotonic()
-        if self.first is None:
-            self.first, self.start = done, now
-        elapsed = now - self.start
-        rate = (done - self.first) / elapsed if elapsed > 0 else 0.0
-        self.bar.update(self.task, completed=done, total=total, rate=f"{rate:.1f}/s")
-
-    def __enter__(self) -> _Progress:
-        self.bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.stop()
 
 
 def _need_serve() -> None:

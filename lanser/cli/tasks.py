@@ -9,13 +9,13 @@ task that no longer holds, 2 bad input, 3 the runner or git failed.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from lanser.cli.common import JsonOpt, emit_json
+from lanser.cli.progress import ProgressBar
 from lanser.cli.score import ExecutorOpt, RayAddressOpt, check_executor
 
 tasks_app = typer.Typer(help="Verifiable SWE tasks: mine, synth, validate, import, show, score.",
@@ -94,7 +94,7 @@ def mine(repo: Annotated[Path, typer.Argument(help="A local git clone.")], out: 
     settled = settled_commits(log)
     rejected: list[dict[str, Any]] = []
     summary = _Tally()
-    with _Bar("mining", json_out) as bar:
+    with ProgressBar("mining", quiet=json_out) as bar:
         for found in mine_history(root, seen=seen, settled=settled,
                                   settings=_settings(root, test_timeout),
                                   runs=runs, merges=merges, envs=env,
@@ -107,7 +107,7 @@ def mine(repo: Annotated[Path, typer.Argument(help="A local git clone.")], out: 
                 log_rejection(log, found)
                 rejected.append(found.to_json())
             summary.add(found.reason)
-            bar.advance(found.commit[:12], found.reason or "kept")
+            bar.advance(f"{found.commit[:12]} {found.reason or 'kept'}")
     payload = {"out": str(out), "rejections": str(log), "skipped_seen": len(seen),
                "skipped_settled": len(settled), **summary.to_json(),
                "candidates": rejected}
@@ -140,7 +140,7 @@ def synth(repo: Annotated[Path, typer.Argument(help="A local git clone.")], out:
     rejected: list[dict[str, Any]] = []
     summary = _Tally()
     kept_by_operator: dict[str, int] = {}
-    with _Bar("synthesizing", json_out) as bar:
+    with ProgressBar("synthesizing", quiet=json_out) as bar:
         for mutant, found in synth_tasks(root, rev=rev, seed=seed, per_file=per_file,
                                          limit=max_tasks, paths=tuple(paths or ()),
                                          settings=_settings(root, test_timeout), seen=seen):
@@ -151,7 +151,7 @@ def synth(repo: Annotated[Path, typer.Argument(help="A local git clone.")], out:
                 rejected.append({"mutant": f"{mutant.operator} {mutant.path}:{mutant.line}",
                                  "reason": found.reason, "detail": found.detail[:300]})
             summary.add(found.reason)
-            bar.advance(f"{mutant.path}:{mutant.line}", found.reason or "kept")
+            bar.advance(f"{mutant.path}:{mutant.line} {found.reason or 'kept'}")
     payload = {"out": str(out), **summary.to_json(), "kept_by_operator":
                dict(sorted(kept_by_operator.items())), "candidates": rejected}
     if json_out:
@@ -192,7 +192,7 @@ def validate(tasks: TasksArg, repo: RepoDirOpt = None, runs: RunsOpt = 1,
 
     records = load_tasks(tasks)
     lines, kept = [], []
-    with _Bar("validating", json_out) as bar:
+    with ProgressBar("validating", quiet=json_out) as bar:
         for task in records:
             root = _repo(_repo_of(tasks, task, repo))
             verdict = validate_task(task, root, _settings(root, test_timeout), runs=runs)
@@ -204,7 +204,7 @@ def validate(tasks: TasksArg, repo: RepoDirOpt = None, runs: RunsOpt = 1,
                           "reason": verdict.reason, "detail": verdict.detail[:500],
                           "flaky": list(verdict.validation.flaky) if verdict.validation
                           else []})
-            bar.advance(task.instance_id, verdict.reason or "valid")
+            bar.advance(f"{task.instance_id} {verdict.reason or 'valid'}")
     if out is not None:
         write_tasks(out, kept)
     payload = {"tasks": lines, "valid": len(kept), "total": len(records)}
@@ -351,24 +351,3 @@ class _Tally:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.reasons.items()))
         return (f"looked at {self.looked_at} commit(s), kept {self.kept} -> {out}"
                 + (f"; rejected: {reasons}" if reasons else ""))
-
-
-class _Bar:
-    """A progress line on stderr at a terminal; nothing in a pipe or with --json."""
-
-    def __init__(self, what: str, quiet: bool) -> None:
-        self.what, self.count = what, 0
-        self.live = not quiet and sys.stderr.isatty()
-
-    def __enter__(self) -> _Bar:
-        return self
-
-    def advance(self, item: str, outcome: str) -> None:
-        self.count += 1
-        if self.live:
-            sys.stderr.write(f"\r{self.what}: {self.count} done, last {item} ({outcome})\x1b[K")
-            sys.stderr.flush()
-
-    def __exit__(self, *exc: object) -> None:
-        if self.live:
-            sys.stderr.write("\n")

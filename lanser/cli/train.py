@@ -139,25 +139,20 @@ def _train(tasks_path: Path, model: str, config: Any, out: Path, resume: bool, p
     if quiet:
         return run.train(tasks_path, model, config, out, profile=profile, resume=resume,
                          repos=repos)
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from lanser.cli.progress import ProgressBar
 
-    console = Console(stderr=True)
-    with Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console) as progress:
-        bar = progress.add_task("loading", total=config.steps)
-
+    with ProgressBar("train", quiet=False, total=config.steps, eta=True) as bar:
         def started(step: int) -> None:
-            progress.update(bar, completed=step, description="sampling")
+            bar.update(step, note="sampling")
 
         def stepped(m: dict[str, Any]) -> None:
-            progress.update(bar, completed=m["step"], description=(
+            bar.update(m["step"], note=(
                 f"reward {m['reward_mean']:+.3f} ± {m['reward_std']:.3f}  resolved "
                 f"{m['resolved_rate']:.2f}  clip {m['clip_fraction']:.2f}  "
                 f"{m['step_s']:.1f} s/step"))
 
         done = run.train(tasks_path, model, config, out, profile=profile, resume=resume,
                          repos=repos, on_step=stepped, on_start=started)
-    console.print(f"{done.steps} steps; metrics {out / 'metrics.jsonl'}; model {done.model_dir}")
+    bar.console.print(f"{done.steps} steps; metrics {out / 'metrics.jsonl'}; "
+                      f"model {done.model_dir}")
     return done
