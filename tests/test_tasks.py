@@ -73,7 +73,7 @@ def mined(history) -> list:
 
 
 def _by_commit(mined: list, commit: str):
-    return next(c for c in mined if c.commit == commit)
+    return next(c for c in mined if c.source == commit)
 
 
 def test_a_fix_with_its_test_becomes_a_task(history, mined):

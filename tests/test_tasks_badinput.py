@@ -17,7 +17,7 @@ import pytest
 from lanser.runner.settings import RunnerSettings
 from lanser.tasks import load_tasks, mine, validate_task
 from lanser.tasks.mine import (
-    Candidate,
+    Found,
     log_rejection,
     mine_commit,
     rejections_file,
@@ -137,7 +137,7 @@ def test_the_rejection_log_settles_a_commit_unless_another_run_could_change_it(t
     assert log == tmp_path / "t.rejected.jsonl"
     for commit, reason in (("a", "no_f2p"), ("b", "timeout"), ("c", "env_failed"),
                            ("d", "binary")):
-        log_rejection(log, Candidate(commit, reason=reason))
+        log_rejection(log, Found(commit, reason=reason))
     with log.open("a") as torn:
         torn.write('{"commit": "e", "rea')  # a line cut short is no rejection
     assert settled_commits(log) == {"a", "d"}

@@ -105,9 +105,9 @@ def mine(repo: Annotated[Path, typer.Argument(help="A local git clone.")], out: 
                 append_task(out, found.task)
             else:
                 log_rejection(log, found)
-                rejected.append(found.to_json())
+                rejected.append(found.to_json("commit"))
             summary.add(found.reason)
-            bar.advance(f"{found.commit[:12]} {found.reason or 'kept'}")
+            bar.advance(f"{found.source[:12]} {found.reason or 'kept'}")
     payload = {"out": str(out), "rejections": str(log), "skipped_seen": len(seen),
                "skipped_settled": len(settled), **summary.to_json(),
                "candidates": rejected}
@@ -232,10 +232,10 @@ def import_(instances: Annotated[Path, typer.Argument(
     results = [import_instance(data, root) for data in read_instances(instances)]
     written = 0
     for found in results:
-        if found.task is not None and found.instance_id not in seen:
+        if found.task is not None and found.source not in seen:
             append_task(out, found.task)
             written += 1
-    rejected = [{"instance_id": r.instance_id, "reason": r.reason, "detail": r.detail}
+    rejected = [{"instance_id": r.source, "reason": r.reason, "detail": r.detail}
                 for r in results if r.task is None]
     payload = {"out": str(out), "imported": written, "rejected": rejected}
     if json_out:

@@ -13,11 +13,11 @@ Predictions are graded by :mod:`lanser.scoring.predictions` (the Scorer lives ab
 """
 
 from lanser.tasks.io import append_task, load_tasks, seen_ids, task_from_file, write_tasks
-from lanser.tasks.mine import Candidate, mine
-from lanser.tasks.record import BadTask, Task, TaskMeta, Validation
+from lanser.tasks.mine import mine
+from lanser.tasks.record import BadTask, Found, Task, TaskMeta, Validation
 from lanser.tasks.trees import agent_view, is_test_path
 from lanser.tasks.validate import REASONS, check_sides, validate_task
 
-__all__ = ["REASONS", "BadTask", "Candidate", "Task", "TaskMeta", "Validation", "agent_view",
+__all__ = ["REASONS", "BadTask", "Found", "Task", "TaskMeta", "Validation", "agent_view",
            "append_task", "check_sides", "is_test_path", "load_tasks", "mine", "seen_ids",
            "task_from_file", "validate_task", "write_tasks"]

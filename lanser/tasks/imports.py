@@ -9,25 +9,16 @@ whose base is missing, or whose record lacks a key, is a rejection with its reas
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lanser import git
 from lanser.errors import UsageError
 from lanser.jsonio import loads_bounded, read_text_bounded
-from lanser.tasks.record import BadTask, Task, TaskMeta
+from lanser.tasks.record import BadTask, Found, Task, TaskMeta
 
 _TEXT_KEYS = ("instance_id", "repo", "base_commit", "patch", "test_patch",
               "problem_statement")
-
-
-@dataclass(frozen=True)
-class Imported:
-    instance_id: str
-    task: Task | None = None
-    reason: str | None = None
-    detail: str = ""
 
 
 def read_instances(path: str | Path) -> list[Any]:
@@ -39,22 +30,22 @@ def read_instances(path: str | Path) -> list[Any]:
             for n, line in enumerate(text.splitlines(), 1) if line.strip()]
 
 
-def import_instance(data: Any, repo_dir: Path) -> Imported:
+def import_instance(data: Any, repo_dir: Path) -> Found:
     if not isinstance(data, dict) or not isinstance(data.get("instance_id"), str):
-        return Imported("?", reason="bad_instance", detail="not an object with an instance_id")
+        return Found("?", reason="bad_instance", detail="not an object with an instance_id")
     name = data["instance_id"]
     missing = [k for k in _TEXT_KEYS if not isinstance(data.get(k), str)]
     if missing:
-        return Imported(name, reason="bad_instance", detail="missing " + ", ".join(missing))
+        return Found(name, reason="bad_instance", detail="missing " + ", ".join(missing))
     try:
         lists = [_ids(data.get(key, [])) for key in ("FAIL_TO_PASS", "PASS_TO_PASS")]
     except ValueError as exc:
-        return Imported(name, reason="bad_instance", detail=str(exc))
+        return Found(name, reason="bad_instance", detail=str(exc))
     try:
         base = git.resolve(repo_dir, data["base_commit"])
         tree = git.resolve(repo_dir, base, "tree")
     except UsageError:
-        return Imported(name, reason="base_missing",
+        return Found(name, reason="base_missing",
                         detail=f"{data['base_commit'][:12]} is not in {repo_dir.name}")
     meta = TaskMeta(source="imported", base_tree=tree, origin={"format": "swe-bench"})
     try:
@@ -66,8 +57,8 @@ def import_instance(data: Any, repo_dir: Path) -> Imported:
                     hints_text=str(data.get("hints_text") or ""), lanser=meta)
         task.to_json()  # validated against the schema
     except BadTask as exc:
-        return Imported(name, reason="bad_instance", detail=exc.message)
-    return Imported(name, task)
+        return Found(name, reason="bad_instance", detail=exc.message)
+    return Found(name, task)
 
 
 def _ids(value: Any) -> tuple[str, ...]:

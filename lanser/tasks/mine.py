@@ -25,31 +25,16 @@ import json
 import re
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from lanser import git
 from lanser.runner.settings import RunnerSettings
 from lanser.tasks.envs import EnvFailed, ensure_env
 from lanser.tasks.io import append_line
-from lanser.tasks.record import Task, TaskMeta
+from lanser.tasks.record import Found, Task, TaskMeta
 from lanser.tasks.trees import Split, parents, split_commit
 from lanser.tasks.validate import Verdict, check_sides
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """What mining one commit gave: a task, or the reason there is none."""
-
-    commit: str
-    task: Task | None = None
-    reason: str | None = None
-    detail: str = ""
-
-    def to_json(self) -> dict[str, str | None]:
-        return {"commit": self.commit, "instance_id": self.task.instance_id if self.task
-                else None, "reason": self.reason, "detail": self.detail[:500]}
-
 
 #: Rejections a resumed run judges again: a longer timeout or a working package index
 #: may turn them into tasks. Every other reason is the commit's own content.
@@ -61,9 +46,9 @@ def rejections_file(out: Path) -> Path:
     return out.with_name(f"{out.stem if out.suffix == '.jsonl' else out.name}.rejected.jsonl")
 
 
-def log_rejection(path: Path, found: Candidate) -> None:
+def log_rejection(path: Path, found: Found) -> None:
     """Append ``found`` (rejected) to the rejection log as one durable line."""
-    append_line(path, json.dumps(found.to_json(), sort_keys=True, ensure_ascii=False,
+    append_line(path, json.dumps(found.to_json("commit"), sort_keys=True, ensure_ascii=False,
                                  separators=(",", ":")) + "\n")
 
 
@@ -106,40 +91,40 @@ def instance_id(repo_name: str, commit: str) -> str:
 
 def mine_commit(repo: Path, commit: str, repo_name: str, settings: RunnerSettings, *,
                 runs: int = 1, merges: bool = True, envs: bool = False,
-                pip_args: tuple[str, ...] = ()) -> Candidate:
+                pip_args: tuple[str, ...] = ()) -> Found:
     """One commit judged (module docstring)."""
     count = len(parents(repo, commit))
     if count == 0:
-        return Candidate(commit, reason="root_commit")
+        return Found(commit, reason="root_commit")
     if count > 1 and not merges:
-        return Candidate(commit, reason="merge_commit")
+        return Found(commit, reason="merge_commit")
     split = split_commit(repo, commit)
     if not split.test_files:
-        return Candidate(commit, reason="no_test_change")
+        return Found(commit, reason="no_test_change")
     if not [p for p in split.code_files if p not in split.opaque]:
-        return Candidate(commit, reason="no_code_change")
+        return Found(commit, reason="no_code_change")
     if split.submodules:
-        return Candidate(commit, reason="submodule", detail=", ".join(split.submodules[:5]))
+        return Found(commit, reason="submodule", detail=", ".join(split.submodules[:5]))
     if split.opaque:
-        return Candidate(commit, reason="binary", detail=", ".join(split.opaque[:5]))
+        return Found(commit, reason="binary", detail=", ".join(split.opaque[:5]))
     targets = tuple(p for p in split.test_files if p.endswith(".py")
                     and _exists(repo, commit, p) and not p.endswith("conftest.py"))
     if not targets:
-        return Candidate(commit, reason="no_test_change", detail="no test module remains")
+        return Found(commit, reason="no_test_change", detail="no test module remains")
     environment = ""
     if envs:
         try:
             environment, python = ensure_env(repo, split.parent, repo_name=repo_name,
                                              pip_args=pip_args)
         except EnvFailed as exc:
-            return Candidate(commit, reason="env_failed", detail=exc.message)
+            return Found(commit, reason="env_failed", detail=exc.message)
         settings = replace(settings, python=str(python))
     verdict = check_sides(repo, split.parent, split.test_patch, split.patch, targets,
                           settings, runs=runs)
     if verdict.reason is not None:
-        return Candidate(commit, reason=verdict.reason, detail=verdict.detail)
+        return Found(commit, reason=verdict.reason, detail=verdict.detail)
     task = _task(repo, split, repo_name, verdict)
-    return Candidate(commit, replace(task, lanser=replace(task.lanser,
+    return Found(commit, replace(task, lanser=replace(task.lanser,
                                                           environment=environment)))
 
 
@@ -174,8 +159,8 @@ def mine(repo: Path, *, repo_name: str | None = None, seen: set[str] | None = No
          settled: set[str] | None = None, settings: RunnerSettings | None = None,
          runs: int = 1, merges: bool = True,
          envs: bool = False, pip_args: tuple[str, ...] = (),
-         on_candidate: Callable[[Candidate], None] | None = None,
-         **selection: object) -> Iterator[Candidate]:
+         on_candidate: Callable[[Found], None] | None = None,
+         **selection: object) -> Iterator[Found]:
     """Judge every candidate commit of ``repo`` in history order (module docstring);
     ``seen`` ids and ``settled`` commits (:func:`settled_commits`) are skipped.
     ``selection``: :func:`commits`' filters."""

@@ -110,6 +110,23 @@ class TaskMeta:
 
 
 @dataclass(frozen=True)
+class Found:
+    """What making one task gave: the task, or the reason there is none (a name of
+    :data:`lanser.tasks.REASONS`) and its detail. ``source`` is what it was made
+    from: a mined commit, a synthesized mutation's id, an imported instance's id."""
+
+    source: str
+    task: Task | None = None
+    reason: str | None = None
+    detail: str = ""
+
+    def to_json(self, source_key: str = "source") -> dict[str, str | None]:
+        return {source_key: self.source,
+                "instance_id": self.task.instance_id if self.task else None,
+                "reason": self.reason, "detail": self.detail[:500]}
+
+
+@dataclass(frozen=True)
 class Task:
     """One task (module docstring). Field names are SWE-bench's, lower-cased for the
     two lists; :meth:`to_json` spells every key as SWE-bench does."""

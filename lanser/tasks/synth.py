@@ -35,9 +35,8 @@ from pathlib import Path
 
 from lanser import git
 from lanser.runner.settings import RunnerSettings
-from lanser.tasks.mine import Candidate
 from lanser.tasks.mutations import Mutant, mutants, sample
-from lanser.tasks.record import Task, TaskMeta
+from lanser.tasks.record import Found, Task, TaskMeta
 from lanser.tasks.trees import is_test_path, side
 from lanser.tasks.validate import PASSING, SideRun, Verdict, check_sides, run_side
 
@@ -52,7 +51,7 @@ def python_files(repo: Path, rev: str, paths: tuple[str, ...] = ()) -> list[str]
 def synth(repo: Path, *, rev: str = "HEAD", seed: int = 0, per_file: int = 3,
           limit: int | None = None, paths: tuple[str, ...] = (),
           settings: RunnerSettings | None = None, repo_name: str | None = None,
-          seen: set[str] | None = None) -> Iterator[tuple[Mutant, Candidate]]:
+          seen: set[str] | None = None) -> Iterator[tuple[Mutant, Found]]:
     """Each sampled mutant judged (module docstring); stops after ``limit`` kept."""
     settings = settings or RunnerSettings()
     name = repo_name or repo.resolve().name
@@ -94,7 +93,7 @@ def _targets(path: str, tests: list[str], repo: Path, rev: str) -> tuple[str, ..
 
 def judge(repo: Path, clean: str, source: bytes, mutant: Mutant, targets: tuple[str, ...],
           settings: RunnerSettings, repo_name: str, *, rest: tuple[str, ...] = (),
-          baseline: dict[tuple[str, ...], SideRun] | None = None) -> Candidate:
+          baseline: dict[tuple[str, ...], SideRun] | None = None) -> Found:
     """One mutant: a task, or the reason there is none. ``targets`` (the impact-selected
     test files) run on both sides first; when they catch the bug, ``rest`` (the other
     test files) runs on the bug too (:func:`widen`); ``baseline`` keeps the clean
@@ -104,19 +103,19 @@ def judge(repo: Path, clean: str, source: bytes, mutant: Mutant, targets: tuple[
     try:
         compile(mutant.apply(source), mutant.path, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
-        return Candidate(ident, reason="syntax", detail=str(exc))
+        return Found(ident, reason="syntax", detail=str(exc))
     if not targets:
-        return Candidate(ident, reason="no_tests")
+        return Found(ident, reason="no_tests")
     base = side(repo, clean, bug)
     verdict = check_sides(repo, base, "", fix, targets, settings)
     if verdict.reason is not None:
-        return Candidate(ident, reason="no_test_fails" if verdict.reason == "no_f2p"
+        return Found(ident, reason="no_test_fails" if verdict.reason == "no_f2p"
                          else verdict.reason, detail=verdict.detail)
     if rest:
         verdict = widen(repo, clean, base, verdict, rest, settings,
                         {} if baseline is None else baseline)
         if verdict.reason is not None:
-            return Candidate(ident, reason=verdict.reason, detail=verdict.detail)
+            return Found(ident, reason=verdict.reason, detail=verdict.detail)
     git.run(repo, "update-ref", f"{REF_PREFIX}{ident}", base)
     assert verdict.validation is not None
     meta = TaskMeta(source="synth", base_tree=git.resolve(repo, base, "tree"),
@@ -125,7 +124,7 @@ def judge(repo: Path, clean: str, source: bytes, mutant: Mutant, targets: tuple[
                     origin={"operator": mutant.operator, "path": mutant.path,
                             "line": mutant.line, "clean": clean})
     task = Task(ident, repo_name, base, fix, "", problem_statement(verdict), (), lanser=meta)
-    return Candidate(ident, task.with_validation(verdict.validation, verdict.fail_to_pass,
+    return Found(ident, task.with_validation(verdict.validation, verdict.fail_to_pass,
                                                  verdict.pass_to_pass))
 
 
