@@ -23,6 +23,8 @@ from lanser.runner.result import RunResult
 class TestLists:
     """A task's two test lists, as a task file (``--task``) gives them."""
 
+    __test__ = False  # a record, not a pytest test class (its name starts with Test)
+
     fail_to_pass: tuple[str, ...] = ()
     pass_to_pass: tuple[str, ...] = ()
 
