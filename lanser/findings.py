@@ -22,6 +22,7 @@ KINDS = (
     "skip_added",          # a listed test was skipped although it was not at the base
     "forged_events",       # lines on lanser's results channel that were not lanser's
     "always_equal",        # a class whose __eq__ is constantly True (passes any ==)
+    "shadowed_module",     # the graded tree named a module the tests import from elsewhere
 )
 
 

@@ -352,3 +352,40 @@ def test_a_session_ended_early_leaves_no_test_out(workspace):
     test_b = result.by_id()["test_exit.py::test_b"]
     assert (test_b.outcome, test_b.credit.ppm) == ("error", 0)
     assert test_b.credit.evidence["stage"] == "not_run"
+
+
+@pytest.mark.parametrize("isolation", ["auto", "none"])
+def test_a_child_started_ahead_and_never_told_to_go_is_gone_at_close(workspace, isolation):
+    """A Sandbox starts its first child before copying (``warm``); closed without a
+    run (a copy that failed, a caller's error), the waiting child goes with it."""
+    from lanser.runner.sandbox import Sandbox
+
+    root = workspace({"test_a.py": "def test_a():\n    pass\n"})
+    box = Sandbox(root, warm="pytest", isolation=isolation)
+    waiting = box._pending.proc
+    box.close()
+    assert waiting.poll() is not None
+    left = [p for p in psutil.process_iter()
+            if _env_of(p).get("LANSER_SANDBOX") == box.token]
+    assert left == []
+
+
+def _env_of(process: psutil.Process) -> dict[str, str]:
+    try:
+        return process.environ()
+    except psutil.Error:
+        return {}
+
+
+def test_a_pytest_module_in_the_copy_never_runs_in_its_place(workspace):
+    """The child imports pytest before the copy is on sys.path: a ``pytest.py`` at
+    the workspace's root is never what runs; a plain run says the tests' pytest came
+    from outside the snapshot (a grading run scores it: test_scoring_scorer)."""
+    from lanser.errors import LanserError
+
+    root = workspace({
+        "pytest.py": "import sys\nprint('FORGED')\ndef main(*a, **k):\n    return 0\n",
+        "test_a.py": "def test_a():\n    assert 1 == 2\n"})
+    with pytest.raises(LanserError) as caught:
+        run_tests(root)
+    assert caught.value.code == "foreign_imports" and "pytest from" in caught.value.message

@@ -90,6 +90,28 @@ def test_tests_pay_for_the_fix_and_not_for_the_cheat(tmp_path: Path):
     assert exited.status == "ok" and not exited.resolved and exited.reward < 0
 
 
+
+def test_shadowing_a_module_the_tests_import_is_a_scored_failure(tmp_path: Path):
+    """A ``pytest.py`` at the root names a module the tests import from the
+    interpreter: the run cannot be the revision's, and that is scored (below the
+    no-op), never a ``failed`` sample a trainer would drop or count as 0 (issue 16)."""
+    task = make_task(tmp_path / "repo")
+    shadow = ('{"name": "edit", "arguments": {"path": "pytest.py", "content": '
+              '"def main(*a, **k):\\n    return 0\\n"}}')
+    fix_edit = FIX.split("```diff\n")[1].split("```")[0]
+    shadow_and_fix = json.dumps([
+        json.loads(shadow),
+        {"name": "edit", "arguments": {"path": "pkg/calc.py", "content":
+                                       "def add(a, b):\n    return a + b\n\n\n"
+                                       "def mul(a, b):\n    return a * b\n"}}])
+    with Scorer([task], "default", workers=1) as scorer:
+        fix, alone, both = scorer.score_group(task.instance_id, [fix_edit, shadow, shadow_and_fix])
+    assert fix.resolved
+    for result in (alone, both):
+        assert result.status == "ok", result.to_json()
+        assert not result.resolved and result.reward < 0
+        assert result.tests == {"fail_to_pass": [0, 1], "pass_to_pass": [0, 1]}
+
 @pytest.mark.slow
 def test_results_do_not_depend_on_worker_count_or_order(tmp_path: Path):
     task = make_task(tmp_path / "repo")

@@ -70,7 +70,8 @@ def run_script(workspace: Any, script: str, *, args: tuple[str, ...] = (),
     root = root_of(workspace)
     limits = Limits(test_timeout=timeout, run_timeout=timeout, memory_mb=memory_mb)
     start = time.perf_counter()
-    with Sandbox(root, rev=rev, python=python, limits=limits, isolation=isolation) as box:
+    with Sandbox(root, rev=rev, python=python, limits=limits, isolation=isolation,
+                 warm="script") as box:
         target = (box.copy / script).resolve()
         if box.copy not in target.parents or not target.is_file():
             raise UsageError(f"{script}: no such script in the snapshot", code="missing_file")

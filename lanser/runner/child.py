@@ -24,7 +24,10 @@ In order, it:
 7. forks, when it is PID 1 of its namespace, and stays behind as a reaping init;
 8. execs the run's interpreter (``spec["python"]``, when it is not this one) on this
    script's second stage: a program the user named starts only inside, isolated;
-9. runs pytest in-process (the plugin, copied under a private module name onto the
+9. gets ready (pytest and the plugin imported, in pytest mode) and waits for the
+   parent's go: the parent starts the child before it copies the snapshot, so both
+   happen at once (:func:`await_go`);
+10. runs pytest in-process (the plugin, copied under a private module name onto the
    end of ``sys.path``, is handed to pytest as an object; a src layout's ``src/`` goes
    on ``sys.path`` right after the copy's root), or a script it instruments and compiles
    itself with ``probes.py`` (checkpoint credit), as ``__main__`` with the script's
@@ -391,6 +394,35 @@ def run_script(spec: dict, signer) -> int:
     return 0
 
 
+def await_go(spec: dict) -> dict | None:
+    """Get ready, then wait for the parent's go: a byte on ``go_fd`` once the copy is
+    made, and the run's arguments (``argv``, the script) in the ``go`` file; None
+    when the pipe closes without one. Getting ready is importing pytest and our plugin
+    (installed code only: neither the copy, still being made, nor the script's folder
+    is on ``sys.path`` meanwhile), the bulk of a short run's start-up."""
+    if spec["mode"] == "pytest":
+        import importlib
+
+        saved, sys.path[0] = sys.path[0], spec["site"]
+        try:
+            import pytest  # noqa: F401
+
+            importlib.import_module(PLUGIN_MODULE)
+        except Exception:
+            pass  # the run itself reports what cannot be imported
+        finally:
+            sys.path[0] = saved
+    fd = int(spec["go_fd"])
+    try:
+        signal = os.read(fd, 1)
+    finally:
+        os.close(fd)
+    if not signal:
+        return None
+    with open(spec["go"], encoding="utf-8") as fh:
+        return json.load(fh)
+
+
 def _reap_as_init() -> None:
     """As PID 1 of a fresh PID namespace, fork the worker and stay behind as its init.
 
@@ -452,6 +484,10 @@ def main() -> int:
         if python and os.path.realpath(python) != os.path.realpath(sys.executable):
             _exec_interpreter(python, key)
     del key
+    go = await_go(spec)
+    if go is None:
+        return 0  # the parent closed the sandbox without running this child
+    spec.update(go)
     os.chdir(spec["cwd"])
     sys.path[0] = spec["cwd"]  # as ``python -m pytest`` would: the project is importable
     if spec["mode"] == "pytest":

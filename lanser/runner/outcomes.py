@@ -111,6 +111,8 @@ class Folder:
     out_of_protocol: int = 0
     #: tests the process died during, or never reached (issue 16: ``early_exit``)
     early: set[str] = field(default_factory=set)
+    #: the graded tree shadowed a module the tests import (issue 16: ``shadowed_module``)
+    shadowed: bool = False
     _running: str | None = None
 
     def feed(self, events: list[dict[str, Any]]) -> None:

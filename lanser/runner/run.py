@@ -64,7 +64,8 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
     extra: list[str] = []
     selection = None
     snapshot = _snapshot(root, rev)
-    with Sandbox(root, rev=rev, python=python, limits=limits, isolation=isolation) as box:
+    with Sandbox(root, rev=rev, python=python, limits=limits, isolation=isolation,
+                 warm="pytest") as box:
         caught: list[Finding] = []
         if protect is not None:
             box.prepare = protect.restorer(root, caught)
@@ -81,8 +82,12 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
             extra.append(f"--lanser-coverage={box.dir / 'coverage.json'}")
         user_args = tuple(_rebase(a, root, box.copy) for a in args)
         extra.extend(_listed_files(user_args, box.copy))
+        # lenient: a grading run of a candidate's tree (the base's own run is held to
+        # the plain rules: a base the runner cannot measure is no task to grade by)
+        tested = (snapshot or {}).get("tree") or (snapshot or {}).get("hash")
         folder, last = _run_pytest(box, [*extra, *user_args], deadline,
-                                   lenient=protect is not None)
+                                   lenient=protect is not None
+                                   and tested != protect.base_tree)
         if coverage_map is not None and (box.dir / "coverage.json").is_file():
             Path(coverage_map).write_bytes((box.dir / "coverage.json").read_bytes())
         timings = {"copy_seconds": box.copy_seconds}
@@ -101,6 +106,7 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
     caught = caught[:1]  # the first copy's restoration; restarts repeat it
     caught.append(Finding("early_exit", len(folder.early), tuple(sorted(folder.early))))
     caught.append(Finding("forged_events", folder.rejected + folder.out_of_protocol))
+    caught.append(Finding("shadowed_module", int(folder.shadowed)))
     return RunResult(tests=tuple(tests[n] for n in sorted(tests)),
                      exitstatus=_exitstatus(last), rev=rev,
                      args=tuple(_swap_root(a, root, ".") for a in args), limits=limits,
@@ -159,7 +165,23 @@ def _run_pytest(box: Sandbox, argv: list[str], deadline: float, *,
             listing.write_text("".join(n + "\n" for n in only), encoding="utf-8")
             run_argv.append(f"--lanser-only={listing}")
         child = box.run("pytest", [*run_argv, *argv], deadline=deadline)
-        _refuse_foreign_imports(child)
+        foreign = _foreign_imports(child)
+        if foreign and lenient:
+            # a grading run: the graded tree has a top-level module named like one the
+            # tests import from the interpreter (a ``pytest.py`` at the root, say), so
+            # nothing measured is the revision's: a scored failure, never "no score"
+            # (a trainer would leave the sample out, or give it 0)
+            folder.add(CONFTESTS, "error", "collection", "the tests imported "
+                       f"{foreign} from outside the snapshot: the graded tree shadows it")
+            folder.shadowed = True
+            return folder, child
+        if foreign:
+            raise RunnerError(
+                "the tests imported the project's own modules from outside the snapshot "
+                f"being tested ({foreign}): their outcomes would not be the revision's. "
+                "Make the snapshot importable from its root or src/ (or set "
+                "[tool.pytest.ini_options] pythonpath), or use --python with an "
+                "interpreter where the project is not installed", code="foreign_imports")
         folder.feed(child.events)
         folder.rejected += child.rejected
         finished = any(e.get("e") == "session" for e in child.events)
@@ -261,19 +283,14 @@ def _names_path(arg: str, copy: Path) -> bool:
         return False
 
 
-def _refuse_foreign_imports(child: ChildRun) -> None:
-    """Tests that imported the project from outside the snapshot did not test it:
-    no score is better than a wrong one (issue 15, defect 2)."""
+def _foreign_imports(child: ChildRun) -> str:
+    """The project's own modules the tests imported from outside the snapshot, named
+    ("" when none): tests that did so did not test it (issue 15, defect 2)."""
     for event in child.events:
         if event.get("e") == "foreign_imports" and event.get("modules"):
-            listed = ", ".join(f"{m.get('module')} from {m.get('file')}"
-                               for m in event["modules"][:5])
-            raise RunnerError(
-                "the tests imported the project's own modules from outside the snapshot "
-                f"being tested ({listed}): their outcomes would not be the revision's. "
-                "Make the snapshot importable from its root or src/ (or set "
-                "[tool.pytest.ini_options] pythonpath), or use --python with an "
-                "interpreter where the project is not installed", code="foreign_imports")
+            return ", ".join(f"{m.get('module')} from {m.get('file')}"
+                             for m in event["modules"][:5])
+    return ""
 
 
 def _check_ran(folder: Folder, child: ChildRun, finished: bool) -> None:

@@ -113,6 +113,20 @@ class ChildRun:
     oom_killed: bool = False  #: the memory cgroup's limit killed a process of the run
 
 
+@dataclass
+class _Started:
+    """A child started and waiting for its go: which run it is, its process, output
+    pump, events file, signing key and the write end of its go pipe."""
+
+    mode: str
+    number: int
+    proc: subprocess.Popen
+    output: Any  # _Output
+    events: Path
+    key: bytes
+    go: int
+
+
 class _Output:
     """Bounded capture of a pipe: the first and the last bytes, a count of the rest."""
 
@@ -155,7 +169,11 @@ class Sandbox:
     """
 
     def __init__(self, root: Path, *, rev: str | None = None, python: str | None = None,
-                 limits: Limits = Limits(), isolation: str = "auto") -> None:
+                 limits: Limits = Limits(), isolation: str = "auto",
+                 warm: str | None = None) -> None:
+        """``warm`` ("pytest" or "script"): start the first child before copying, so
+        its interpreter starts, isolates itself and imports pytest while the copy is
+        made; it waits for :meth:`run` to say go (:class:`_Started`)."""
         self.root = root
         self.rev = rev
         self.python = python or sys.executable
@@ -173,7 +191,11 @@ class Sandbox:
         #: called on the copy after each (re)population (a grading run restores
         #: protected files there, :class:`lanser.runner.run.Protect`)
         self.prepare: Any = None
+        self._pending: _Started | None = None
         try:
+            self.copy.mkdir()
+            if warm is not None:
+                self._pending = self._start(warm)
             self.copy_seconds = _timed(self._populate)
         except BaseException:
             self.close()
@@ -186,6 +208,10 @@ class Sandbox:
         self.close()
 
     def close(self) -> None:
+        if self._pending is not None:  # started, never told to go
+            os.close(self._pending.go)
+            self._kill(self._pending.proc)
+            self._pending = None
         self.cgroups.remove()
         def writable(func: Any, path: str, _exc: Any) -> None:
             os.chmod(os.path.dirname(path), 0o700)
@@ -205,12 +231,12 @@ class Sandbox:
 
         shutil.rmtree(self.copy, onexc=writable) if sys.version_info >= (3, 12) else \
             shutil.rmtree(self.copy, onerror=writable)
+        self.copy.mkdir()
         self.copy_seconds += _timed(self._populate)
         if self.prepare is not None:
             self.prepare(self.copy)
 
     def _populate(self) -> None:
-        self.copy.mkdir()
         if self.rev is not None:
             self._archive(self.rev)
         else:
@@ -230,7 +256,36 @@ class Sandbox:
 
     def run(self, mode: str, argv: list[str], *, deadline: float,
             extra: dict[str, Any] | None = None) -> ChildRun:
-        """Run the child once (``mode`` is "pytest" or "script") and watch it."""
+        """Run the child once (``mode`` is "pytest" or "script") and watch it: the
+        child started ahead (``warm``) when there is one of this mode, else a new one."""
+        started, self._pending = self._pending, None
+        if started is not None and started.mode != mode:
+            os.close(started.go)
+            self._kill(started.proc)
+            started = None
+        started = started or self._start(mode)
+        if mode == "pytest":  # one token: a separate value would count for pytest's rootdir
+            argv = [f"--lanser-events={started.events}", *argv]
+        go = self.dir / f"go-{started.number}.json"
+        go.write_text(json.dumps({"argv": argv, **(extra or {})}), encoding="utf-8")
+        try:
+            os.write(started.go, b"1")
+        except BrokenPipeError:
+            pass  # the child is gone already: the watch says how it ended
+        finally:
+            os.close(started.go)
+        oom_before = self.cgroups.oom_kills()
+        try:
+            run = self._watch(started.proc, started.events, deadline, Verifier(started.key))
+        finally:
+            self._kill(started.proc)
+        run.output = started.output.text()
+        run.oom_killed = self.cgroups.oom_kills() > oom_before
+        return run
+
+    def _start(self, mode: str) -> _Started:
+        """Start a child that isolates itself, gets ready for ``mode`` and waits for
+        :meth:`run`'s go (a byte on its ``go_fd`` pipe; the arguments in a file)."""
         self._runs += 1
         events = self.dir / f"events-{self._runs}.jsonl"
         events.touch()
@@ -238,22 +293,21 @@ class Sandbox:
             (self.dir / sub).mkdir(exist_ok=True)
         for name, source in SITE_MODULES.items():
             shutil.copyfile(source, self.dir / "site" / name)
-        if mode == "pytest":  # one token: a separate value would count for pytest's rootdir
-            argv = [f"--lanser-events={events}", *argv]
-        spec = {"mode": mode, "argv": argv, "cwd": str(self.copy), "events": str(events),
+        spec = {"mode": mode, "cwd": str(self.copy), "events": str(events),
+                "go": str(self.dir / f"go-{self._runs}.json"),
                 "site": str(self.dir / "site"), "sandbox": str(self.dir),
                 "netns": "--net" in self.prefix, "mountns": "--mount" in self.prefix,
                 "drop_caps": True, "cgroups": self.cgroups.paths,
                 "pids_limited": self.cgroups.pids, "memory_cgroup": self.cgroups.memory,
                 "max_procs": self.limits.max_procs,
                 "memory_bytes": self.limits.memory_mb << 20,
-                "file_bytes": self.limits.file_mb << 20, "python": self.python,
-                **(extra or {})}
+                "file_bytes": self.limits.file_mb << 20, "python": self.python}
         key = os.urandom(KEY_BYTES)  # fresh per child: lines of one never verify in another
         key_read, key_write = os.pipe()
         os.write(key_write, key)
         os.close(key_write)
-        spec["key_fd"] = key_read
+        go_read, go_write = os.pipe()
+        spec["key_fd"], spec["go_fd"] = key_read, go_read
         spec_path = self.dir / f"spec-{self._runs}.json"
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.dir / "home"),
@@ -265,20 +319,15 @@ class Sandbox:
             proc = subprocess.Popen([*self.prefix, sys.executable, str(CHILD), str(spec_path)],
                                     cwd=self.copy, env=env, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    start_new_session=True, pass_fds=(key_read,))
+                                    start_new_session=True, pass_fds=(key_read, go_read))
         except OSError as exc:
+            os.close(go_write)
             raise RunnerError(f"cannot start {self.python}: {exc}") from None
         finally:
             os.close(key_read)
-        output = _Output(proc.stdout, self.limits.output_bytes)
-        oom_before = self.cgroups.oom_kills()
-        try:
-            run = self._watch(proc, events, deadline, Verifier(key))
-        finally:
-            self._kill(proc)
-        run.output = output.text()
-        run.oom_killed = self.cgroups.oom_kills() > oom_before
-        return run
+            os.close(go_read)
+        return _Started(mode, self._runs, proc, _Output(proc.stdout, self.limits.output_bytes),
+                        events, key, go_write)
 
     def _watch(self, proc: subprocess.Popen, path: Path, deadline: float,
                verifier: Verifier) -> ChildRun:
