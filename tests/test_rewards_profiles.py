@@ -31,6 +31,7 @@ HASHES = {
     "diagnostics-only":
         "sha256:f0b9fbb81e078dd598343f0322c7af2a27ad7927d803c26ce01d3986750d91af",
     "tests-only": "sha256:c1a98dc0e53d58b594a09bbb2b060c88c7750b35bbfe99209b7d972588cf2f33",
+    "train": "sha256:3fd90a16bf6040051d82b51f3bede625752e6395013674d57fd873bebda0a923",
 }
 
 

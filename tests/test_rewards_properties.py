@@ -22,7 +22,7 @@ from lanser.rewards import (
     step_reward,
 )
 
-PROFILES = [load_profile(n) for n in ("default", "diagnostics-only", "tests-only")] + [
+PROFILES = [load_profile(n) for n in ("default", "diagnostics-only", "tests-only", "train")] + [
     Profile.from_mapping("targets", {"scope": "targets", "weights": {
         "diagnostics": "1/3", "tests": 2, "outcome": 1, "confidence": "0.5"},
         "severity": {"error": 1, "warning": "1/7"}, "tests": {"pass_to_pass": 0},
@@ -318,3 +318,22 @@ def test_without_listed_tests_the_base_run_is_the_graded_set():
                                          for i in range(9))))
     assert step_reward(base, deleted, ActionInfo("edit"), profile, task).total < 0
     assert step_reward(base, padded, ActionInfo("edit"), profile, task).total == 0
+
+
+@settings(max_examples=200)
+@given(credits, st.sampled_from([TASK_BASE, TASK_UNLISTED]),
+       st.sampled_from(["invalid", "refused", "rolled_back"]))
+def test_under_train_answering_nothing_never_beats_an_attempt_on_tests(ppm, task, status):
+    """The train profile (one-shot training): a completion that is no patch, or one
+    the envelope refuses, costs at least what any patch can lose on tests + outcome,
+    so a policy cannot learn that saying nothing pays better than trying (issue 20)."""
+    train = load_profile("train")
+    base = make_state([], BASE_PPM, set(), Fraction(1))
+    attempt = step_reward(base, make_state([], ppm, set(), Fraction(1)),
+                          ActionInfo("edit"), train, task)
+    nothing = step_reward(base, base, ActionInfo("edit", status, "other"), train, task)
+    assert nothing.total <= attempt.components["tests"] + attempt.components["outcome"]
+    # under default (priced for episodes, where the agent acts again) it can pay
+    default = load_profile("default")
+    assert step_reward(base, base, ActionInfo("edit", status, "other"), default,
+                       task).total > -1

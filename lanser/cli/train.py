@@ -68,7 +68,9 @@ def train(first: Annotated[str, typer.Argument(
           seed: Annotated[int, typer.Option("--seed")] = 0,
           resume: Annotated[bool, typer.Option(
               "--resume", help="Continue from the run folder's latest checkpoint.")] = False,
-          profile: Annotated[str, typer.Option("--profile", help="Reward profile.")] = "default",
+          profile: Annotated[str, typer.Option(
+              "--profile", help="Reward profile (train: a non-patch costs more than a "
+              "failed attempt, rewards/SPEC.md §7).")] = "train",
           repos: Annotated[Path | None, typer.Option(
               "--repos", help="Clones by repository name (tasks.jsonl only).")] = None,
           json_out: JsonOpt = False) -> int:

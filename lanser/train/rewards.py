@@ -119,7 +119,7 @@ def _whole_files(blocks: list[re.Match[str]], root: Path) -> str | None:
 class WorkspaceSource:
     """Scores completions with lanser's one-shot reward on each task's workspace."""
 
-    def __init__(self, tasks: Sequence[TrainTask], *, profile: str = "default",
+    def __init__(self, tasks: Sequence[TrainTask], *, profile: str = "train",
                  server: str | None = None, timeout: float = 60.0,
                  test_timeout: float = 30.0) -> None:
         self.tasks = {t.instance_id: t for t in tasks}

@@ -57,7 +57,7 @@ class RunResult:
 
 
 def train(tasks_path: Path, model_name: str, config: Any, out: Path, *,
-          profile: str = "default", resume: bool = False, repos: Path | None = None,
+          profile: str = "train", resume: bool = False, repos: Path | None = None,
           on_step: Callable[[dict[str, Any]], None] | None = None,
           on_start: Callable[[int], None] | None = None) -> RunResult:
     """Train on the tasks at ``tasks_path``; checkpoints, metrics and the model under ``out``."""
@@ -88,7 +88,7 @@ def train(tasks_path: Path, model_name: str, config: Any, out: Path, *,
     return RunResult(trainer.step, out, model_dir, results[-1].metrics if results else None)
 
 
-def evaluate(tasks_path: Path, model_name: str, config: Any, *, profile: str = "default",
+def evaluate(tasks_path: Path, model_name: str, config: Any, *, profile: str = "train",
              repos: Path | None = None, views: Path | None = None) -> Any:
     """pass@1 and mean reward of ``model_name`` on the tasks (greedy, one sample each)."""
     _require_extra()
