@@ -71,6 +71,36 @@ def test_a_warm_worker_scores_every_kind_of_completion_and_resets_exactly(tmp_pa
     assert results[NEW_DIR].status == "ok" and results[NEW_DIR].changed == ("extra/deep/mod.py",)
 
 
+
+def test_a_test_run_takes_the_sandbox_made_ready_during_the_last_one(tmp_path: Path):
+    """With tests, the grader keeps the next run's sandbox ready (its child isolated,
+    pytest imported, no copy yet); the same candidate scores the same bytes through
+    it, and closing the worker leaves no waiting child behind."""
+    task = make_task(tmp_path / "repo")
+    config = WorkerConfig({task.instance_id: task}, load_profile("default"))
+
+    async def go():
+        worker = Worker(config)
+        try:
+            first = await worker.score(Job(0, task.instance_id, BREAK))
+            grader = worker.graders[task.instance_id]
+            spare = grader._spare
+            assert spare is not None and not spare.filled
+            waiting = spare._pending.proc
+            assert waiting.poll() is None  # started, waiting for its go
+            again = await worker.score(Job(1, task.instance_id, BREAK))
+            assert waiting.poll() is not None and grader._spare is not spare  # used
+            last = grader._spare._pending.proc
+            return first, again, last
+        finally:
+            await worker.close()
+
+    first, again, last = _run(go())
+    assert json.dumps(first.to_json(), sort_keys=True) == json.dumps(again.to_json(),
+                                                                      sort_keys=True)
+    assert first.tests == {"fail_to_pass": [0, 1], "pass_to_pass": [1, 1]}
+    assert last.poll() is not None
+
 @pytest.mark.slow
 def test_tests_pay_for_the_fix_and_not_for_the_cheat(tmp_path: Path):
     """The default profile runs F2P + P2P: the fix resolves the task; rewriting the

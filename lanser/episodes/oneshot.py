@@ -68,7 +68,7 @@ from lanser.rewards import (
     step_reward,
 )
 from lanser.rewards.profile import fraction_text
-from lanser.runner.run import Protect
+from lanser.runner.protected import Protect
 from lanser.workspace import Workspace
 
 #: Where the after side came from (``source`` in the JSON).

@@ -39,7 +39,7 @@ from lanser.findings import to_json as findings_to_json
 from lanser.lsp.facts import FileChange, TextEdit
 from lanser.positions import Position, Span
 from lanser.rewards import ActionInfo, Profile, Reward, State, episode_return, resolved, step_reward
-from lanser.runner.run import Protect
+from lanser.runner.protected import Protect
 from lanser.workspace import Workspace
 
 

@@ -335,7 +335,7 @@ def _protect(workspace: Workspace, header: dict[str, Any], base_tree: str, spec:
     """The recorder's grading-run protection, rebuilt from the header (issue 16)."""
     from lanser.episodes.recorder import task_globs
     from lanser.episodes.task import TaskSpec
-    from lanser.runner.run import Protect
+    from lanser.runner.protected import Protect
 
     task = header["task"]
     spec_task = TaskSpec(fail_to_pass=tuple(task.get("fail_to_pass", ())),

@@ -42,7 +42,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from lanser.configfiles import CONFIG_FILES, CONFIG_SECTIONS
 from lanser.findings import Finding, merge
@@ -287,6 +287,30 @@ def restore_dir(workdir: str | Path, base: Files, extra_globs: Iterable[str] = (
     return result
 
 
+@dataclass(frozen=True)
+class Protect:
+    """A grading run's protection (``run_tests(protect=...)``): restore from
+    ``base_tree`` of the repository at ``repo`` (the workspace when None), plus a
+    task's ``globs`` and a server's ``config_files`` (:func:`plan`)."""
+
+    base_tree: str
+    repo: Path | None = None
+    globs: tuple[str, ...] = ()
+    config_files: tuple[str, ...] = ()
+
+    def restorer(self, root: Path, caught: list[Any]) -> Any:
+        base = GitTree(self.repo or root, self.base_tree)
+
+        def prepare(copy: Path) -> None:
+            # protected files only: suppressions are the graded tree's business (a
+            # copy of an already graded tree would count them twice)
+            plan = restore_dir(copy, base, self.globs, self.config_files,
+                               strip_suppressions=False)
+            caught.append(plan.findings)
+
+        return prepare
+
+
 def write_changes(root: Path, changes: dict[str, bytes | None]) -> None:
     """Write a plan's changes under ``root`` (None: remove the file)."""
     for path, data in sorted(changes.items()):
@@ -435,5 +459,6 @@ def _git(repo: Path, *args: str, env: dict[str, str] | None = None,
     return git.run(repo, *args, env=env, input=input, binary=True)
 
 
-__all__ = ["GLOBS", "SECTIONS", "DirFiles", "Files", "GitTree", "Overlay", "Plan", "plan",
+__all__ = ["GLOBS", "SECTIONS", "DirFiles", "Files", "GitTree", "Overlay", "Plan", "Protect",
+           "plan",
            "restore_dir", "restore_tree"]

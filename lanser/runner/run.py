@@ -16,10 +16,13 @@ out of the hashed facts (they go in ``provenance``).
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import sys
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +32,16 @@ from lanser.findings import Finding, merge
 from lanser.runner.credit import flaky_credit
 from lanser.runner.impact import ImpactMap, impact_key
 from lanser.runner.outcomes import Folder, TestOutcome
+from lanser.runner.protected import Protect
 from lanser.runner.result import RunResult
-from lanser.runner.sandbox import CONFTESTS, ChildRun, Limits, RunnerError, Sandbox
+from lanser.runner.sandbox import (
+    CONFTESTS,
+    ChildRun,
+    Limits,
+    RunnerError,
+    Sandbox,
+    isolation_prefix,
+)
 
 if TYPE_CHECKING:
     from lanser.workspace import Workspace
@@ -45,7 +56,7 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
               run_timeout: float = 1800.0, memory_mb: int = 4096, reruns: int = 0,
               select: ImpactMap | None = None, python: str | None = None,
               isolation: str = "auto", coverage_map: Path | None = None,
-              protect: Protect | None = None) -> RunResult:
+              protect: Protect | None = None, sandbox: Sandbox | None = None) -> RunResult:
     """Run pytest on ``workspace`` (or its git revision ``rev``) in a sandbox.
 
     ``timeout`` is the per-test wall-clock limit, ``run_timeout`` the whole run's.
@@ -55,7 +66,9 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
     ``protect`` makes it a grading run (issue 16): the copy's protected files are
     put back as the base tree has them before pytest starts (and again in the fresh
     copy each restart gets), and a run that produced nothing is a scored failure
-    (one ``error`` record) rather than a runner error.
+    (one ``error`` record) rather than a runner error. ``sandbox``: one made ready
+    ahead by :func:`ready_sandbox` with the same settings (its child already
+    isolated, pytest imported); the copy is made now. It is closed with the run.
     """
     root = root_of(workspace)
     limits = Limits(test_timeout=timeout, run_timeout=run_timeout, memory_mb=memory_mb)
@@ -64,8 +77,10 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
     extra: list[str] = []
     selection = None
     snapshot = _snapshot(root, rev)
-    with Sandbox(root, rev=rev, python=python, limits=limits, isolation=isolation,
-                 warm="pytest") as box:
+    box = _usable(sandbox, root, rev, python, limits, isolation)
+    with box or Sandbox(root, rev=rev, python=python, limits=limits, isolation=isolation,
+                        warm="pytest") as box:
+        box.fill()
         caught: list[Finding] = []
         if protect is not None:
             box.prepare = protect.restorer(root, caught)
@@ -118,30 +133,29 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
                      protected_base=None if protect is None else protect.base_tree)
 
 
-@dataclass(frozen=True)
-class Protect:
-    """A grading run's protection: restore from ``base_tree`` of the repository at
-    ``repo`` (the workspace when None), plus a task's ``globs`` and a server's
-    ``config_files`` (:func:`lanser.runner.protected.plan`)."""
+def ready_sandbox(workspace: Workspace | str | Path, *, timeout: float = 60.0,
+                  run_timeout: float = 1800.0, memory_mb: int = 4096,
+                  python: str | None = None, isolation: str = "auto") -> Sandbox:
+    """A sandbox for the next :func:`run_tests` of ``workspace`` with these settings,
+    made now and filled then: its child starts, isolates itself and imports pytest
+    while the caller still prepares the tree (a scorer's next candidate). The caller
+    passes it to ``run_tests(sandbox=...)`` or closes it."""
+    limits = Limits(test_timeout=timeout, run_timeout=run_timeout, memory_mb=memory_mb)
+    return Sandbox(root_of(workspace), python=python, limits=limits, isolation=isolation,
+                   warm="pytest", fill=False)
 
-    base_tree: str
-    repo: Path | None = None
-    globs: tuple[str, ...] = ()
-    config_files: tuple[str, ...] = ()
 
-    def restorer(self, root: Path, caught: list[Any]) -> Any:
-        from lanser.runner.protected import GitTree, restore_dir
-
-        base = GitTree(self.repo or root, self.base_tree)
-
-        def prepare(copy: Path) -> None:
-            # protected files only: suppressions are the graded tree's business (a
-            # copy of an already graded tree would count them twice)
-            plan = restore_dir(copy, base, self.globs, self.config_files,
-                               strip_suppressions=False)
-            caught.append(plan.findings)
-
-        return prepare
+def _usable(box: Sandbox | None, root: Path, rev: str | None, python: str | None,
+            limits: Limits, isolation: str) -> Sandbox | None:
+    """``box`` when it was made for exactly this run, else None (and closed)."""
+    if box is None:
+        return None
+    wanted = os.path.abspath(shutil.which(python or sys.executable) or "")
+    if (box.root == root and box.rev == rev and box.limits == limits and not box.filled
+            and box.python == wanted and box.prefix == isolation_prefix(isolation)):
+        return box
+    box.close()
+    return None
 
 
 def _run_pytest(box: Sandbox, argv: list[str], deadline: float, *,

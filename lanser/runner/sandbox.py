@@ -170,10 +170,12 @@ class Sandbox:
 
     def __init__(self, root: Path, *, rev: str | None = None, python: str | None = None,
                  limits: Limits = Limits(), isolation: str = "auto",
-                 warm: str | None = None) -> None:
+                 warm: str | None = None, fill: bool = True) -> None:
         """``warm`` ("pytest" or "script"): start the first child before copying, so
         its interpreter starts, isolates itself and imports pytest while the copy is
-        made; it waits for :meth:`run` to say go (:class:`_Started`)."""
+        made; it waits for :meth:`run` to say go (:class:`_Started`). ``fill=False``
+        leaves the copy for :meth:`fill`: a sandbox made ready ahead of the tree it
+        will test (``lanser.runner.run.ready_sandbox``)."""
         self.root = root
         self.rev = rev
         self.python = python or sys.executable
@@ -196,7 +198,10 @@ class Sandbox:
             self.copy.mkdir()
             if warm is not None:
                 self._pending = self._start(warm)
-            self.copy_seconds = _timed(self._populate)
+            self.copy_seconds = 0.0
+            self.filled = False
+            if fill:
+                self.fill()
         except BaseException:
             self.close()
             raise
@@ -235,6 +240,12 @@ class Sandbox:
         self.copy_seconds += _timed(self._populate)
         if self.prepare is not None:
             self.prepare(self.copy)
+
+    def fill(self) -> None:
+        """Copy the snapshot (once: a restart's fresh copy is :meth:`refresh`)."""
+        if not self.filled:
+            self.copy_seconds += _timed(self._populate)
+            self.filled = True
 
     def _populate(self) -> None:
         if self.rev is not None:

@@ -88,6 +88,7 @@ class TaskGrader:
         self.timeout = timeout
         self.test_timeout = test_timeout
         self.service: Any = None
+        self._spare: Any = None  # the next test run's sandbox, made ready (_tests)
         self.root = Path()
         self.rest_tree = ""
         self.agent_tree = ""
@@ -156,6 +157,9 @@ class TaskGrader:
                              f"to the base ({exc.message})", code="bad_task") from None
 
     async def close(self) -> None:
+        if self._spare is not None:
+            self._spare.close()
+            self._spare = None
         if self.service is not None:
             await self.service.close()
             self.service = None
@@ -172,14 +176,25 @@ class TaskGrader:
 
     async def _tests(self) -> tuple[TestCredit, ...]:
         from lanser.runner import run_tests
-        from lanser.runner.run import Protect
+        from lanser.runner.protected import Protect
+        from lanser.runner.run import ready_sandbox
 
         # A grading run: protected files put back in the sandbox copy, and a run that
         # produced nothing (sys.exit at import) is a scored failure, not a lost sample.
         protect = Protect(self.rest_tree, globs=self.task.protected)
-        result = await asyncio.to_thread(run_tests, self.workspace,
-                                         args=self.task.test_run_args(),
-                                         timeout=self.test_timeout, protect=protect)
+        # This run takes the sandbox made ready during the last one (its child already
+        # isolated, pytest imported: only the copy is left), and the next candidate's
+        # starts now, on the core this run's pytest leaves free.
+        box, self._spare = self._spare, None
+        result, spare = await asyncio.gather(
+            asyncio.to_thread(run_tests, self.workspace, args=self.task.test_run_args(),
+                              timeout=self.test_timeout, protect=protect, sandbox=box),
+            asyncio.to_thread(ready_sandbox, self.workspace, timeout=self.test_timeout),
+            return_exceptions=True)
+        if not isinstance(spare, BaseException):
+            self._spare = spare
+        if isinstance(result, BaseException):
+            raise result
         return tuple(TestCredit.from_json(t.to_json(volatile=False)) for t in result.tests)
 
     # -- one candidate ---------------------------------------------------------------
