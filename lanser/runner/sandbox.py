@@ -12,6 +12,12 @@ the memory of the whole process tree (else ``RLIMIT_AS`` per process). Where
 psutil (found by pid and by a marker in the environment, for daemons that escaped
 the tree) and the result says the network and the filesystem were not isolated.
 
+A child starts before the copy is made (``warm``): the interpreter starts, isolates
+itself and imports pytest while the snapshot is copied (or, through
+``lanser.runner.run.ready_sandbox``, while the caller still prepares the tree), then
+waits for a go on a pipe of its own. Nothing of the copy is on its ``sys.path`` until
+then.
+
 Events are signed (``channel.py``): each child gets a fresh key through an inherited
 pipe, and the watchdog keeps only lines that verify, so the code under test cannot
 add events by writing to the file. The watchdog reads the events file as it grows:
