@@ -389,3 +389,29 @@ def test_a_pytest_module_in_the_copy_never_runs_in_its_place(workspace):
     with pytest.raises(LanserError) as caught:
         run_tests(root)
     assert caught.value.code == "foreign_imports" and "pytest from" in caught.value.message
+
+
+def test_shadowing_is_scored_on_a_candidate_tree_and_refused_on_the_base(workspace):
+    """A grading run (``protect``) of a candidate's tree that shadows a module the
+    tests import is one scored error and the finding ``shadowed_module``; the same on
+    the base tree itself is the plain refusal: a base the runner cannot measure is no
+    task to grade by."""
+    from conftest import git
+
+    from lanser.errors import LanserError
+    from lanser.runner.protected import Protect
+
+    root = workspace({"pkg.py": "X = 1\n",
+                      "test_a.py": "from pkg import X\n\ndef test_a():\n    assert X == 1\n"},
+                     git_repo=True)
+    base = git(root, "rev-parse", "HEAD^{tree}").strip()
+    (root / "pytest.py").write_text("def main(*a, **k):\n    return 0\n")
+    graded = run_tests(root, protect=Protect(base))
+    assert outcomes(graded) == {"conftest.py": ("error", "collection")}
+    assert {f.kind: f.count for f in graded.integrity}.get("shadowed_module") == 1
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "shadow")
+    shadowed_base = git(root, "rev-parse", "HEAD^{tree}").strip()
+    with pytest.raises(LanserError) as caught:
+        run_tests(root, protect=Protect(shadowed_base))
+    assert caught.value.code == "foreign_imports"
