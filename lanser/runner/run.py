@@ -15,6 +15,7 @@ out of the hashed facts (they go in ``provenance``).
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import re
@@ -22,6 +23,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from lanser import git
 from lanser.errors import UsageError
 from lanser.findings import Finding, merge
+from lanser.runner.copying import snapshot_identity
 from lanser.runner.credit import flaky_credit
 from lanser.runner.impact import ImpactMap, impact_key
 from lanser.runner.outcomes import Folder, TestOutcome
@@ -56,7 +59,8 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
               run_timeout: float = 1800.0, memory_mb: int = 4096, reruns: int = 0,
               select: ImpactMap | None = None, python: str | None = None,
               isolation: str = "auto", coverage_map: Path | None = None,
-              protect: Protect | None = None, sandbox: Sandbox | None = None) -> RunResult:
+              protect: Protect | None = None, sandbox: Sandbox | None = None,
+              changed: Iterable[str] | None = None) -> RunResult:
     """Run pytest on ``workspace`` (or its git revision ``rev``) in a sandbox.
 
     ``timeout`` is the per-test wall-clock limit, ``run_timeout`` the whole run's.
@@ -68,7 +72,9 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
     copy each restart gets), and a run that produced nothing is a scored failure
     (one ``error`` record) rather than a runner error. ``sandbox``: one made ready
     ahead by :func:`ready_sandbox` with the same settings (its child already
-    isolated, pytest imported); the copy is made now. It is closed with the run.
+    isolated, pytest imported); the copy is made now (of ``changed`` only, the files
+    the workspace holds differently from a tree the sandbox was prefilled with). It
+    is closed with the run.
     """
     root = root_of(workspace)
     limits = Limits(test_timeout=timeout, run_timeout=run_timeout, memory_mb=memory_mb)
@@ -76,11 +82,15 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
     deadline = time.monotonic() + run_timeout
     extra: list[str] = []
     selection = None
-    snapshot = _snapshot(root, rev)
+    # the identity is taken beside the copy and the run (git reads the tree while
+    # the child works); the caller leaves the tree alone until the run returns
+    identity = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="snapshot")
+    snapshot_job = identity.submit(snapshot_identity, root, rev)
+    identity.shutdown(wait=False)
     box = _usable(sandbox, root, rev, python, limits, isolation)
     with box or Sandbox(root, rev=rev, python=python, limits=limits, isolation=isolation,
                         warm="pytest") as box:
-        box.fill()
+        box.fill(changed)
         caught: list[Finding] = []
         if protect is not None:
             box.prepare = protect.restorer(root, caught)
@@ -97,12 +107,15 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
             extra.append(f"--lanser-coverage={box.dir / 'coverage.json'}")
         user_args = tuple(_rebase(a, root, box.copy) for a in args)
         extra.extend(_listed_files(user_args, box.copy))
-        # lenient: a grading run of a candidate's tree (the base's own run is held to
-        # the plain rules: a base the runner cannot measure is no task to grade by)
-        tested = (snapshot or {}).get("tree") or (snapshot or {}).get("hash")
-        folder, last = _run_pytest(box, [*extra, *user_args], deadline,
-                                   lenient=protect is not None
-                                   and tested != protect.base_tree)
+
+        def lenient() -> bool:
+            """A grading run of a candidate's tree (the base's own run is held to the
+            plain rules: a base the runner cannot measure is no task to grade by)."""
+            tested = (snapshot_job.result() or {})
+            return protect is not None and \
+                (tested.get("tree") or tested.get("hash")) != protect.base_tree
+
+        folder, last = _run_pytest(box, [*extra, *user_args], deadline, lenient=lenient)
         if coverage_map is not None and (box.dir / "coverage.json").is_file():
             Path(coverage_map).write_bytes((box.dir / "coverage.json").read_bytes())
         timings = {"copy_seconds": box.copy_seconds}
@@ -117,6 +130,7 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
                 tests[nodeid] = replace(base, reused=True).with_credit()
         selection = {k: v for k, v in selection.items() if k not in ("skip", "paths")} | {
             "skipped": len(selection["skip"])}
+    snapshot = snapshot_job.result()
     timings["run_seconds"] = time.perf_counter() - start
     caught = caught[:1]  # the first copy's restoration; restarts repeat it
     caught.append(Finding("early_exit", len(folder.early), tuple(sorted(folder.early))))
@@ -135,14 +149,26 @@ def run_tests(workspace: Workspace | str | Path, *, rev: str | None = None,
 
 def ready_sandbox(workspace: Workspace | str | Path, *, timeout: float = 60.0,
                   run_timeout: float = 1800.0, memory_mb: int = 4096,
-                  python: str | None = None, isolation: str = "auto") -> Sandbox:
+                  python: str | None = None, isolation: str = "auto",
+                  put: Mapping[str, tuple[bytes | None, int | None]] | None = None
+                  ) -> Sandbox:
     """A sandbox for the next :func:`run_tests` of ``workspace`` with these settings,
     made now and filled then: its child starts, isolates itself and imports pytest
     while the caller still prepares the tree (a scorer's next candidate). The caller
-    passes it to ``run_tests(sandbox=...)`` or closes it."""
+    passes it to ``run_tests(sandbox=...)`` or closes it. ``put``: copy the workspace
+    now, these files put back as given (bytes and mode; None: absent), and at the run
+    only the files changed since (``run_tests(changed=...)``, :meth:`Sandbox.prefill`).
+    """
     limits = Limits(test_timeout=timeout, run_timeout=run_timeout, memory_mb=memory_mb)
-    return Sandbox(root_of(workspace), python=python, limits=limits, isolation=isolation,
-                   warm="pytest", fill=False)
+    box = Sandbox(root_of(workspace), python=python, limits=limits, isolation=isolation,
+                  warm="pytest", fill=False)
+    if put is not None:
+        try:
+            box.prefill(put)
+        except BaseException:
+            box.close()
+            raise
+    return box
 
 
 def _usable(box: Sandbox | None, root: Path, rev: str | None, python: str | None,
@@ -159,7 +185,7 @@ def _usable(box: Sandbox | None, root: Path, rev: str | None, python: str | None
 
 
 def _run_pytest(box: Sandbox, argv: list[str], deadline: float, *,
-                lenient: bool = False) -> tuple[Folder, ChildRun]:
+                lenient: Callable[[], bool] = lambda: False) -> tuple[Folder, ChildRun]:
     """Run, and restart after each kill or crash on what is left, until all is done.
 
     Each restart gets a fresh copy of the snapshot: the process that died may have
@@ -180,7 +206,7 @@ def _run_pytest(box: Sandbox, argv: list[str], deadline: float, *,
             run_argv.append(f"--lanser-only={listing}")
         child = box.run("pytest", [*run_argv, *argv], deadline=deadline)
         foreign = _foreign_imports(child)
-        if foreign and lenient:
+        if foreign and lenient():
             # a grading run: the graded tree has a top-level module named like one the
             # tests import from the interpreter (a ``pytest.py`` at the root, say), so
             # nothing measured is the revision's: a scored failure, never "no score"
@@ -241,7 +267,7 @@ def _run_pytest(box: Sandbox, argv: list[str], deadline: float, *,
                     folder.early.add(nodeid)
                 return folder, child
         else:
-            if lenient and not folder.done and not folder.collected and child.returncode != 4:
+            if lenient() and not folder.done and not folder.collected and child.returncode != 4:
                 # a grading run: the code under test ended the process (``sys.exit`` at
                 # import) before anything was collected: a scored failure, not exit 3
                 folder.add(CONFTESTS, "error", "collection", "the test process ended "
@@ -466,25 +492,3 @@ def _swap_root(arg: str, root: Path, new: str) -> str:
     if value == text or value.startswith(text + "/"):
         value = new + value[len(text):]
     return prefix + sep + value
-
-
-def _snapshot(root: Path, rev: str | None) -> dict[str, Any] | None:
-    """The snapshot identity, taken just before the copy: the bundle must describe
-    what was tested, not the tree as it is when someone asks for the bundle."""
-    if rev is not None:
-        tree = _tree_of(root, rev)
-        return {"kind": "git-tree", "tree": tree} if tree else None
-    from lanser.bundles.snapshot import snapshot_identity
-    from lanser.errors import LanserError
-    from lanser.workspace import Workspace
-
-    try:
-        return snapshot_identity(Workspace(root))
-    except (LanserError, OSError):
-        return None  # make_bundle takes it again
-
-
-def _tree_of(root: Path, rev: str) -> str:
-    """``rev``'s tree, or ``""`` when git cannot say (the sandbox reports a bad one)."""
-    out = git.run(root, "rev-parse", f"{rev}^{{tree}}", check=False)
-    return (out or "").strip()

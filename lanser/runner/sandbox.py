@@ -35,13 +35,13 @@ import json
 import os
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,14 +50,13 @@ from lanser import git
 from lanser.errors import LanserError
 from lanser.runner.cgroups import Cgroups
 from lanser.runner.channel import KEY_BYTES, Verifier
+from lanser.runner.copying import copy_files, put_back, snapshot_files, update_files
 
 CHILD = Path(__file__).with_name("child.py")
 #: stdlib-only modules the child imports from ``<sandbox>/site``, under private names
 SITE_MODULES = {"_lanser_pytest_plugin.py": Path(__file__).with_name("plugin.py"),
                 "_lanser_channel.py": Path(__file__).with_name("channel.py"),
                 "_lanser_probes.py": Path(__file__).with_name("probes.py")}
-_SKIP_DIRS = {".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", ".lanser",
-              ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox"}
 POLL_SECONDS = 0.02
 #: The events file is read in bounded chunks, and a run that writes more than the
 #: limit to it (only a test scribbling on it can) is killed: lanser's memory is bounded.
@@ -205,7 +204,7 @@ class Sandbox:
             if warm is not None:
                 self._pending = self._start(warm)
             self.copy_seconds = 0.0
-            self.filled = False
+            self.filled = self.prefilled = False
             if fill:
                 self.fill()
         except BaseException:
@@ -236,6 +235,36 @@ class Sandbox:
 
     def refresh(self) -> None:
         """A fresh copy of the snapshot in place of the one a dead child used."""
+        self._clear()
+        self.copy_seconds += _timed(self._populate)
+        if self.prepare is not None:
+            self.prepare(self.copy)
+
+    def prefill(self, put: Mapping[str, tuple[bytes | None, int | None]]) -> None:
+        """Copy the working tree now, then ``put`` its files back as given (bytes and
+        mode; None: absent): the tree the root will hold again, copied while the root
+        still holds ``put``'s changes (a scorer copies its base during a candidate's
+        run). :meth:`fill` then copies only what changed by then."""
+        self._populate()
+        self.prefilled = put_back(self.copy, put)
+
+    def fill(self, changed: Iterable[str] | None = None) -> None:
+        """Copy the snapshot (once: a restart's fresh copy is :meth:`refresh`).
+        ``changed``: after :meth:`prefill`, every file the root holds differently from
+        the tree prefilled; only those are copied (a whole copy where they can change
+        the listing rules)."""
+        if self.filled:
+            return
+        start = time.perf_counter()
+        if not (self.prefilled and changed is not None
+                and update_files(self.root, self.copy, changed)):
+            if self.prefilled:
+                self._clear()
+            self._populate()
+        self.copy_seconds += time.perf_counter() - start
+        self.filled = True
+
+    def _clear(self) -> None:
         def writable(func: Any, path: str, _exc: Any) -> None:
             os.chmod(os.path.dirname(path), 0o700)
             func(path)
@@ -243,21 +272,12 @@ class Sandbox:
         shutil.rmtree(self.copy, onexc=writable) if sys.version_info >= (3, 12) else \
             shutil.rmtree(self.copy, onerror=writable)
         self.copy.mkdir()
-        self.copy_seconds += _timed(self._populate)
-        if self.prepare is not None:
-            self.prepare(self.copy)
-
-    def fill(self) -> None:
-        """Copy the snapshot (once: a restart's fresh copy is :meth:`refresh`)."""
-        if not self.filled:
-            self.copy_seconds += _timed(self._populate)
-            self.filled = True
 
     def _populate(self) -> None:
         if self.rev is not None:
             self._archive(self.rev)
         else:
-            _copy_files(self.root, self.copy, _snapshot_files(self.root))
+            copy_files(self.root, self.copy, snapshot_files(self.root))
 
     def _archive(self, rev: str) -> None:
         commit = git.resolve(self.root, rev, "commit")
@@ -433,47 +453,6 @@ class Sandbox:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
-
-
-def _snapshot_files(root: Path) -> list[str]:
-    """Files of the working tree a snapshot covers, relative, sorted."""
-    if (root / ".git").exists():
-        out = git.run(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard",
-                      check=False)
-        if out is not None:
-            # never stale bytecode: a cached rewritten test module would skip our rewrite
-            return sorted({n for n in out.split("\0")
-                           if n and "__pycache__/" not in n and not n.endswith(".pyc")})
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
-        rel = Path(dirpath).relative_to(root)
-        found.extend((rel / f).as_posix() for f in filenames)
-    return sorted(found)
-
-
-def _copy_files(root: Path, dest: Path, files: list[str]) -> None:
-    """``files`` (relative, sorted) from ``root`` into ``dest``: bytes and permission
-    bits, symlinks as links, anything else (a socket, a dangling name) left out. Not
-    ``shutil.copy2``: its timestamps and extended attributes cost ~0.5 ms a file (5x the
-    copy on a 200-file workspace) and nothing in a run reads them."""
-    made: set[str] = set()
-    src_root, dst_root = str(root), str(dest)
-    for rel in files:
-        parent = os.path.dirname(rel)
-        if parent not in made:
-            os.makedirs(os.path.join(dst_root, parent), exist_ok=True)
-            made.add(parent)
-        src, dst = os.path.join(src_root, rel), os.path.join(dst_root, rel)
-        try:
-            info = os.lstat(src)
-        except FileNotFoundError:
-            continue
-        if stat.S_ISLNK(info.st_mode):
-            os.symlink(os.readlink(src), dst)
-        elif stat.S_ISREG(info.st_mode):
-            shutil.copyfile(src, dst)
-            os.chmod(dst, stat.S_IMODE(info.st_mode))
 
 
 def _timed(func: Any) -> float:

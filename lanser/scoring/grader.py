@@ -174,7 +174,7 @@ class TaskGrader:
                                 paths=late)
         return tuple(DiagnosticKey.from_diagnostic(d) for f in files for d in f.diagnostics)
 
-    async def _tests(self) -> tuple[TestCredit, ...]:
+    async def _tests(self, effects: Any = ()) -> tuple[TestCredit, ...]:
         from lanser.runner import run_tests
         from lanser.runner.protected import Protect
         from lanser.runner.run import ready_sandbox
@@ -183,13 +183,16 @@ class TaskGrader:
         # produced nothing (sys.exit at import) is a scored failure, not a lost sample.
         protect = Protect(self.rest_tree, globs=self.task.protected)
         # This run takes the sandbox made ready during the last one (its child already
-        # isolated, pytest imported: only the copy is left), and the next candidate's
-        # starts now, on the core this run's pytest leaves free.
+        # isolated, pytest imported, R copied: only this candidate's files are left),
+        # and the next candidate's starts now, on the core this run's pytest leaves
+        # free: R is this tree with the candidate's files put back.
         box, self._spare = self._spare, None
         result, spare = await asyncio.gather(
             asyncio.to_thread(run_tests, self.workspace, args=self.task.test_run_args(),
-                              timeout=self.test_timeout, protect=protect, sandbox=box),
-            asyncio.to_thread(ready_sandbox, self.workspace, timeout=self.test_timeout),
+                              timeout=self.test_timeout, protect=protect, sandbox=box,
+                              changed=[e.path for e in effects]),
+            asyncio.to_thread(ready_sandbox, self.workspace, timeout=self.test_timeout,
+                              put={e.path: (e.before, e.before_mode) for e in effects}),
             return_exceptions=True)
         if not isinstance(spare, BaseException):
             self._spare = spare
@@ -284,7 +287,7 @@ class TaskGrader:
     async def _observe(self, base: dict[str, Any], effects: Any,
                        integrity: tuple[dict[str, Any], ...], fuzz: int) -> ScoreResult:
         info = ActionInfo("patch")
-        diagnostics, tests = await self._observe_both()
+        diagnostics, tests = await self._observe_both(effects)
         changed = sorted(e.path for e in effects)
         deleted = sorted(e.path for e in effects if e.after is None)
         state = rewards.advance(self.base_state, info, diagnostics=diagnostics, tests=tests,
@@ -299,7 +302,7 @@ class TaskGrader:
                                         "removed": sum((before - after).values())}
                            if self.see_diagnostics else None)
 
-    async def _observe_both(self) -> tuple[tuple[DiagnosticKey, ...],
+    async def _observe_both(self, effects: Any) -> tuple[tuple[DiagnosticKey, ...],
                                           tuple[TestCredit, ...] | None]:
         """The diagnostics and the test run side by side (the server and the sandboxed
         pytest are separate processes): a candidate costs the longer of the two, not the
@@ -310,7 +313,7 @@ class TaskGrader:
 
         diagnostics, tests = await asyncio.gather(
             self._diagnostics() if self.see_diagnostics else nothing(),
-            self._tests() if self.run_tests else nothing(), return_exceptions=True)
+            self._tests(effects) if self.run_tests else nothing(), return_exceptions=True)
         for outcome in (diagnostics, tests):
             if isinstance(outcome, BaseException):
                 raise outcome
@@ -363,6 +366,9 @@ class TaskGrader:
 
         if working_tree_hash(self.workspace) == self.rest_tree:
             return
+        if self._spare is not None:  # prefilled with R as the tree before this one
+            self._spare.close()
+            self._spare = None
         _git(self.root, "read-tree", "-u", "--reset", self.rest_tree)
         _git(self.root, "clean", "-ffdqx", "-e", "/.lanser")
         if working_tree_hash(self.workspace) != self.rest_tree:
