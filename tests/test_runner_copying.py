@@ -204,3 +204,19 @@ def test_a_prefilled_sandbox_runs_the_candidate_not_the_base(base):
                                for t in r.to_json()["tests"]] for r in (warm, cold))
     assert warm_tests == cold_tests
     assert warm.snapshot == cold.snapshot
+
+
+def test_a_sandbox_that_cannot_put_back_copies_whole_at_the_run(base):
+    """A candidate that changed the listing rules: the spare is not prefilled, its copy
+    left empty, and the run's whole copy (links included) is the candidate's tree."""
+    (base / "pkg/alias.py").symlink_to("core.py")
+    (base / ".gitignore").write_text("*.log\n")
+    box = ready_sandbox(base, put={".gitignore": (b"*.log\nbuild/\n", 0o100644)})
+    try:
+        assert not box.prefilled and list(box.copy.iterdir()) == []
+    except BaseException:
+        box.close()
+        raise
+    result = run_tests(base, sandbox=box, changed=[".gitignore"])
+    assert {t.nodeid: t.outcome for t in result.tests} == {
+        "tests/test_core.py::test_f": "passed"}

@@ -120,7 +120,6 @@ def test_tests_pay_for_the_fix_and_not_for_the_cheat(tmp_path: Path):
     assert exited.status == "ok" and not exited.resolved and exited.reward < 0
 
 
-
 def test_shadowing_a_module_the_tests_import_is_a_scored_failure(tmp_path: Path):
     """A ``pytest.py`` at the root names a module the tests import from the
     interpreter: the run cannot be the revision's, and that is scored (below the
@@ -141,6 +140,7 @@ def test_shadowing_a_module_the_tests_import_is_a_scored_failure(tmp_path: Path)
         assert result.status == "ok", result.to_json()
         assert not result.resolved and result.reward < 0
         assert result.tests == {"fail_to_pass": [0, 1], "pass_to_pass": [0, 1]}
+
 
 @pytest.mark.slow
 def test_results_do_not_depend_on_worker_count_or_order(tmp_path: Path):

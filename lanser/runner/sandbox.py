@@ -247,6 +247,8 @@ class Sandbox:
         run). :meth:`fill` then copies only what changed by then."""
         self._populate()
         self.prefilled = put_back(self.copy, put)
+        if not self.prefilled:  # nothing put back: fill copies whole, into an empty copy
+            self._clear()
 
     def fill(self, changed: Iterable[str] | None = None) -> None:
         """Copy the snapshot (once: a restart's fresh copy is :meth:`refresh`).
