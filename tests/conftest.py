@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +28,7 @@ os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 # The user's lanser config dir (approvals of `lanser trust`, config.toml): a fresh one
 # for the run, never the real user's; CLI subprocesses inherit it.
 os.environ["LANSER_CONFIG_DIR"] = tempfile.mkdtemp(prefix="lanser-test-config-")
+atexit.register(shutil.rmtree, os.environ["LANSER_CONFIG_DIR"], ignore_errors=True)
 
 
 def trust(root: Path) -> None:

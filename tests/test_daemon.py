@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -44,6 +45,7 @@ def runtime(tmp_path, monkeypatch) -> dict[str, str]:
                 root = proc.info["cmdline"][-1]
                 if daemon_client.daemon_key(Path(root)) == key:
                     proc.kill()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture

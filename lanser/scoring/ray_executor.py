@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import shutil
 import tempfile
 import threading
 import time
@@ -47,7 +48,7 @@ class ScoringActor:
     def __init__(self, config: WorkerConfig, bundles: dict[str, Any]) -> None:
         import ray
 
-        scratch = Path(tempfile.mkdtemp(prefix="lanser-ray-"))
+        self.scratch = scratch = Path(tempfile.mkdtemp(prefix="lanser-ray-"))
         local = {}
         for n, (repo, ref) in enumerate(sorted(bundles.items())):
             data = ray.get(ref[0]) if isinstance(ref, list) else ref
@@ -67,7 +68,11 @@ class ScoringActor:
             return await self.worker.score(job), self.where
 
     async def close(self) -> None:
-        await self.worker.close()
+        """The worker's servers stopped and this node's clones removed."""
+        try:
+            await self.worker.close()
+        finally:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 @dataclasses.dataclass
