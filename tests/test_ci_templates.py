@@ -185,3 +185,5 @@ def test_pre_commit_try_repo_runs_the_hook(tmp_path):
                           env=env, capture_output=True, text=True, timeout=900, check=False)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "lanser (new type errors)" in proc.stdout and "Failed" in proc.stdout
+    # failed for the new error, not because lanser crashed in the hook's environment
+    assert "ok.py:5" in proc.stdout and "crash" not in proc.stdout.lower(), proc.stdout

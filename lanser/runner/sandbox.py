@@ -37,7 +37,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -51,6 +50,7 @@ from lanser.errors import LanserError
 from lanser.runner.cgroups import Cgroups
 from lanser.runner.channel import KEY_BYTES, Verifier
 from lanser.runner.copying import copy_files, put_back, snapshot_files, update_files
+from lanser.runner.scratch import make_held, remove_tree
 
 CHILD = Path(__file__).with_name("child.py")
 #: stdlib-only modules the child imports from ``<sandbox>/site``, under private names
@@ -190,7 +190,7 @@ class Sandbox:
         self.python = os.path.abspath(found)
         self.limits = limits
         self.prefix = isolation_prefix(isolation)
-        self.dir = Path(tempfile.mkdtemp(prefix="lanser-run-")).resolve()
+        self.dir, self._held = make_held()
         self.copy = self.dir / "ws"
         self.token = uuid.uuid4().hex
         self.cgroups = Cgroups.make(self.token, limits.max_procs, limits.memory_mb << 20)
@@ -223,13 +223,10 @@ class Sandbox:
             self._kill(self._pending.proc)
             self._pending = None
         self.cgroups.remove()
-        def writable(func: Any, path: str, _exc: Any) -> None:
-            os.chmod(os.path.dirname(path), 0o700)
-            os.chmod(path, 0o700) if os.path.isdir(path) else None
-            func(path)
-
-        shutil.rmtree(self.dir, onexc=writable) if sys.version_info >= (3, 12) else \
-            shutil.rmtree(self.dir, onerror=writable)
+        if self._held >= 0:
+            remove_tree(self.dir)
+            os.close(self._held)
+            self._held = -1
 
     # -- the copy -------------------------------------------------------------
 
@@ -267,12 +264,7 @@ class Sandbox:
         self.filled = True
 
     def _clear(self) -> None:
-        def writable(func: Any, path: str, _exc: Any) -> None:
-            os.chmod(os.path.dirname(path), 0o700)
-            func(path)
-
-        shutil.rmtree(self.copy, onexc=writable) if sys.version_info >= (3, 12) else \
-            shutil.rmtree(self.copy, onerror=writable)
+        remove_tree(self.copy)
         self.copy.mkdir()
 
     def _populate(self) -> None:
