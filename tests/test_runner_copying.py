@@ -65,26 +65,17 @@ def base(workspace) -> Path:
 
 
 def candidate_round(root: Path, tmp: Path, change) -> tuple[dict, dict]:
-    """Prefill as the scorer does (the candidate's tree in the root, its files put
-    back to base), let ``change`` write the next candidate over the base, bring the
-    copy up to date, and return it beside a whole copy of that candidate."""
+    """As the scorer does: ``change`` writes a candidate in the root; the spare is
+    copied meanwhile with the candidate's files put back (the base again); then the
+    spare is brought up to date for a candidate writing the same files. Returns it
+    beside a whole copy of that candidate."""
     before = tree(whole_copy(root, tmp / "base"))
-    paths = change(root)  # the candidate's files, written in the root
-    # the scorer's order: the copy is made while the candidate's tree is in the root
-    prefilled = tmp / "prefilled"
-    prefilled.mkdir()
-    copy_files(root, prefilled, snapshot_files(root))
-    put = {rel: _base_state(tmp / "base", rel) for rel in paths}
-    assert put_back(prefilled, put)
-    assert tree(prefilled) == before  # R: the base again
-    # the next candidate is the same change (the root still holds it)
+    paths = change(root)
+    prefilled = whole_copy(root, tmp / "prefilled")
+    assert put_back(prefilled, state(tmp / "base", paths))
+    assert tree(prefilled) == before
     assert update_files(root, prefilled, paths)
     return tree(prefilled), tree(whole_copy(root, tmp / "fresh"))
-
-
-def _base_state(base_copy: Path, rel: str) -> tuple[bytes | None, int | None]:
-    path = base_copy / rel
-    return (path.read_bytes(), path.stat().st_mode) if path.is_file() else (None, None)
 
 
 def edit_modify(root: Path) -> list[str]:
