@@ -16,6 +16,7 @@ from conftest import git
 
 from lanser.runner.copying import copy_files, put_back, snapshot_files, update_files
 from lanser.runner.run import ready_sandbox, run_tests
+from lanser.runner.sandbox import isolation_prefix
 
 
 def tree(root: Path) -> dict[str, object]:
@@ -211,3 +212,26 @@ def test_a_sandbox_that_cannot_put_back_copies_whole_at_the_run(base):
     result = run_tests(base, sandbox=box, changed=[".gitignore"])
     assert {t.nodeid: t.outcome for t in result.tests} == {
         "tests/test_core.py::test_f": "passed"}
+
+
+@pytest.mark.skipif("--mount" not in isolation_prefix("auto"),
+                    reason="unshare --mount --net not allowed here")
+def test_a_run_cannot_write_into_the_next_candidates_prefilled_copy(base):
+    """The spare holds the next candidate's tree while this candidate's tests run: a
+    test that writes there (a planted conftest, a patched module) would grade the next
+    candidate by this one's code. The run's filesystem is read-only outside its own
+    sandbox, so the write fails and the spare is as prefilled."""
+    spare = ready_sandbox(base, put={})
+    try:
+        before = tree(spare.copy)
+        target = spare.copy / "pkg" / "core.py"
+        (base / "tests/test_plant.py").write_text(
+            "def test_plant():\n"
+            f"    open({str(target)!r}, 'w').write('def f():\\n    return 99\\n')\n"
+            f"    open({str(spare.copy / 'conftest.py')!r}, 'w').write('')\n")
+        result = run_tests(base, args=("tests/test_plant.py",))
+        planted = result.by_id()["tests/test_plant.py::test_plant"]
+        assert planted.outcome == "failed" and "Read-only file system" in planted.message
+        assert tree(spare.copy) == before
+    finally:
+        spare.close()
